@@ -1,0 +1,394 @@
+#include "controlplane/config/provider_config.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+#include "controlplane/config/did_you_mean.h"
+#include "controlplane/config/value_checks.h"
+#include "dataplane/common/secret.h"
+
+namespace ccrelay::controlplane {
+
+namespace {
+
+constexpr uint64_t kMaxU32 = std::numeric_limits<uint32_t>::max();
+
+// Types this build implements, with their default base_url.
+struct ProviderType {
+  std::string_view name;
+  std::string_view default_base_url;
+};
+constexpr std::array<ProviderType, 3> kSupportedTypes = {{
+    {"anthropic", "https://api.anthropic.com"},
+    {"zai", "https://api.z.ai/api/anthropic"},
+    {"ollama", "http://localhost:11434"},
+}};
+// Known provider types that later issues implement.
+constexpr std::array<std::string_view, 3> kPlannedTypes = {"bedrock", "vertex", "azure"};
+
+const ProviderType* FindType(std::string_view name) {
+  for (const ProviderType& t : kSupportedTypes) {
+    if (t.name == name) {
+      return &t;
+    }
+  }
+  return nullptr;
+}
+
+// Reads `type:`; nullptr (error reported) when missing, unknown or not built.
+const ProviderType* ReadType(ConfigReader& reader, const Mapping& map) {
+  const Field field = map.Get("type");
+  if (!field.present) {
+    reader.Error(field, "required (anthropic, zai or ollama)");
+    return nullptr;
+  }
+  std::optional<std::string> type = reader.String(field);
+  if (!type.has_value()) {
+    return nullptr;
+  }
+  if (const ProviderType* t = FindType(*type); t != nullptr) {
+    return t;
+  }
+  for (std::string_view planned : kPlannedTypes) {
+    if (planned == *type) {
+      reader.Error(field,
+                   absl::StrCat("provider type '", *type, "' is not supported by this build yet"));
+      return nullptr;
+    }
+  }
+  std::vector<std::string_view> known;
+  known.reserve(kSupportedTypes.size() + kPlannedTypes.size());
+  for (const ProviderType& t : kSupportedTypes) {
+    known.push_back(t.name);
+  }
+  known.insert(known.end(), kPlannedTypes.begin(), kPlannedTypes.end());
+  reader.Error(field,
+               absl::StrCat("unknown provider type ", ConfigReader::Quote(field, *type),
+                            DidYouMeanSuffix(*type, known), "; expected anthropic, zai or ollama"));
+  return nullptr;
+}
+
+std::optional<std::string> ReadName(ConfigReader& reader, const Mapping& map) {
+  const Field field = map.Get("name");
+  if (!field.present) {
+    reader.Error(field, "required: every provider needs a unique name");
+    return std::nullopt;
+  }
+  std::optional<std::string> name = reader.String(field);
+  if (!name.has_value()) {
+    return std::nullopt;
+  }
+  if (!IsValidProviderName(*name)) {
+    reader.Error(field, absl::StrCat("invalid provider name ", ConfigReader::Quote(field, *name),
+                                     ": use 1 to 64 of A-Z a-z 0-9 . _ -"));
+    return std::nullopt;
+  }
+  return name;
+}
+
+void ReadModels(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p) {
+  std::optional<std::vector<Field>> items = reader.List(field);
+  if (!items.has_value()) {
+    return;
+  }
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < items->size() && !reader.stopped(); ++i) {
+    const Field& item = (*items)[i];
+    std::optional<std::string> model = reader.String(item);
+    if (!model.has_value()) {
+      continue;
+    }
+    if (model->empty()) {
+      reader.Error(item, "model name must not be empty");
+      continue;
+    }
+    if (auto [pos, inserted] = seen.emplace(*model, i); !inserted) {
+      reader.Error(
+          item, absl::StrCat("model ", ConfigReader::Quote(item, *model), " is already listed at ",
+                             IndexPath(field.path, pos->second)));
+      continue;
+    }
+    p->add_models(*std::move(model));
+  }
+}
+
+void ReadModelMapping(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p) {
+  std::optional<Mapping> map = reader.FreeMap(field);
+  if (!map.has_value()) {
+    return;
+  }
+  for (const Mapping::Entry& e : map->entries()) {
+    const size_t star = e.key.find('*');
+    if (star != std::string::npos && star + 1 != e.key.size()) {
+      reader.Error(e.key_mark, e.value.path,
+                   "'*' is only allowed at the end of a model name (a prefix match)");
+      continue;
+    }
+    std::optional<std::string> to = reader.String(e.value);
+    if (!to.has_value()) {
+      continue;
+    }
+    if (to->empty()) {
+      reader.Error(e.value, "the provider model name must not be empty");
+      continue;
+    }
+    ccrelay::v1::ModelMapping* m = p->add_model_mapping();
+    m->set_from(e.key);
+    m->set_to(*std::move(to));
+  }
+}
+
+struct ReadKeyResult {
+  ccrelay::v1::Key key;
+  Field secret_field;  // where `key:` was written
+};
+
+// Reads one `keys[i]` entry; nullopt when it has errors.
+std::optional<ReadKeyResult> ReadKey(ConfigReader& reader, const Field& item,
+                                     std::string_view provider_name) {
+  if (item.node.IsScalar()) {
+    // Never echo: a bare scalar here is most likely the key itself.
+    reader.Error(item,
+                 "expected a mapping with a \"key\" field (write `- key: ...`), got a plain value");
+    return std::nullopt;
+  }
+  std::optional<Mapping> map = reader.Map(
+      item, {"key", "rpm_limit", "tpm_limit", "itpm_limit", "otpm_limit", "weight", "enabled"});
+  if (!map.has_value()) {
+    return std::nullopt;
+  }
+  bool ok = true;
+  ReadKeyResult out;
+  ccrelay::v1::Key& key = out.key;
+  out.secret_field = map->GetSecret("key");
+  const Field& secret = out.secret_field;
+  if (!secret.present) {
+    reader.Error(secret, "required: the API key (e.g. \"${ANTHROPIC_API_KEY}\")");
+    ok = false;
+  } else if (std::optional<std::string> v = reader.String(secret); !v.has_value()) {
+    ok = false;
+  } else if (v->empty()) {
+    reader.Error(secret, "must not be empty");
+    ok = false;
+  } else if (absl::Status s = CheckSecretText(*v); !s.ok()) {
+    reader.Error(secret, std::string(s.message()));
+    ok = false;
+  } else {
+    key.set_fingerprint(ccrelay::common::FingerprintOf(*v));
+    key.set_id(absl::StrCat(std::string(provider_name), "/", key.fingerprint()));
+    key.set_secret(*std::move(v));
+  }
+  struct Limit {
+    std::string_view name;
+    void (ccrelay::v1::Key::*set)(uint32_t);
+  };
+  const std::array<Limit, 4> limits = {{{"rpm_limit", &ccrelay::v1::Key::set_rpm_limit},
+                                        {"tpm_limit", &ccrelay::v1::Key::set_tpm_limit},
+                                        {"itpm_limit", &ccrelay::v1::Key::set_itpm_limit},
+                                        {"otpm_limit", &ccrelay::v1::Key::set_otpm_limit}}};
+  for (const Limit& limit : limits) {
+    const Field f = map->Get(limit.name);
+    std::optional<uint64_t> v = reader.Uint(f, kMaxU32);
+    ok = ok && (v.has_value() || !f.present);
+    (key.*limit.set)(static_cast<uint32_t>(v.value_or(0)));
+  }
+  const Field weight = map->Get("weight");
+  std::optional<uint64_t> w = reader.Uint(weight, kMaxU32);
+  if (weight.present && !w.has_value()) {
+    ok = false;
+  } else if (w.has_value() && *w == 0) {
+    reader.Error(weight, "must be at least 1 (disable a key with enabled: false)");
+    ok = false;
+  }
+  key.set_weight(static_cast<uint32_t>(w.value_or(1)));
+  const Field enabled = map->Get("enabled");
+  std::optional<bool> e = reader.Bool(enabled);
+  ok = ok && (e.has_value() || !enabled.present);
+  key.set_enabled(e.value_or(true));
+  if (!ok) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+// Reads `keys:` into `p` and reports duplicates. Returns false when any key had an error.
+bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p) {
+  std::optional<std::vector<Field>> items = reader.List(field);
+  if (!items.has_value()) {
+    return !field.present;
+  }
+  bool ok = true;
+  struct Seen {
+    size_t index;
+    std::string secret;
+  };
+  std::unordered_map<std::string, Seen> seen;  // by fingerprint
+  for (size_t i = 0; i < items->size() && !reader.stopped(); ++i) {
+    Field item = (*items)[i];
+    // A bare scalar item is probably a key pasted without `key:`; never echo it.
+    item.secret = true;
+    std::optional<ReadKeyResult> read = ReadKey(reader, item, p->name());
+    if (!read.has_value()) {
+      ok = false;
+      continue;
+    }
+    auto [pos, inserted] = seen.emplace(read->key.fingerprint(), Seen{i, read->key.secret()});
+    if (!inserted) {
+      const std::string first = IndexPath(field.path, pos->second.index);
+      reader.Error(
+          read->secret_field,
+          pos->second.secret == read->key.secret()
+              ? absl::StrCat("duplicate key: the same value as ", first)
+              : absl::StrCat("two different keys share the fingerprint ", read->key.fingerprint(),
+                             " with ", first, "; their ids would collide"));
+      ok = false;
+      continue;
+    }
+    *p->add_keys() = std::move(read->key);
+  }
+  return ok;
+}
+
+// Reads one provider; nullopt when it has no usable name.
+std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& item,
+                                            const std::string& base_dir) {
+  std::optional<Mapping> map = reader.Map(item, {"name", "type", "enabled", "base_url", "ca_file",
+                                                 "weight", "models", "keys", "model_mapping"});
+  if (!map.has_value()) {
+    return std::nullopt;
+  }
+  ReadProvider out;
+  ccrelay::v1::Provider& p = out.provider;
+  out.name_field = map->Get("name");
+  std::optional<std::string> name = ReadName(reader, *map);
+  const ProviderType* type = ReadType(reader, *map);
+  if (name.has_value()) {
+    p.set_name(*name);
+  }
+  if (type != nullptr) {
+    p.set_type(std::string(type->name));
+  }
+  p.set_enabled(reader.Bool(map->Get("enabled")).value_or(true));
+
+  const Field url = map->Get("base_url");
+  if (std::optional<std::string> v = reader.String(url); v.has_value()) {
+    absl::StatusOr<std::string> normalized = NormalizeBaseUrl(*v);
+    if (!normalized.ok()) {
+      reader.Error(
+          url, absl::StrCat(normalized.status().message(), ", got ", ConfigReader::Quote(url, *v)));
+    } else {
+      p.set_base_url(*std::move(normalized));
+    }
+  } else if (!url.present && type != nullptr) {
+    p.set_base_url(std::string(type->default_base_url));
+  }
+
+  const Field ca = map->Get("ca_file");
+  if (std::optional<std::string> v = reader.String(ca); v.has_value() && !v->empty()) {
+    std::filesystem::path path(*v);
+    if (path.is_relative() && !base_dir.empty()) {
+      path = (std::filesystem::path(base_dir) / path).lexically_normal();
+    }
+    if (absl::Status s = CheckCaFile(path.string()); !s.ok()) {
+      reader.Error(ca, absl::StrCat(s.message(), ": ", ConfigReader::Quote(ca, path.string())));
+    } else {
+      p.set_ca_file(path.string());
+    }
+  }
+
+  ReadModels(reader, map->Get("models"), &p);
+  // Secret: `keys: sk-...` (a key written where the list belongs) must not be echoed.
+  const Field keys = map->GetSecret("keys");
+  const bool keys_ok = ReadKeys(reader, keys, &p);
+  ReadModelMapping(reader, map->Get("model_mapping"), &p);
+
+  if (type != nullptr && type->name == "zai" && keys_ok) {
+    bool any_enabled = false;
+    for (const ccrelay::v1::Key& k : p.keys()) {
+      any_enabled = any_enabled || k.enabled();
+    }
+    if (p.keys_size() == 0) {
+      reader.Error(keys, "a zai provider requires at least one key");
+    } else if (!any_enabled && p.enabled()) {
+      reader.Error(keys, "every key is disabled; an enabled zai provider needs an enabled key");
+    }
+  }
+
+  const Field weight = map->Get("weight");
+  uint64_t provider_weight = reader.Uint(weight, kMaxU32).value_or(0);
+  if (provider_weight == 0) {
+    for (const ccrelay::v1::Key& k : p.keys()) {
+      if (k.enabled()) {
+        provider_weight += k.weight();
+      }
+    }
+    provider_weight = std::clamp<uint64_t>(provider_weight, 1, kMaxU32);
+  }
+  p.set_weight(static_cast<uint32_t>(provider_weight));
+
+  if (!name.has_value()) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ReadProvider> ReadProviders(ConfigReader& reader, const Field& field,
+                                        const std::string& base_dir) {
+  std::vector<ReadProvider> out;
+  std::optional<std::vector<Field>> items = reader.List(field);
+  if (items.has_value()) {
+    std::unordered_map<std::string, size_t> seen;  // name -> index in `out`
+    for (size_t i = 0; i < items->size() && !reader.stopped(); ++i) {
+      std::optional<ReadProvider> p = ReadOneProvider(reader, (*items)[i], base_dir);
+      if (!p.has_value()) {
+        continue;
+      }
+      auto [pos, inserted] = seen.emplace(p->provider.name(), out.size());
+      if (!inserted) {
+        const ReadProvider& first = out[pos->second];
+        reader.Error(
+            p->name_field,
+            absl::StrCat("duplicate provider name ",
+                         ConfigReader::Quote(p->name_field, p->provider.name()),
+                         " (first defined at line ", MarkLine(first.name_field.mark), ")"));
+        continue;
+      }
+      out.push_back(*std::move(p));
+    }
+  }
+  if (!reader.stopped() && (!field.present || items.has_value())) {
+    bool any_enabled = false;
+    for (const ReadProvider& p : out) {
+      any_enabled = any_enabled || p.provider.enabled();
+    }
+    // Not reported when the list itself was unreadable or an entry lost its name: that error
+    // already explains it.
+    if (!any_enabled && (out.size() == (items.has_value() ? items->size() : 0))) {
+      reader.Error(field, "at least one enabled provider is required");
+    }
+  }
+  return out;
+}
+
+ccrelay::v1::Provider DefaultAnthropicProvider() {
+  ccrelay::v1::Provider p;
+  p.set_name("anthropic");
+  p.set_type("anthropic");
+  p.set_enabled(true);
+  p.set_base_url("https://api.anthropic.com");
+  p.set_weight(1);
+  return p;
+}
+
+}  // namespace ccrelay::controlplane

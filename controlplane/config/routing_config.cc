@@ -1,0 +1,140 @@
+#include "controlplane/config/routing_config.h"
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+
+#include "controlplane/config/did_you_mean.h"
+
+namespace ccrelay::controlplane {
+
+namespace {
+
+constexpr uint64_t kMinAttempts = 1;
+constexpr uint64_t kMaxAttempts = 10;
+
+std::optional<std::string> ReadStrategy(ConfigReader& reader, const Field& field) {
+  std::optional<std::string> s = reader.String(field);
+  if (!s.has_value()) {
+    return std::nullopt;
+  }
+  if (*s == "shuffle" || *s == "simple-shuffle") {
+    return "shuffle";
+  }
+  if (*s == "round-robin" || *s == "failover") {
+    return s;
+  }
+  if (*s == "cost-based" || *s == "latency-based") {
+    reader.Error(field,
+                 absl::StrCat("routing strategy '", *s, "' is not supported by this build yet"));
+    return std::nullopt;
+  }
+  reader.Error(field,
+               absl::StrCat("unknown routing strategy ", ConfigReader::Quote(field, *s),
+                            DidYouMeanSuffix(*s, {"shuffle", "simple-shuffle", "round-robin",
+                                                  "failover", "cost-based", "latency-based"}),
+                            "; expected shuffle, round-robin or failover"));
+  return std::nullopt;
+}
+
+// A provider name that must exist; nullopt (error reported) otherwise.
+std::optional<std::string> ReadProviderRef(ConfigReader& reader, const Field& field,
+                                           const std::vector<ReadProvider>& providers) {
+  std::optional<std::string> name = reader.String(field);
+  if (!name.has_value()) {
+    return std::nullopt;
+  }
+  std::vector<std::string_view> names;
+  for (const ReadProvider& p : providers) {
+    if (p.provider.name() == *name) {
+      return name;
+    }
+    names.push_back(p.provider.name());
+  }
+  reader.Error(field, absl::StrCat("no provider named ", ConfigReader::Quote(field, *name),
+                                   DidYouMeanSuffix(*name, names)));
+  return std::nullopt;
+}
+
+}  // namespace
+
+ccrelay::v1::Routing DefaultRouting() {
+  ccrelay::v1::Routing r;
+  r.set_strategy("shuffle");
+  r.set_max_attempts(3);
+  return r;
+}
+
+ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
+                                 const std::vector<ReadProvider>& providers) {
+  ccrelay::v1::Routing routing = DefaultRouting();
+  std::optional<Mapping> map = reader.Map(field, {"strategy", "failover", "max_attempts"});
+  if (!map.has_value()) {
+    return routing;
+  }
+  const Field strategy_field = map->Get("strategy");
+  std::optional<std::string> strategy = ReadStrategy(reader, strategy_field);
+  if (strategy.has_value()) {
+    routing.set_strategy(*strategy);
+  }
+
+  const Field attempts = map->Get("max_attempts");
+  if (std::optional<uint64_t> v = reader.Uint(attempts, std::numeric_limits<uint64_t>::max());
+      v.has_value()) {
+    if (*v < kMinAttempts || *v > kMaxAttempts) {
+      reader.Error(attempts, absl::StrCat("must be between ", kMinAttempts, " and ", kMaxAttempts,
+                                          ", got ", *v));
+    } else {
+      routing.set_max_attempts(static_cast<uint32_t>(*v));
+    }
+  }
+
+  std::optional<Mapping> failover = reader.Map(map->Get("failover"), {"primary", "fallbacks"});
+  if (!failover.has_value()) {
+    return routing;
+  }
+  const Field primary = failover->Get("primary");
+  std::optional<std::string> primary_name;
+  if (primary.present) {
+    primary_name = ReadProviderRef(reader, primary, providers);
+    if (primary_name.has_value()) {
+      routing.set_failover_primary(*primary_name);
+    }
+  } else if (strategy == "failover") {
+    reader.Error(primary, "required when routing.strategy is failover");
+  }
+
+  const Field fallbacks = failover->Get("fallbacks");
+  std::optional<std::vector<Field>> items = reader.List(fallbacks);
+  if (!items.has_value()) {
+    return routing;
+  }
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t i = 0; i < items->size() && !reader.stopped(); ++i) {
+    const Field& item = (*items)[i];
+    std::optional<std::string> name = ReadProviderRef(reader, item, providers);
+    if (!name.has_value()) {
+      continue;
+    }
+    if (primary_name.has_value() && *name == *primary_name) {
+      reader.Error(
+          item, absl::StrCat(ConfigReader::Quote(item, *name), " is already the failover primary"));
+      continue;
+    }
+    if (auto [pos, inserted] = seen.emplace(*name, i); !inserted) {
+      reader.Error(item,
+                   absl::StrCat("duplicate fallback ", ConfigReader::Quote(item, *name),
+                                " (already at ", IndexPath(fallbacks.path, pos->second), ")"));
+      continue;
+    }
+    routing.add_failover_fallbacks(*name);
+  }
+  return routing;
+}
+
+}  // namespace ccrelay::controlplane
