@@ -1,0 +1,365 @@
+// `cc-relay`: parses subcommands and calls libraries, nothing more.
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/snapshot.pb.h"
+#include "controlplane/config/config_loader.h"
+#include "dataplane/common/log.h"
+#include "dataplane/common/str.h"
+#include "dataplane/server/data_plane.h"
+
+namespace {
+
+using ccrelay::controlplane::LoadResult;
+
+constexpr std::string_view kMainHelp = R"(cc-relay: a relay that lets Claude Code use many Anthropic-compatible providers and keys
+
+Usage:
+  cc-relay <command> [flags]
+
+Commands:
+  serve             Start the relay (control plane and data plane in one process)
+  status            Check whether a relay answers at the configured address
+  config validate   Validate a configuration file
+  version           Print version information
+
+Flags:
+  -h, --help        Help for cc-relay (also: cc-relay <command> --help)
+
+Point Claude Code at it:  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 claude
+)";
+
+constexpr std::string_view kServeHelp = R"(Start the relay.
+
+Usage:
+  cc-relay serve [--config PATH] [--listen HOST:PORT] [--log-level LEVEL] [--log-format FORMAT]
+
+Flags:
+  --config PATH        Config file (default: $XDG_CONFIG_HOME/cc-relay/config.yaml, else
+                       ~/.config/cc-relay/config.yaml; with no file at all, a built-in default
+                       forwards each client's own Anthropic credentials to api.anthropic.com)
+  --listen HOST:PORT   Override server.listen (port 0 picks a free port)
+  --workers N          Worker threads (default: server.workers, else one per core)
+  --log-level LEVEL    debug | info | warn | error (overrides logging.level)
+  --log-format FORMAT  text | json (overrides logging.format)
+  -h, --help           Help for serve
+
+Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the config file.
+)";
+
+constexpr std::string_view kValidateHelp = R"(Validate a configuration file.
+
+Usage:
+  cc-relay config validate [--config PATH]
+
+Prints every error as file:line:column: key.path: message and exits 1 when there is any.
+)";
+
+constexpr std::string_view kStatusHelp = R"(Check whether a relay answers.
+
+Usage:
+  cc-relay status [--config PATH] [--addr HOST:PORT]
+
+Asks GET /health at --addr (default: server.listen of the config, else 127.0.0.1:8787).
+Exit 0 when it answers ok, 1 otherwise.
+)";
+
+constexpr std::string_view kVersionHelp = R"(Print version information.
+
+Usage:
+  cc-relay version
+)";
+
+struct Flags {
+  std::string config;
+  std::string listen;
+  std::string addr;
+  std::string log_level;
+  std::string log_format;
+  unsigned workers = 0;
+  bool help = false;
+  std::string error;
+};
+
+bool IsHelp(std::string_view a) { return a == "-h" || a == "--help" || a == "help"; }
+
+Flags ParseFlags(const std::vector<std::string_view>& args, size_t from) {
+  Flags f;
+  for (size_t i = from; i < args.size(); ++i) {
+    std::string_view a = args[i];
+    auto take = [&](std::string* out) {
+      const size_t eq = a.find('=');
+      if (eq != std::string_view::npos) {
+        *out = std::string(a.substr(eq + 1));
+        return true;
+      }
+      if (i + 1 >= args.size()) {
+        f.error = ccrelay::common::StrCat("flag ", a, " needs a value");
+        return false;
+      }
+      *out = std::string(args[++i]);
+      return true;
+    };
+    auto name = a.substr(0, a.find('='));
+    if (IsHelp(a)) {
+      f.help = true;
+    } else if (name == "--config" || name == "-c") {
+      take(&f.config);
+    } else if (name == "--listen") {
+      take(&f.listen);
+    } else if (name == "--addr") {
+      take(&f.addr);
+    } else if (name == "--log-level") {
+      take(&f.log_level);
+    } else if (name == "--log-format") {
+      take(&f.log_format);
+    } else if (name == "--workers") {
+      std::string v;
+      if (take(&v)) {
+        f.workers = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
+      }
+    } else {
+      f.error = ccrelay::common::StrCat("unknown flag \"", a, "\"");
+    }
+    if (!f.error.empty()) {
+      break;
+    }
+  }
+  return f;
+}
+
+// Loads --config, else the default path if it exists, else the built-in default.
+LoadResult LoadSnapshot(const std::string& flag_path, std::string* used_path) {
+  const auto env = ccrelay::controlplane::ProcessEnv();
+  if (!flag_path.empty()) {
+    *used_path = flag_path;
+    return ccrelay::controlplane::LoadConfigFile(flag_path, env);
+  }
+  const std::string def = ccrelay::controlplane::DefaultConfigPath(env);
+  std::error_code ec;
+  if (!def.empty() && std::filesystem::exists(def, ec)) {
+    *used_path = def;
+    return ccrelay::controlplane::LoadConfigFile(def, env);
+  }
+  used_path->clear();
+  LoadResult r;
+  r.snapshot = ccrelay::controlplane::BuiltinDefaultSnapshot();
+  return r;
+}
+
+void PrintErrors(const LoadResult& r) {
+  for (const auto& e : r.errors) {
+    std::fprintf(stderr, "%s\n", e.ToString().c_str());
+  }
+}
+
+void ApplyLogging(const ccrelay::v1::RoutingSnapshot& s, const Flags& f) {
+  using ccrelay::common::LogLevel;
+  LogLevel level = LogLevel::kInfo;
+  const std::string& lv = f.log_level.empty() ? s.logging().level() : f.log_level;
+  if (!lv.empty()) {
+    ccrelay::common::ParseLogLevel(lv, &level);
+  }
+  ccrelay::common::SetLogLevel(level);
+  const std::string& fmt = f.log_format.empty() ? s.logging().format() : f.log_format;
+  ccrelay::common::SetLogFormat(fmt == "json" ? ccrelay::common::LogFormat::kJson
+                                              : ccrelay::common::LogFormat::kText);
+}
+
+int Serve(const Flags& f) {
+  if (!f.log_level.empty()) {
+    ccrelay::common::LogLevel lv;
+    if (!ccrelay::common::ParseLogLevel(f.log_level, &lv)) {
+      std::fprintf(stderr, "error: --log-level must be debug, info, warn or error\n");
+      return 2;
+    }
+  }
+  if (!f.log_format.empty() && f.log_format != "text" && f.log_format != "json") {
+    std::fprintf(stderr, "error: --log-format must be text or json\n");
+    return 2;
+  }
+  std::string path;
+  LoadResult r = LoadSnapshot(f.config, &path);
+  if (!r.ok()) {
+    PrintErrors(r);
+    std::fprintf(stderr, "error: the configuration is invalid; the relay did not start\n");
+    return 1;
+  }
+  ccrelay::v1::RoutingSnapshot snapshot = *std::move(r.snapshot);
+  snapshot.set_version(1);
+  ApplyLogging(snapshot, f);
+  CCR_LOG(kInfo, "config_loaded",
+          ccrelay::common::Q("source", path.empty() ? std::string("built-in default") : path),
+          ccrelay::common::F("providers", snapshot.providers_size()));
+  ccrelay::server::DataPlane::Options opts;
+  opts.listen = f.listen;
+  opts.workers = f.workers;
+  auto dp = ccrelay::server::DataPlane::Create(snapshot, opts);
+  if (!dp.ok()) {
+    std::fprintf(stderr, "error: %s\n", std::string(dp.status().message()).c_str());
+    return 1;
+  }
+  uint64_t version = 1;
+  auto* plane = dp->get();
+  auto reload = [&, plane] {
+    if (path.empty()) {
+      CCR_LOG(kInfo, "reload_skipped", ccrelay::common::Q("reason", "no config file"));
+      return;
+    }
+    LoadResult nr = ccrelay::controlplane::LoadConfigFile(path, ccrelay::controlplane::ProcessEnv());
+    if (!nr.ok()) {
+      for (const auto& e : nr.errors) {
+        CCR_LOG(kError, "config_reload_rejected", ccrelay::common::Q("error", e.ToString()));
+      }
+      return;
+    }
+    nr.snapshot->set_version(++version);
+    if (auto st = plane->ApplySnapshot(*nr.snapshot); !st.ok()) {
+      CCR_LOG(kError, "config_reload_rejected", ccrelay::common::Q("error", st.message()));
+      return;
+    }
+    CCR_LOG(kInfo, "config_reloaded", ccrelay::common::F("version", version));
+  };
+  (*dp)->Run(true, reload);
+  return 0;
+}
+
+int Validate(const Flags& f) {
+  std::string path;
+  LoadResult r = LoadSnapshot(f.config, &path);
+  if (!r.ok()) {
+    PrintErrors(r);
+    std::fprintf(stderr, "%zu error(s) in %s\n", r.errors.size(), path.c_str());
+    return 1;
+  }
+  if (path.empty()) {
+    std::printf("no config file (%s does not exist): the built-in default is valid\n",
+                ccrelay::controlplane::DefaultConfigPath(ccrelay::controlplane::ProcessEnv())
+                    .c_str());
+    return 0;
+  }
+  std::printf("%s: OK (%d provider(s), strategy %s)\n", path.c_str(),
+              r.snapshot->providers_size(), r.snapshot->routing().strategy().c_str());
+  return 0;
+}
+
+// GET /health over a plain socket (no Beast needed for one request).
+int Status(const Flags& f) {
+  std::string addr = f.addr;
+  if (addr.empty()) {
+    std::string path;
+    LoadResult r = LoadSnapshot(f.config, &path);
+    addr = r.ok() ? r.snapshot->server().listen() : "127.0.0.1:8787";
+  }
+  std::string host = addr.substr(0, addr.rfind(':'));
+  const std::string port = addr.substr(addr.rfind(':') + 1);
+  if (std::string_view(host).starts_with("[")) {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || host == "0.0.0.0") {
+    host = "127.0.0.1";
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
+    std::printf("cc-relay at %s: cannot resolve\n", addr.c_str());
+    return 1;
+  }
+  int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
+  timeval tv{3, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  const bool connected = fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0;
+  freeaddrinfo(res);
+  if (!connected) {
+    std::printf("cc-relay at %s: not running (%s)\n", addr.c_str(), std::strerror(errno));
+    if (fd >= 0) {
+      close(fd);
+    }
+    return 1;
+  }
+  const std::string req =
+      ccrelay::common::StrCat("GET /health HTTP/1.1\r\nHost: ", addr, "\r\nConnection: close\r\n\r\n");
+  (void)!write(fd, req.data(), req.size());
+  std::string resp;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t body = resp.find("\r\n\r\n");
+  if (std::string_view(resp).starts_with("HTTP/1.1 200") && body != std::string::npos) {
+    std::printf("cc-relay at %s: running, %s\n", addr.c_str(), resp.substr(body + 4).c_str());
+    return 0;
+  }
+  std::printf("cc-relay at %s: unexpected answer\n", addr.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv, argv + argc);
+  if (args.size() < 2 || IsHelp(args[1])) {
+    std::fputs(kMainHelp.data(), args.size() < 2 ? stderr : stdout);
+    return args.size() < 2 ? 2 : 0;
+  }
+  const std::string_view cmd = args[1];
+  if (cmd == "version" || cmd == "--version") {
+    Flags f = ParseFlags(args, 2);
+    if (f.help) {
+      std::fputs(kVersionHelp.data(), stdout);
+      return 0;
+    }
+    std::printf("cc-relay %s\n", CCR_VERSION);
+    return 0;
+  }
+  if (cmd == "serve" || cmd == "status") {
+    Flags f = ParseFlags(args, 2);
+    if (f.help) {
+      std::fputs((cmd == "serve" ? kServeHelp : kStatusHelp).data(), stdout);
+      return 0;
+    }
+    if (!f.error.empty()) {
+      std::fprintf(stderr, "error: %s\n\n%s", f.error.c_str(),
+                   (cmd == "serve" ? kServeHelp : kStatusHelp).data());
+      return 2;
+    }
+    return cmd == "serve" ? Serve(f) : Status(f);
+  }
+  if (cmd == "config") {
+    if (args.size() < 3 || IsHelp(args[2])) {
+      std::fputs(kValidateHelp.data(), args.size() < 3 ? stderr : stdout);
+      return args.size() < 3 ? 2 : 0;
+    }
+    if (args[2] != "validate") {
+      std::fprintf(stderr, "error: unknown config command \"%s\"\n\n%s",
+                   std::string(args[2]).c_str(), kValidateHelp.data());
+      return 2;
+    }
+    Flags f = ParseFlags(args, 3);
+    if (f.help) {
+      std::fputs(kValidateHelp.data(), stdout);
+      return 0;
+    }
+    if (!f.error.empty()) {
+      std::fprintf(stderr, "error: %s\n\n%s", f.error.c_str(), kValidateHelp.data());
+      return 2;
+    }
+    return Validate(f);
+  }
+  std::fprintf(stderr, "error: unknown command \"%s\"\n\n%s", std::string(cmd).c_str(),
+               kMainHelp.data());
+  return 2;
+}

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace ccrelay::http {
+
+// What routing needs from a Messages / count_tokens request body, found without building a DOM
+// (simdjson on-demand). The body itself is never modified here.
+struct RequestInfo {
+  std::string model;             // decoded value of the top-level "model" string
+  size_t model_token_begin = 0;  // byte range [begin, end) of the "model" JSON string token in
+  size_t model_token_end = 0;    //   the body, quotes included, for a splice
+  bool stream = false;           // top-level "stream": true
+  std::string user_id;           // metadata.user_id when it is a string ("" otherwise)
+  std::string session_id;        // session id found inside user_id ("" if none): the JSON-string
+                                 //   form {"session_id":"..."} or the legacy "..._session_<id>"
+};
+
+// Scans a request body. `body` may gain capacity (simdjson needs padding past the end), its bytes
+// are unchanged. Only the top-level "model", "stream" and "metadata" are read; everything else is
+// skipped without being materialised, but the whole document is still checked to the end of the
+// top-level object. Skipped values are checked structurally only: strings, UTF-8, control
+// characters and bracket balance are; the scalars inside them and whether a `[` is closed by `]`
+// rather than `}` are not (such a body goes upstream, which rejects it).
+// Duplicate keys: the first "model" and "metadata" win, the last "stream" wins (as upstream sees
+// it); a "stream" that is not a boolean counts as false.
+// Errors (absl::InvalidArgumentError, message suitable for a client):
+//   not JSON / not an object / trailing content -> "request body is not valid JSON: ..."
+//   "model" missing or not a string     -> "model: field required"
+//   "model" empty                       -> "model: must not be empty"
+absl::StatusOr<RequestInfo> ScanRequestBody(std::string* body);
+
+// Extracts the session id from a metadata.user_id value (see RequestInfo::session_id).
+std::string SessionIdFromUserId(std::string_view user_id);
+
+// `value` as a JSON string literal, quotes included, escaped per RFC 8259 (", \\ and control
+// characters; valid UTF-8 is copied as is, each byte of an ill-formed sequence becomes U+FFFD).
+std::string JsonQuote(std::string_view value);
+
+}  // namespace ccrelay::http

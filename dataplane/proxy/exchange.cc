@@ -1,0 +1,810 @@
+#include "dataplane/proxy/exchange.h"
+
+#include <algorithm>
+#include <array>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include "dataplane/common/log.h"
+#include "dataplane/common/str.h"
+#include "dataplane/http/anthropic_error.h"
+#include "dataplane/http/sse_boundary.h"
+#include "dataplane/providers/provider.h"
+#include "dataplane/upstream/tls_context_impl.h"
+
+namespace ccrelay::proxy {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+
+namespace {
+
+constexpr size_t kReadBufferBytes = 64 * 1024;
+constexpr size_t kMaxRetryBodyBytes = 1 << 20;
+constexpr size_t kMaxUsageCopyBytes = 1 << 20;
+// A single SSE event larger than this is forwarded before its end is seen (memory bound).
+constexpr size_t kMaxHeldEventBytes = 256 * 1024;
+
+bool IsHopByHop(std::string_view name) {
+  static constexpr std::array<std::string_view, 9> kHop = {
+      "connection", "keep-alive",         "proxy-connection",  "transfer-encoding", "te",
+      "trailer",    "upgrade",            "proxy-authorization", "proxy-authenticate"};
+  for (std::string_view h : kHop) {
+    if (common::EqualsIgnoreCase(name, h)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Header names listed in a Connection header are hop-by-hop too (RFC 9110 §7.6.1).
+bool NamedInConnection(std::string_view connection_value, std::string_view name) {
+  if (connection_value.empty()) {
+    return false;
+  }
+  while (!connection_value.empty()) {
+    const size_t comma = connection_value.find(',');
+    const std::string_view token = connection_value.substr(0, comma);
+    if (common::EqualsIgnoreCase(common::StripWhitespace(token), name)) {
+      return true;
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    connection_value.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+bool IsRetryableStatus(int status) {
+  return status == 429 || status == 500 || status == 502 || status == 503 || status == 504 ||
+         status == 529;
+}
+
+template <class Fields>
+std::string_view HeaderValue(const Fields& fields, bhttp::field f) {
+  auto it = fields.find(f);
+  return it == fields.end() ? std::string_view() : std::string_view(it->value());
+}
+
+int64_t MsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               t)
+      .count();
+}
+
+}  // namespace
+
+Exchange::Exchange(Params&& params)
+    : p_(std::move(params)), table_(*p_.table), timer_(p_.worker->ioc) {
+  deadline_ = p_.start + table_.timeouts.total;
+}
+
+void Exchange::Start() {
+  std::vector<uint32_t> eligible;
+  table_.Eligible(p_.info.model, p_.count_tokens, &eligible);
+  table_.strategy->Rank(table_, eligible, &ranked_);
+  if (ranked_.empty()) {
+    if (p_.count_tokens) {
+      WriteRelayError(404, "not_found_error",
+                      common::StrCat("count_tokens is not supported by any provider serving model ",
+                                   p_.info.model));
+    } else {
+      WriteRelayError(503, "api_error",
+                      common::StrCat("no provider is available for model ", p_.info.model));
+    }
+    return;
+  }
+  buf_.resize(kReadBufferBytes);
+  NextAttempt(false);
+}
+
+void Exchange::Cancel() {
+  if (finished_) {
+    return;
+  }
+  cancelled_ = true;
+  CCR_LOG(kDebug, "client_gone", common::F("request_id", p_.request_id));
+  DisarmTimer();
+  if (conn_) {
+    conn_->Close();
+    conn_.reset();
+  }
+  Finish(false);
+}
+
+bool Exchange::HasNext(bool same_provider_other_key) const {
+  if (attempts_ >= table_.max_attempts || std::chrono::steady_clock::now() >= deadline_) {
+    return false;
+  }
+  if (same_provider_other_key) {
+    const auto& prov = table_.providers[ranked_[provider_pos_]];
+    if (!prov.passthrough() && keys_tried_ < prov.keys.size()) {
+      return true;
+    }
+  }
+  return provider_pos_ + 1 < ranked_.size();
+}
+
+bool Exchange::PickNext(bool same_provider_other_key, Candidate* out) {
+  auto start_provider = [&](size_t pos) {
+    provider_pos_ = pos;
+    const auto& prov = table_.providers[ranked_[pos]];
+    out->provider = ranked_[pos];
+    if (prov.passthrough()) {
+      out->key = -1;
+      keys_tried_ = 0;
+      return;
+    }
+    const uint64_t cursor = prov.state->key_cursor.fetch_add(1, std::memory_order_relaxed);
+    key_start_ = prov.key_wheel[cursor % prov.key_wheel.size()];
+    keys_tried_ = 1;
+    out->key = static_cast<int>(key_start_);
+  };
+  if (attempts_ == 0) {
+    start_provider(0);
+    return true;
+  }
+  const auto& prov = table_.providers[ranked_[provider_pos_]];
+  if (same_provider_other_key && !prov.passthrough() && keys_tried_ < prov.keys.size()) {
+    out->provider = ranked_[provider_pos_];
+    out->key = static_cast<int>((key_start_ + keys_tried_) % prov.keys.size());
+    ++keys_tried_;
+    return true;
+  }
+  if (provider_pos_ + 1 >= ranked_.size()) {
+    return false;
+  }
+  start_provider(provider_pos_ + 1);
+  return true;
+}
+
+void Exchange::NextAttempt(bool same_provider_other_key) {
+  if (finished_) {
+    return;
+  }
+  if (attempts_ > 0 && !HasNext(same_provider_other_key)) {
+    FinishWithFailure();
+    return;
+  }
+  if (!PickNext(same_provider_other_key, &current_)) {
+    FinishWithFailure();
+    return;
+  }
+  ++attempts_;
+  stale_retry_done_ = false;
+  timed_out_ = false;
+  attempt_start_ = std::chrono::steady_clock::now();
+  const auto& prov = table_.providers[current_.provider];
+  prov.state->requests.fetch_add(1, std::memory_order_relaxed);
+  if (current_.key >= 0) {
+    prov.keys[static_cast<size_t>(current_.key)].state->requests.fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  BuildUpstreamRequest();
+  conn_ = p_.worker->pool.Take(prov.url.pool_key);
+  pooled_reuse_ = conn_ != nullptr;
+  if (conn_) {
+    SendRequest();
+  } else {
+    Connect();
+  }
+}
+
+void Exchange::Connect() {
+  const auto& prov = table_.providers[current_.provider];
+  pooled_reuse_ = false;
+  conn_ = std::make_unique<upstream::UpstreamConnection>(p_.client->get_executor(),
+                                                         prov.url.pool_key);
+  ArmTimer(table_.timeouts.connect);
+  p_.worker->resolver.async_resolve(
+      prov.url.host, prov.url.port,
+      beast::bind_front_handler(&Exchange::OnResolved, shared_from_this()));
+}
+
+void Exchange::OnResolved(const error_code& ec, asio::ip::tcp::resolver::results_type results) {
+  if (finished_) {
+    return;
+  }
+  if (ec) {
+    AttemptFailed(timed_out_ ? Failure::kTimeout : Failure::kConnect,
+                  common::StrCat("resolve: ", ec.message()));
+    return;
+  }
+  asio::async_connect(conn_->socket(), results,
+                      [self = shared_from_this()](const error_code& e, const auto&) {
+                        self->OnConnected(e);
+                      });
+}
+
+void Exchange::OnConnected(const error_code& ec) {
+  if (finished_) {
+    return;
+  }
+  if (ec) {
+    AttemptFailed(timed_out_ ? Failure::kTimeout : Failure::kConnect,
+                  common::StrCat("connect: ", ec.message()));
+    return;
+  }
+  error_code ignored;
+  conn_->socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+  const auto& prov = table_.providers[current_.provider];
+  if (!prov.url.tls) {
+    SendRequest();
+    return;
+  }
+  conn_->EnableTls(prov.tls->ctx);
+  auto& tls = conn_->tls_stream();
+  // SNI, and the certificate must name the host (verify_peer is set on the context).
+  // SSL_set_tlsext_host_name, without the macro's C-style cast.
+  if (SSL_ctrl(tls.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+               const_cast<char*>(prov.url.host.c_str())) != 1) {
+    AttemptFailed(Failure::kConnect, "tls: cannot set SNI");
+    return;
+  }
+  tls.set_verify_callback(asio::ssl::host_name_verification(prov.url.host));
+  tls.async_handshake(asio::ssl::stream_base::client,
+                      beast::bind_front_handler(&Exchange::OnHandshake, shared_from_this()));
+}
+
+void Exchange::OnHandshake(const error_code& ec) {
+  if (finished_) {
+    return;
+  }
+  if (ec) {
+    AttemptFailed(timed_out_ ? Failure::kTimeout : Failure::kConnect,
+                  common::StrCat("tls handshake: ", ec.message()));
+    return;
+  }
+  SendRequest();
+}
+
+void Exchange::BuildUpstreamRequest() {
+  const auto& prov = table_.providers[current_.provider];
+  const auto& req = p_.request;
+  std::string& h = upstream_head_;
+  h.clear();
+  common::StrAppend(&h, "POST ", prov.url.path_prefix, std::string_view(req.target()),
+                  " HTTP/1.1\r\nHost: ", prov.url.host_header, "\r\n");
+  const std::string_view connection = HeaderValue(req, bhttp::field::connection);
+  const bool replace_credentials = !prov.passthrough() || !prov.adapter->SupportsPassthrough();
+  for (const auto& f : req) {
+    const std::string_view name = f.name_string();
+    if (IsHopByHop(name) || NamedInConnection(connection, name)) {
+      continue;
+    }
+    switch (f.name()) {
+      case bhttp::field::host:
+      case bhttp::field::content_length:
+      case bhttp::field::expect:
+      case bhttp::field::accept_encoding:
+        continue;
+      case bhttp::field::authorization:
+        // A relay credential (generic bearer) never leaves; a subscription token passes
+        // through to a passthrough provider only.
+        if (replace_credentials || p_.auth.method == auth::AuthMethod::kBearer) {
+          continue;
+        }
+        break;
+      default:
+        if (common::EqualsIgnoreCase(name, "x-api-key")) {
+          if (replace_credentials || p_.auth.method == auth::AuthMethod::kApiKey) {
+            continue;
+          }
+        } else if (common::StartsWithIgnoreCase(name, "x-cc-relay-")) {
+          continue;
+        }
+        break;
+    }
+    common::StrAppend(&h, name, ": ", std::string_view(f.value()), "\r\n");
+  }
+  if (replace_credentials) {
+    std::vector<providers::HeaderField> auth_headers;
+    const std::string_view key =
+        current_.key >= 0 ? prov.keys[static_cast<size_t>(current_.key)].secret.Reveal() : "";
+    prov.adapter->AuthHeaders(key, &auth_headers);
+    for (const auto& a : auth_headers) {
+      common::StrAppend(&h, a.name, ": ", a.value, "\r\n");
+    }
+  }
+  // Identity encoding: the relay reads the SSE stream (usage, event boundaries) on the way.
+  const std::string_view mapped = prov.MapModel(p_.info.model);
+  splice_model_ = mapped != p_.info.model;
+  size_t body_size = req.body().size();
+  if (splice_model_) {
+    mapped_model_json_ = http::JsonQuote(mapped);
+    body_size = body_size - (p_.info.model_token_end - p_.info.model_token_begin) +
+                mapped_model_json_.size();
+  }
+  common::StrAppend(&h, "Accept-Encoding: identity\r\nContent-Length: ", body_size, "\r\n\r\n");
+}
+
+void Exchange::SendRequest() {
+  const auto& body = p_.request.body();
+  ArmTimer(p_.info.stream || p_.count_tokens ? table_.timeouts.first_byte
+                                             : table_.timeouts.first_byte_non_stream);
+  std::array<asio::const_buffer, 4> bufs;
+  size_t n = 0;
+  bufs[n++] = asio::buffer(upstream_head_);
+  if (splice_model_) {
+    bufs[n++] = asio::buffer(body.data(), p_.info.model_token_begin);
+    bufs[n++] = asio::buffer(mapped_model_json_);
+    bufs[n++] = asio::buffer(body.data() + p_.info.model_token_end,
+                             body.size() - p_.info.model_token_end);
+  } else {
+    bufs[n++] = asio::buffer(body);
+  }
+  conn_->AsyncWrite(std::span<const asio::const_buffer>(bufs.data(), n),
+                    beast::bind_front_handler(&Exchange::OnRequestWritten, shared_from_this()));
+}
+
+void Exchange::OnRequestWritten(const error_code& ec, size_t /*n*/) {
+  if (finished_) {
+    return;
+  }
+  if (ec) {
+    AttemptFailed(timed_out_ ? Failure::kTimeout : Failure::kReset,
+                  common::StrCat("write: ", ec.message()));
+    return;
+  }
+  parser_.emplace();
+  parser_->header_limit(64 * 1024);
+  parser_->body_limit(boost::none);
+  conn_->AsyncReadHeader(*parser_,
+                         beast::bind_front_handler(&Exchange::OnResponseHeader, shared_from_this()));
+}
+
+void Exchange::OnResponseHeader(const error_code& ec, size_t /*n*/) {
+  if (finished_) {
+    return;
+  }
+  if (ec) {
+    AttemptFailed(timed_out_ ? Failure::kTimeout : Failure::kReset,
+                  common::StrCat("response: ", ec.message()));
+    return;
+  }
+  status_ = static_cast<int>(parser_->get().result_int());
+  conn_->requests++;
+  if (IsRetryableStatus(status_) && HasNext(status_ == 429)) {
+    ReadRetryBody();
+    return;
+  }
+  StartResponse();
+}
+
+void Exchange::ReadRetryBody() {
+  // Read the (small) error body so the connection can be reused and the answer returned verbatim
+  // should it be the last one.
+  last_body_.clear();
+  if (parser_->is_done()) {
+    AttemptFailed(Failure::kStatus, common::StrCat("status ", status_));
+    return;
+  }
+  ReadUpstreamBody(&Exchange::OnRetryBody);
+}
+
+void Exchange::ReadUpstreamBody(void (Exchange::*handler)(const error_code&, size_t)) {
+  auto& body = parser_->get().body();
+  body.data = buf_.data();
+  body.size = buf_.size();
+  ArmTimer(table_.timeouts.idle);
+  conn_->AsyncReadSome(*parser_, beast::bind_front_handler(handler, shared_from_this()));
+}
+
+size_t Exchange::BodyBytesRead(error_code* ec) const {
+  if (*ec == bhttp::error::need_buffer) {
+    *ec = {};  // the buffer is full: not an error
+  }
+  return buf_.size() - parser_->get().body().size;
+}
+
+void Exchange::OnRetryBody(const error_code& ec_in, size_t /*n*/) {
+  if (finished_) {
+    return;
+  }
+  error_code ec = ec_in;
+  const size_t got = BodyBytesRead(&ec);
+  if (last_body_.size() + got <= kMaxRetryBodyBytes) {
+    last_body_.append(buf_.data(), got);
+  }
+  if (ec) {
+    conn_->Close();
+    conn_.reset();
+    AttemptFailed(Failure::kStatus, common::StrCat("status ", status_));
+    return;
+  }
+  if (!parser_->is_done()) {
+    ReadUpstreamBody(&Exchange::OnRetryBody);
+    return;
+  }
+  AttemptFailed(Failure::kStatus, common::StrCat("status ", status_));
+}
+
+void Exchange::AttemptFailed(Failure failure, const std::string& detail) {
+  DisarmTimer();
+  const auto& prov = table_.providers[current_.provider];
+  // A kept-alive connection the upstream had closed while it sat in the pool: reconnect once
+  // with the same candidate; this is not a new attempt.
+  if (failure == Failure::kReset && pooled_reuse_ && !stale_retry_done_ && !timed_out_) {
+    stale_retry_done_ = true;
+    pooled_reuse_ = false;
+    conn_->Close();
+    conn_.reset();
+    Connect();
+    return;
+  }
+  last_failure_ = failure;
+  last_detail_ = detail;
+  if (failure == Failure::kStatus) {
+    last_status_ = status_;
+    // Keep the answer as it was, to return it verbatim should it be the last.
+    const auto& res = parser_->get();
+    last_head_ = common::StrCat("HTTP/1.1 ", status_, " ", std::string_view(res.reason()), "\r\n");
+    const std::string_view connection = HeaderValue(res, bhttp::field::connection);
+    for (const auto& f : res) {
+      const std::string_view name = f.name_string();
+      if (IsHopByHop(name) || NamedInConnection(connection, name) ||
+          f.name() == bhttp::field::content_length) {
+        continue;
+      }
+      common::StrAppend(&last_head_, name, ": ", std::string_view(f.value()), "\r\n");
+    }
+    if (res.find("request-id") == res.end()) {
+      common::StrAppend(&last_head_, "request-id: ", p_.request_id, "\r\n");
+    }
+    common::StrAppend(&last_head_, "x-cc-relay-provider: ", prov.name, "\r\n");
+    if (current_.key >= 0) {
+      common::StrAppend(&last_head_, "x-cc-relay-key: ",
+                      prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint(), "\r\n");
+    }
+    const bool reusable = conn_ && parser_->is_done() && parser_->keep_alive();
+    ReleaseConnection(reusable);
+  } else if (conn_) {
+    conn_->Close();
+    conn_.reset();
+  }
+  if (current_.key >= 0) {
+    prov.keys[static_cast<size_t>(current_.key)].state->failures.fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  CCR_LOG(kInfo, "upstream_attempt_failed", common::F("request_id", p_.request_id),
+          common::F("provider", prov.name),
+          common::F("key",
+                    current_.key >= 0
+                        ? prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint()
+                        : std::string("-")),
+          common::F("attempt", attempts_), common::Q("reason", detail));
+  NextAttempt(failure == Failure::kStatus && last_status_ == 429);
+}
+
+void Exchange::FinishWithFailure() {
+  switch (last_failure_) {
+    case Failure::kStatus: {
+      std::string out = last_head_;
+      common::StrAppend(&out, "x-cc-relay-request-id: ", p_.request_id,
+                      "\r\nx-cc-relay-attempts: ", attempts_, "\r\ncontent-length: ",
+                      last_body_.size(), "\r\n");
+      if (!p_.client_keep_alive) {
+        out += "connection: close\r\n";
+      }
+      out += "\r\n";
+      out += last_body_;
+      status_ = last_status_;
+      WriteAll(std::move(out), true, p_.client_keep_alive);
+      return;
+    }
+    case Failure::kTimeout:
+      WriteRelayError(504, "timeout_error", common::StrCat("upstream timed out: ", last_detail_));
+      return;
+    default:
+      WriteRelayError(502, "api_error",
+                      common::StrCat("upstream connection failed: ", last_detail_));
+      return;
+  }
+}
+
+void Exchange::StartResponse() {
+  response_started_ = true;
+  const auto& prov = table_.providers[current_.provider];
+  const auto& res = parser_->get();
+  const std::string_view content_type = HeaderValue(res, bhttp::field::content_type);
+  sse_ = common::StartsWithIgnoreCase(content_type, "text/event-stream");
+  const bool has_length = res.has_content_length();
+  chunked_ = sse_ || !has_length;
+  first_byte_at_ = std::chrono::steady_clock::now();
+  have_first_byte_ = true;
+
+  std::string& h = out_;
+  h.clear();
+  common::StrAppend(&h, "HTTP/1.1 ", status_, " ", std::string_view(res.reason()), "\r\n");
+  const std::string_view connection = HeaderValue(res, bhttp::field::connection);
+  for (const auto& f : res) {
+    const std::string_view name = f.name_string();
+    if (IsHopByHop(name) || NamedInConnection(connection, name)) {
+      continue;
+    }
+    if (f.name() == bhttp::field::content_length && chunked_) {
+      continue;
+    }
+    common::StrAppend(&h, name, ": ", std::string_view(f.value()), "\r\n");
+  }
+  if (res.find("request-id") == res.end()) {
+    common::StrAppend(&h, "request-id: ", p_.request_id, "\r\n");
+  }
+  common::StrAppend(&h, "x-cc-relay-request-id: ", p_.request_id, "\r\nx-cc-relay-provider: ",
+                  prov.name, "\r\nx-cc-relay-attempts: ", attempts_, "\r\n");
+  if (current_.key >= 0) {
+    common::StrAppend(&h, "x-cc-relay-key: ",
+                    prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint(), "\r\n");
+  }
+  if (chunked_) {
+    h += "transfer-encoding: chunked\r\n";
+  }
+  if (!p_.client_keep_alive) {
+    h += "connection: close\r\n";
+  }
+  h += "\r\n";
+  if (parser_->is_done()) {
+    body_done_ = true;
+    if (chunked_) {
+      h += "0\r\n\r\n";
+    }
+  }
+  writing_ = 0;
+  DisarmTimer();
+  ArmTimer(table_.timeouts.idle);
+  client_write_pending_ = true;
+  asio::async_write(*p_.client, asio::buffer(out_),
+                    beast::bind_front_handler(&Exchange::OnClientWritten, shared_from_this()));
+}
+
+void Exchange::ReadBody() { ReadUpstreamBody(&Exchange::OnBodyRead); }
+
+void Exchange::OnBodyRead(const error_code& ec_in, size_t /*n*/) {
+  if (finished_) {
+    return;
+  }
+  error_code ec = ec_in;
+  const size_t got = BodyBytesRead(&ec);
+  if (got > 0) {
+    if (sse_) {
+      pending_.append(buf_.data(), got);
+    } else {
+      pending_.assign(buf_.data(), got);
+      if (json_copy_.size() + got <= kMaxUsageCopyBytes) {
+        json_copy_.append(buf_.data(), got);
+      }
+    }
+  }
+  if (ec) {
+    UpstreamDiedMidStream(timed_out_ ? "upstream idle timeout" : ec.message());
+    return;
+  }
+  body_done_ = parser_->is_done();
+  ForwardBytes(body_done_);
+}
+
+void Exchange::ForwardBytes(bool final_chunk) {
+  size_t len = pending_.size();
+  if (sse_ && !final_chunk) {
+    len = http::LastEventBoundary(pending_);
+    if (len == 0 && pending_.size() >= kMaxHeldEventBytes) {
+      len = pending_.size();
+    }
+  }
+  if (len == 0 && !final_chunk) {
+    ReadBody();
+    return;
+  }
+  if (sse_) {
+    observer_.Feed(std::string_view(pending_.data(), len));
+  }
+  writing_ = len;
+  std::array<asio::const_buffer, 4> bufs;
+  size_t n = 0;
+  if (chunked_) {
+    chunk_head_ = common::StrCat(common::Hex(len), "\r\n");
+    if (len > 0) {
+      bufs[n++] = asio::buffer(chunk_head_);
+      bufs[n++] = asio::buffer(pending_.data(), len);
+      bufs[n++] = asio::buffer("\r\n", 2);
+    }
+    if (final_chunk) {
+      bufs[n++] = asio::buffer("0\r\n\r\n", 5);
+    }
+  } else if (len > 0) {
+    bufs[n++] = asio::buffer(pending_.data(), len);
+  }
+  if (n == 0) {
+    OnClientWritten({}, 0);
+    return;
+  }
+  DisarmTimer();
+  ArmTimer(table_.timeouts.idle);
+  client_write_pending_ = true;
+  asio::async_write(*p_.client, std::span<const asio::const_buffer>(bufs.data(), n),
+                    beast::bind_front_handler(&Exchange::OnClientWritten, shared_from_this()));
+}
+
+void Exchange::OnClientWritten(const error_code& ec, size_t /*n*/) {
+  client_write_pending_ = false;
+  if (finished_) {
+    return;
+  }
+  if (ec) {
+    // The client is gone: abandon the upstream request.
+    if (conn_) {
+      conn_->Close();
+      conn_.reset();
+    }
+    cancelled_ = true;
+    Finish(false);
+    return;
+  }
+  if (writing_ > 0) {
+    pending_.erase(0, writing_);
+    writing_ = 0;
+  }
+  if (body_done_) {
+    DisarmTimer();
+    const bool reusable = conn_ && parser_->keep_alive();
+    ReleaseConnection(reusable);
+    Finish(p_.client_keep_alive);
+    return;
+  }
+  ReadBody();
+}
+
+void Exchange::UpstreamDiedMidStream(const std::string& detail) {
+  DisarmTimer();
+  if (conn_) {
+    conn_->Close();
+    conn_.reset();
+  }
+  const auto& prov = table_.providers[current_.provider];
+  CCR_LOG(kWarn, "upstream_died_mid_stream", common::F("request_id", p_.request_id),
+          common::F("provider", prov.name), common::Q("reason", detail));
+  if (!sse_ || !chunked_) {
+    // The client was promised a length or a JSON body: the only honest signal is to close.
+    Finish(false);
+    return;
+  }
+  // Forward the complete events still held, drop a partial one, then end the stream with an
+  // Anthropic error event and a well-formed end of the chunked body.
+  const size_t complete = http::LastEventBoundary(pending_);
+  pending_.resize(complete);
+  observer_.Feed(pending_);
+  std::string event = http::AnthropicErrorEvent(
+      "api_error", common::StrCat("upstream connection lost mid-stream: ", detail), p_.request_id);
+  std::string out;
+  if (!pending_.empty()) {
+    common::StrAppend(&out, common::Hex(pending_.size()), "\r\n", pending_, "\r\n");
+  }
+  common::StrAppend(&out, common::Hex(event.size()), "\r\n", event, "\r\n0\r\n\r\n");
+  pending_.clear();
+  status_ = status_ == 0 ? 502 : status_;
+  upstream_error_ = true;
+  WriteAll(std::move(out), true, p_.client_keep_alive);
+}
+
+void Exchange::WriteRelayError(int status, std::string_view type, const std::string& message) {
+  status_ = status;
+  const std::string body = http::AnthropicErrorBody(type, message, p_.request_id);
+  std::string out = common::StrCat(
+      "HTTP/1.1 ", status, " ", bhttp::obsolete_reason(static_cast<bhttp::status>(status)),
+      "\r\ncontent-type: application/json\r\ncontent-length: ", body.size(),
+      "\r\nrequest-id: ", p_.request_id, "\r\nx-cc-relay-request-id: ", p_.request_id,
+      "\r\nx-cc-relay-attempts: ", attempts_, "\r\n");
+  if (status == 529 || status == 503 || status == 502 || status == 504) {
+    out += "x-should-retry: true\r\n";
+  }
+  if (!p_.client_keep_alive) {
+    out += "connection: close\r\n";
+  }
+  common::StrAppend(&out, "\r\n", body);
+  WriteAll(std::move(out), true, p_.client_keep_alive);
+}
+
+void Exchange::WriteAll(std::string data, bool /*done_after*/, bool keep_alive) {
+  out_ = std::move(data);
+  DisarmTimer();
+  ArmTimer(table_.timeouts.idle);
+  client_write_pending_ = true;
+  asio::async_write(*p_.client, asio::buffer(out_),
+                    [self = shared_from_this(), keep_alive](const error_code& ec, size_t) {
+                      self->client_write_pending_ = false;
+                      if (self->finished_) {
+                        return;
+                      }
+                      self->DisarmTimer();
+                      self->Finish(!ec && keep_alive);
+                    });
+}
+
+void Exchange::ReleaseConnection(bool reusable) {
+  if (!conn_) {
+    return;
+  }
+  if (reusable && conn_->buffer().size() == 0) {
+    p_.worker->pool.Put(std::move(conn_));
+  } else {
+    conn_->Close();
+    conn_.reset();
+  }
+}
+
+void Exchange::Finish(bool keep_alive) {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  DisarmTimer();
+  if (conn_) {
+    conn_->Close();
+    conn_.reset();
+  }
+  http::Usage usage = sse_ ? observer_.usage() : http::UsageFromMessageBody(json_copy_);
+  std::string provider = "-";
+  std::string key = "-";
+  if (attempts_ > 0) {
+    const auto& prov = table_.providers[current_.provider];
+    provider = prov.name;
+    if (current_.key >= 0) {
+      key = prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint();
+    }
+  }
+  const int64_t ttfb = have_first_byte_ ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              first_byte_at_ - p_.start)
+                                              .count()
+                                        : -1;
+  CCR_LOG(kInfo, "request", common::F("request_id", p_.request_id),
+          common::F("conn", p_.connection_id),
+          common::F("endpoint", p_.count_tokens ? "count_tokens" : "messages"),
+          common::F("provider", provider), common::F("key", key),
+          common::Q("model", p_.info.model), common::F("stream", p_.info.stream),
+          common::F("status", cancelled_ ? 499 : status_), common::F("attempts", attempts_),
+          common::F("ttfb_ms", ttfb), common::F("duration_ms", MsSince(p_.start)),
+          common::F("input_tokens", usage.input_tokens),
+          common::F("output_tokens", usage.output_tokens),
+          common::F("cache_read_tokens", usage.cache_read_input_tokens),
+          common::F("cache_creation_tokens", usage.cache_creation_input_tokens),
+          common::F("upstream_error", upstream_error_), common::F("client_gone", cancelled_));
+  auto owner = std::move(p_.owner);
+  if (owner) {
+    owner->OnExchangeDone(keep_alive && !cancelled_);
+  }
+}
+
+void Exchange::ArmTimer(std::chrono::milliseconds d) {
+  const uint64_t gen = ++timer_gen_;
+  timer_.expires_after(d);
+  timer_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
+    if (ec || gen != self->timer_gen_ || self->finished_) {
+      return;
+    }
+    self->timed_out_ = true;
+    if (self->client_write_pending_) {
+      // The client stopped reading for longer than the idle timeout.
+      error_code ignored;
+      self->p_.client->close(ignored);
+    } else if (self->conn_) {
+      self->conn_->Close();
+    }
+  });
+}
+
+void Exchange::DisarmTimer() {
+  ++timer_gen_;
+  timer_.cancel();
+}
+
+}  // namespace ccrelay::proxy

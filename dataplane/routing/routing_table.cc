@@ -1,0 +1,300 @@
+#include "dataplane/routing/routing_table.h"
+
+#include <algorithm>
+
+#include "absl/container/flat_hash_map.h"
+#include "proto/snapshot.pb.h"
+#include "dataplane/common/status_macros.h"
+#include "dataplane/http/request_scan.h"
+#include "dataplane/providers/provider.h"
+#include "dataplane/common/str.h"
+
+namespace ccrelay::routing {
+
+namespace {
+// created / created_at of /v1/models entries: the relay does not know when a model was released;
+// a fixed instant keeps the list stable across restarts.
+constexpr int64_t kModelCreated = 1737500000;
+constexpr std::string_view kModelCreatedAt = "2025-01-21T22:53:20Z";
+
+std::chrono::milliseconds Ms(uint32_t v, std::chrono::milliseconds dflt) {
+  return v == 0 ? dflt : std::chrono::milliseconds(v);
+}
+}  // namespace
+
+absl::StatusOr<UpstreamUrl> ParseUpstreamUrl(std::string_view url) {
+  UpstreamUrl out;
+  std::string_view rest = url;
+  if (common::ConsumePrefix(&rest, "https://")) {
+    out.tls = true;
+  } else if (common::ConsumePrefix(&rest, "http://")) {
+    out.tls = false;
+  } else {
+    return absl::InvalidArgumentError(
+        common::StrCat("base_url \"", url, "\": must start with http:// or https://"));
+  }
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+  while (common::ConsumeSuffix(&path, "/")) {
+  }
+  if (path.find_first_of("?#") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        common::StrCat("base_url \"", url, "\": must not have a query or fragment"));
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (std::string_view(authority).starts_with("[")) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) {
+      return absl::InvalidArgumentError(common::StrCat("base_url \"", url, "\": bad IPv6 host"));
+    }
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (common::ConsumePrefix(&after, ":")) {
+      port = after;
+    } else if (!after.empty()) {
+      return absl::InvalidArgumentError(common::StrCat("base_url \"", url, "\": bad host"));
+    }
+  } else if (const size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  if (host.empty() || host.find('@') != std::string_view::npos) {
+    return absl::InvalidArgumentError(common::StrCat("base_url \"", url, "\": missing host"));
+  }
+  uint32_t port_num = out.tls ? 443 : 80;
+  if (!port.empty() && (!common::ParseUint(port, &port_num) || port_num == 0 || port_num > 65535)) {
+    return absl::InvalidArgumentError(common::StrCat("base_url \"", url, "\": bad port"));
+  }
+  const bool default_port = port_num == (out.tls ? 443u : 80u);
+  out.host = common::ToLower(host);
+  out.port = common::StrCat(port_num);
+  const bool v6 = out.host.find(':') != std::string::npos;
+  const std::string host_part = v6 ? common::StrCat("[", out.host, "]") : out.host;
+  out.host_header = default_port ? host_part : common::StrCat(host_part, ":", port_num);
+  out.path_prefix = std::string(path);
+  out.pool_key = common::StrCat(out.tls ? "https://" : "http://", host_part, ":", port_num);
+  return out;
+}
+
+bool ProviderEntry::Serves(std::string_view model) const {
+  if (models.empty()) {
+    return true;
+  }
+  if (std::find(models.begin(), models.end(), model) != models.end()) {
+    return true;
+  }
+  for (const ModelRule& rule : model_mapping) {
+    if (rule.prefix ? std::string_view(model).starts_with(rule.from) : model == rule.from) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string_view ProviderEntry::MapModel(std::string_view model) const {
+  for (const ModelRule& rule : model_mapping) {
+    if (rule.prefix ? std::string_view(model).starts_with(rule.from) : model == rule.from) {
+      return rule.to;
+    }
+  }
+  return model;
+}
+
+void RoutingTable::Eligible(std::string_view model, bool count_tokens,
+                            std::vector<uint32_t>* out) const {
+  out->clear();
+  for (uint32_t i = 0; i < providers.size(); ++i) {
+    const ProviderEntry& p = providers[i];
+    if (count_tokens && !p.adapter->SupportsCountTokens()) {
+      continue;
+    }
+    if (p.Serves(model)) {
+      out->push_back(i);
+    }
+  }
+  if (!out->empty()) {
+    return;
+  }
+  for (uint32_t i = 0; i < providers.size(); ++i) {
+    if (!count_tokens || providers[i].adapter->SupportsCountTokens()) {
+      out->push_back(i);
+    }
+  }
+}
+
+RoutingTableConstSharedPtr BootstrapRoutingTable() {
+  auto table = std::make_shared<RoutingTable>();
+  table->source = "none (waiting for the control plane)";
+  table->strategy = CreateStrategy("shuffle");
+  return table;
+}
+
+absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
+    const ccrelay::v1::RoutingSnapshot& snapshot, state::StateRegistry& states) {
+  auto table = std::make_shared<RoutingTable>();
+  table->version = snapshot.version();
+  table->source = snapshot.source();
+  const auto& server = snapshot.server();
+  table->listen = server.listen();
+  table->auth.api_key = common::Secret(server.auth().api_key());
+  table->auth.allow_subscription = server.auth().allow_subscription();
+  table->auth.allow_bearer = server.auth().allow_bearer();
+  table->auth.bearer_secret = common::Secret(server.auth().bearer_secret());
+  if (server.max_body_bytes() != 0) {
+    table->max_body_bytes = server.max_body_bytes();
+  }
+  if (server.max_header_bytes() != 0) {
+    table->max_header_bytes = server.max_header_bytes();
+  }
+  const auto& t = server.timeouts();
+  Timeouts d;
+  table->timeouts = Timeouts{Ms(t.connect_ms(), d.connect),
+                             Ms(t.first_byte_ms(), d.first_byte),
+                             Ms(t.first_byte_non_stream_ms(), d.first_byte_non_stream),
+                             Ms(t.idle_ms(), d.idle),
+                             Ms(t.total_ms(), d.total),
+                             Ms(t.request_header_ms(), d.request_header),
+                             Ms(t.request_body_ms(), d.request_body),
+                             Ms(t.keepalive_ms(), d.keepalive),
+                             Ms(t.drain_ms(), d.drain),
+                             Ms(t.upstream_idle_pool_ms(), d.upstream_idle_pool)};
+
+  absl::flat_hash_map<std::string, upstream::TlsContextSharedPtr> tls_by_ca;
+  absl::flat_hash_map<std::string, uint32_t> index_by_name;
+  for (const auto& p : snapshot.providers()) {
+    if (!p.enabled()) {
+      continue;
+    }
+    ProviderEntry e;
+    e.name = p.name();
+    e.type = p.type();
+    e.adapter = providers::FindProvider(p.type());
+    if (e.adapter == nullptr) {
+      return absl::InvalidArgumentError(
+          common::StrCat("provider ", p.name(), ": unknown type \"", p.type(), "\""));
+    }
+    const std::string base_url =
+        p.base_url().empty() ? std::string(e.adapter->DefaultBaseUrl()) : p.base_url();
+    auto url = ParseUpstreamUrl(base_url);
+    if (!url.ok()) {
+      return absl::InvalidArgumentError(common::StrCat("provider ", p.name(), ": ",
+                                                     url.status().message()));
+    }
+    e.url = *std::move(url);
+    e.ca_file = p.ca_file();
+    if (!e.ca_file.empty()) {
+      common::StrAppend(&e.url.pool_key, "|", e.ca_file);
+    }
+    if (e.url.tls) {
+      auto& tls = tls_by_ca[e.ca_file];
+      if (!tls) {
+        auto created = upstream::CreateTlsContext(e.ca_file);
+        if (!created.ok()) {
+          return absl::InvalidArgumentError(common::StrCat("provider ", p.name(), ": ",
+                                                         created.status().message()));
+        }
+        tls = *std::move(created);
+      }
+      e.tls = tls;
+    }
+    e.models.assign(p.models().begin(), p.models().end());
+    for (const auto& m : p.model_mapping()) {
+      ModelRule rule;
+      rule.from = m.from();
+      rule.prefix = common::ConsumeSuffix(&rule.from, "*");
+      rule.to = m.to();
+      e.model_mapping.push_back(std::move(rule));
+    }
+    uint32_t weight_sum = 0;
+    for (const auto& k : p.keys()) {
+      if (!k.enabled() || k.secret().empty()) {
+        continue;
+      }
+      KeyEntry key;
+      key.id = k.id().empty() ? common::StrCat(p.name(), "/", common::FingerprintOf(k.secret()))
+                              : k.id();
+      key.secret = common::Secret(k.secret());
+      key.rpm_limit = k.rpm_limit();
+      key.tpm_limit = k.tpm_limit();
+      key.weight = std::max<uint32_t>(1, k.weight());
+      key.state = states.Key(key.id);
+      weight_sum += key.weight;
+      for (uint32_t w = 0; w < key.weight && w < 100; ++w) {
+        e.key_wheel.push_back(static_cast<uint32_t>(e.keys.size()));
+      }
+      e.keys.push_back(std::move(key));
+    }
+    // Interleave the wheel so that weighted keys alternate instead of running in blocks.
+    if (e.keys.size() > 1) {
+      std::vector<uint32_t> interleaved;
+      std::vector<uint32_t> left(e.keys.size());
+      for (size_t i = 0; i < e.keys.size(); ++i) {
+        left[i] = std::min<uint32_t>(e.keys[i].weight, 100);
+      }
+      while (interleaved.size() < e.key_wheel.size()) {
+        for (size_t i = 0; i < left.size(); ++i) {
+          if (left[i] > 0) {
+            interleaved.push_back(static_cast<uint32_t>(i));
+            --left[i];
+          }
+        }
+      }
+      e.key_wheel = std::move(interleaved);
+    }
+    e.weight = p.weight() != 0 ? p.weight() : std::max<uint32_t>(1, weight_sum);
+    e.state = states.Provider(e.name);
+    index_by_name[e.name] = static_cast<uint32_t>(table->providers.size());
+    table->providers.push_back(std::move(e));
+  }
+  if (table->providers.empty()) {
+    return absl::InvalidArgumentError("no enabled provider");
+  }
+
+  const auto& r = snapshot.routing();
+  table->strategy = CreateStrategy(r.strategy().empty() ? "shuffle" : r.strategy());
+  if (!table->strategy) {
+    return absl::InvalidArgumentError(
+        common::StrCat("routing.strategy: unknown strategy \"", r.strategy(), "\""));
+  }
+  table->max_attempts = r.max_attempts() == 0 ? 3 : std::min<uint32_t>(r.max_attempts(), 10);
+  if (table->strategy->Name() == "failover") {
+    auto add = [&](const std::string& name) {
+      if (auto it = index_by_name.find(name); it != index_by_name.end()) {
+        if (std::find(table->failover_chain.begin(), table->failover_chain.end(), it->second) ==
+            table->failover_chain.end()) {
+          table->failover_chain.push_back(it->second);
+        }
+      }
+    };
+    add(r.failover_primary());
+    for (const auto& f : r.failover_fallbacks()) {
+      add(f);
+    }
+    if (table->failover_chain.empty()) {
+      return absl::InvalidArgumentError(
+          "routing.failover: neither the primary nor a fallback is an enabled provider");
+    }
+  }
+
+  // /v1/models entries: every listed model of every enabled provider, first provider wins.
+  absl::flat_hash_map<std::string, bool> seen;
+  for (const ProviderEntry& e : table->providers) {
+    for (const std::string& m : e.models) {
+      if (!seen.emplace(m, true).second) {
+        continue;
+      }
+      const std::string id = http::JsonQuote(m);
+      table->model_entries.emplace_back(
+          m, common::StrCat("{\"type\":\"model\",\"id\":", id, ",\"display_name\":", id,
+                          ",\"created_at\":\"", kModelCreatedAt, "\",\"object\":\"model\",",
+                          "\"created\":", kModelCreated, ",\"owned_by\":",
+                          http::JsonQuote(e.adapter->OwnedBy()),
+                          ",\"provider\":", http::JsonQuote(e.name), "}"));
+    }
+  }
+  return RoutingTableConstSharedPtr(std::move(table));
+}
+
+}  // namespace ccrelay::routing

@@ -1,0 +1,124 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "dataplane/auth/authenticator.h"
+#include "dataplane/common/secret.h"
+#include "dataplane/routing/strategy.h"
+#include "dataplane/state/state_registry.h"
+#include "dataplane/upstream/tls_context.h"
+
+namespace ccrelay::v1 {
+class RoutingSnapshot;
+}
+
+namespace ccrelay::providers {
+class Provider;
+}
+
+namespace ccrelay::routing {
+
+// An upstream base URL, parsed once.
+struct UpstreamUrl {
+  bool tls = false;
+  std::string host;         // without brackets for IPv6
+  std::string port;         // numeric string
+  std::string host_header;  // value for Host: (port omitted when default)
+  std::string path_prefix;  // "" or "/api/anthropic" (no trailing slash)
+  // Connection pool key (scheme, host, port, CA file).
+  std::string pool_key;
+};
+
+absl::StatusOr<UpstreamUrl> ParseUpstreamUrl(std::string_view url);
+
+struct KeyEntry {
+  std::string id;
+  common::Secret secret;
+  uint32_t rpm_limit = 0;
+  uint32_t tpm_limit = 0;
+  uint32_t weight = 1;
+  std::shared_ptr<state::KeyState> state;
+};
+
+struct ModelRule {
+  std::string from;  // exact, or prefix when `prefix`
+  bool prefix = false;
+  std::string to;
+};
+
+struct ProviderEntry {
+  std::string name;
+  std::string type;
+  const providers::Provider* adapter = nullptr;
+  UpstreamUrl url;
+  std::string ca_file;
+  upstream::TlsContextSharedPtr tls;  // set iff url.tls
+  std::vector<std::string> models;
+  std::vector<ModelRule> model_mapping;
+  std::vector<KeyEntry> keys;          // enabled keys only
+  std::vector<uint32_t> key_wheel;     // key indices repeated by weight, for spreading
+  uint32_t weight = 1;
+  std::shared_ptr<state::ProviderState> state;
+
+  // No keys: the client's own credentials pass through.
+  bool passthrough() const { return keys.empty(); }
+  // Serves `model`: no `models` list, or the model is listed, or a mapping rule matches.
+  bool Serves(std::string_view model) const;
+  // The model name to send upstream (model_mapping applied; first matching rule wins).
+  std::string_view MapModel(std::string_view model) const;
+};
+
+struct Timeouts {
+  std::chrono::milliseconds connect{5000};
+  std::chrono::milliseconds first_byte{60000};
+  std::chrono::milliseconds first_byte_non_stream{600000};
+  std::chrono::milliseconds idle{300000};
+  std::chrono::milliseconds total{90000};
+  std::chrono::milliseconds request_header{10000};
+  std::chrono::milliseconds request_body{60000};
+  std::chrono::milliseconds keepalive{120000};
+  std::chrono::milliseconds drain{30000};
+  std::chrono::milliseconds upstream_idle_pool{60000};
+};
+
+// The compiled, immutable routing snapshot. Workers hold it by shared_ptr<const>; a request
+// copies its worker's pointer once and keeps it to the end (RCU by reference count).
+struct RoutingTable {
+  uint64_t version = 0;
+  std::string source;
+  std::string listen;
+  auth::AuthSettings auth;
+  uint64_t max_body_bytes = 32ull << 20;
+  uint32_t max_header_bytes = 64 << 10;
+  Timeouts timeouts;
+  std::vector<ProviderEntry> providers;  // enabled providers only, config order
+  StrategyPtr strategy;
+  std::vector<uint32_t> failover_chain;  // provider indices, for the failover strategy
+  uint32_t max_attempts = 3;
+
+  // Indices of providers that serve `model` (and count_tokens when asked); when none serves it
+  // explicitly, every provider (the upstream then decides).
+  void Eligible(std::string_view model, bool count_tokens, std::vector<uint32_t>* out) const;
+  // Body of GET /v1/models (Anthropic list shape plus seed-README fields), unpaginated entries.
+  std::vector<std::pair<std::string, std::string>> model_entries;  // (id, JSON object)
+};
+
+using RoutingTableConstSharedPtr = std::shared_ptr<const RoutingTable>;
+
+// The table of a data plane that has not received its first snapshot yet: defaults, no
+// providers (requests get 503 until a snapshot arrives), version 0.
+RoutingTableConstSharedPtr BootstrapRoutingTable();
+
+// Compiles a snapshot. Errors (bad URL, unknown type or strategy, unreadable CA file) make the
+// whole snapshot unusable: the caller NACKs it and keeps the last good table.
+absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
+    const ccrelay::v1::RoutingSnapshot& snapshot, state::StateRegistry& states);
+
+}  // namespace ccrelay::routing

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <atomic>
+
+#include "dataplane/routing/strategy.h"
+
+namespace ccrelay::routing {
+
+// Each request starts one provider further along the eligible list; the rest follow in order.
+class RoundRobinStrategy : public Strategy {
+ public:
+  // routing::Strategy
+  std::string_view Name() const override { return "round-robin"; }
+  void Rank(const RoutingTable& table, std::span<const uint32_t> eligible,
+            std::vector<uint32_t>* out) const override;
+
+ private:
+  mutable std::atomic<uint64_t> cursor_{0};
+};
+
+}  // namespace ccrelay::routing

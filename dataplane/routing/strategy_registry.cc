@@ -1,0 +1,21 @@
+#include "dataplane/routing/strategies/failover.h"
+#include "dataplane/routing/strategies/round_robin.h"
+#include "dataplane/routing/strategies/shuffle.h"
+#include "dataplane/routing/strategy.h"
+
+namespace ccrelay::routing {
+
+StrategyPtr CreateStrategy(std::string_view name) {
+  if (name == "shuffle" || name == "simple-shuffle") {
+    return std::make_unique<ShuffleStrategy>();
+  }
+  if (name == "round-robin") {
+    return std::make_unique<RoundRobinStrategy>();
+  }
+  if (name == "failover") {
+    return std::make_unique<FailoverStrategy>();
+  }
+  return nullptr;
+}
+
+}  // namespace ccrelay::routing

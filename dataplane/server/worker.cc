@@ -1,0 +1,53 @@
+#include "dataplane/server/worker.h"
+
+#include <pthread.h>
+
+#include <vector>
+
+#include "dataplane/server/downstream_session.h"
+#include "dataplane/common/str.h"
+
+namespace ccrelay::server {
+
+Worker::Worker(std::atomic<int64_t>& active_sessions)
+    : guard_(boost::asio::make_work_guard(ioc_)),
+      context_(ioc_),
+      active_sessions_(active_sessions) {}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::StartThread(int index) {
+  thread_ = std::thread([this, index] {
+    const std::string name = common::StrCat("ccr-worker-", index);
+    pthread_setname_np(pthread_self(), name.c_str());
+    ioc_.run();
+  });
+}
+
+void Worker::Stop() {
+  if (!thread_.joinable()) {
+    return;
+  }
+  boost::asio::post(ioc_, [this] { context_.pool.Clear(); });
+  guard_.reset();
+  ioc_.stop();
+  thread_.join();
+}
+
+void Worker::SetTable(routing::RoutingTableConstSharedPtr table) {
+  context_.pool.SetIdleTimeout(table->timeouts.upstream_idle_pool);
+  table_ = std::move(table);
+}
+
+void Worker::Register(DownstreamSession* s) { sessions_.insert(s); }
+void Worker::Unregister(DownstreamSession* s) { sessions_.erase(s); }
+
+void Worker::DrainSessions() {
+  draining_ = true;
+  std::vector<DownstreamSession*> copy(sessions_.begin(), sessions_.end());
+  for (DownstreamSession* s : copy) {
+    s->Drain();
+  }
+}
+
+}  // namespace ccrelay::server

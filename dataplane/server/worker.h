@@ -1,0 +1,50 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "absl/container/flat_hash_set.h"
+#include "dataplane/proxy/exchange.h"
+#include "dataplane/routing/routing_table.h"
+
+namespace ccrelay::server {
+
+class DownstreamSession;
+
+// One worker: an io_context run by one thread. Connections stay on their worker for life; the
+// routing table pointer, the upstream pool and the session set are touched only on this thread.
+class Worker {
+ public:
+  explicit Worker(std::atomic<int64_t>& active_sessions);
+  ~Worker();
+
+  void StartThread(int index);
+  void Stop();   // stops the io_context and joins the thread
+  boost::asio::io_context& ioc() { return ioc_; }
+  proxy::WorkerContext& context() { return context_; }
+
+  // Worker thread only.
+  const routing::RoutingTableConstSharedPtr& table() const { return table_; }
+  void SetTable(routing::RoutingTableConstSharedPtr table);
+  void Register(DownstreamSession* s);
+  void Unregister(DownstreamSession* s);
+  void DrainSessions();
+  bool draining() const { return draining_; }
+  std::atomic<int64_t>& active_sessions() { return active_sessions_; }
+
+ private:
+  boost::asio::io_context ioc_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  proxy::WorkerContext context_;
+  routing::RoutingTableConstSharedPtr table_;
+  absl::flat_hash_set<DownstreamSession*> sessions_;
+  std::atomic<int64_t>& active_sessions_;
+  bool draining_ = false;
+  std::thread thread_;
+};
+
+}  // namespace ccrelay::server

@@ -1,0 +1,23 @@
+#include "dataplane/state/state_registry.h"
+
+namespace ccrelay::state {
+
+std::shared_ptr<KeyState> StateRegistry::Key(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  auto& slot = keys_[id];
+  if (!slot) {
+    slot = std::make_shared<KeyState>();
+  }
+  return slot;
+}
+
+std::shared_ptr<ProviderState> StateRegistry::Provider(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto& slot = providers_[name];
+  if (!slot) {
+    slot = std::make_shared<ProviderState>();
+  }
+  return slot;
+}
+
+}  // namespace ccrelay::state
