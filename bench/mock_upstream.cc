@@ -1,0 +1,647 @@
+// ccr_mock_upstream: a fast mock of the Anthropic Messages API for benchmarks and tests.
+//
+//   ccr_mock_upstream --listen 127.0.0.1:0 [--threads N] [--port-file F] [--request-log F]
+//
+// Prints "listening 127.0.0.1:PORT" on stdout (flushed) once every thread accepts, and writes
+// PORT to the port file. N threads each run their own io_context and their own acceptor bound to
+// the same port with SO_REUSEPORT, so the kernel spreads connections over the threads.
+//
+// Routes:
+//   POST /v1/messages[?...]               "stream": true (top level) -> ~21-event SSE sequence,
+//                                         else a ~600-byte Message JSON. "model" is echoed.
+//                                         Header x-mock-event-delay-ms: N -> N ms between events.
+//                                         Header x-mock-timestamps (any value) -> each event's
+//                                         JSON carries "mock_t_ns": "<CLOCK_MONOTONIC ns when
+//                                         written>" (20 digits), for per-event latency.
+//   POST /v1/messages/count_tokens[?...]  {"input_tokens": <body bytes / 4>}
+//   GET  /v1/models                       Anthropic list shape
+//   GET / and HEAD /                      200
+// Responses are pre-formatted bytes written with one write per event (one write in total when
+// there is no delay); keep-alive is honoured.
+#include <openssl/evp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+namespace ccrelay::bench {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::string_view kText = "Hello from the mock upstream.";
+constexpr int kOutputTokens = 15;
+constexpr std::uint64_t kBodyLimit = 256ull * 1024 * 1024;
+
+// The streamed text, split into 15 deltas whose concatenation is kText.
+constexpr std::string_view kDeltas[] = {"Hel", "lo", " fr", "om", " t",  "he", " m", "oc",
+                                        "k",   " u", "ps", "tr", "ea", "m",  "."};
+static_assert(std::size(kDeltas) == kOutputTokens);
+
+// ---------------------------------------------------------------------------------------------
+// Request log (off by default).
+
+class RequestLog {
+ public:
+  bool Open(const std::string& path) {
+    file_ = std::fopen(path.c_str(), "a");
+    return file_ != nullptr;
+  }
+  bool enabled() const { return file_ != nullptr; }
+  void Write(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::fwrite(line.data(), 1, line.size(), file_);
+    std::fputc('\n', file_);
+    std::fflush(file_);
+  }
+
+ private:
+  std::mutex mu_;
+  std::FILE* file_ = nullptr;
+};
+
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0xf]);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request body scan: top-level "model" and "stream" only (simdjson on-demand, no DOM).
+
+struct BodyInfo {
+  std::string model = "claude-mock";
+  bool stream = false;
+};
+
+BodyInfo ScanBody(simdjson::ondemand::parser& parser, std::string& body) {
+  BodyInfo info;
+  if (body.empty()) {
+    return info;
+  }
+  body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  simdjson::padded_string_view view(body.data(), body.size(), body.capacity());
+  simdjson::ondemand::document doc;
+  if (parser.iterate(view).get(doc) != simdjson::SUCCESS) {
+    return info;
+  }
+  simdjson::ondemand::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) {
+    return info;
+  }
+  for (auto field_result : obj) {
+    simdjson::ondemand::field field;
+    if (std::move(field_result).get(field) != simdjson::SUCCESS) {
+      break;
+    }
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) {
+      break;
+    }
+    if (key == "model") {
+      std::string_view model;
+      if (field.value().get_string().get(model) == simdjson::SUCCESS) {
+        info.model.assign(model);
+      }
+    } else if (key == "stream") {
+      bool stream = false;
+      if (field.value().get_bool().get(stream) == simdjson::SUCCESS) {
+        info.stream = stream;
+      }
+    }
+  }
+  return info;
+}
+
+// The model name is echoed into JSON: escape what JSON requires.
+std::string JsonEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+          out += buf;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response bytes.
+
+std::atomic<std::uint64_t> g_message_counter{0};
+
+std::string MessageId() {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "msg_01Mock%014llx",
+                static_cast<unsigned long long>(g_message_counter.fetch_add(1) + 1));
+  return buf;
+}
+
+std::string UsageJson(std::size_t input_tokens, int output_tokens) {
+  return "{\"input_tokens\":" + std::to_string(input_tokens) +
+         ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+         "\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,\"ephemeral_1h_input_tokens\":0},"
+         "\"output_tokens\":" +
+         std::to_string(output_tokens) + ",\"service_tier\":\"standard\"}";
+}
+
+std::string Head(int status, std::string_view reason, std::string_view content_type,
+                 std::size_t content_length, bool keep_alive) {
+  std::string h = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+                  "\r\ncontent-type: " + std::string(content_type) +
+                  "\r\ncontent-length: " + std::to_string(content_length) +
+                  "\r\nrequest-id: req_011CMockUpstream0000000000\r\n";
+  if (!keep_alive) {
+    h += "connection: close\r\n";
+  }
+  h += "\r\n";
+  return h;
+}
+
+std::string JsonResponse(int status, std::string_view reason, const std::string& body,
+                         bool keep_alive, bool head_only = false) {
+  std::string out = Head(status, reason, "application/json", body.size(), keep_alive);
+  if (!head_only) {
+    out += body;
+  }
+  return out;
+}
+
+std::string MessageJson(const std::string& model, std::size_t input_tokens) {
+  return "{\"id\":\"" + MessageId() +
+         "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"" + JsonEscape(model) +
+         "\",\"content\":[{\"type\":\"text\",\"text\":\"" + std::string(kText) +
+         "\"}],\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":{\"input_tokens\":" +
+         std::to_string(input_tokens) +
+         ",\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+         "\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,\"ephemeral_1h_input_tokens\":0},"
+         "\"output_tokens\":" +
+         std::to_string(kOutputTokens) +
+         ",\"server_tool_use\":null,\"service_tier\":\"standard\"},"
+         "\"container\":null,\"context_management\":null}";
+}
+
+void AppendChunk(std::string& out, std::string_view event_name, const std::string& data) {
+  const std::size_t payload =
+      std::strlen("event: ") + event_name.size() + std::strlen("\ndata: ") + data.size() + 2;
+  char size_line[24];
+  std::snprintf(size_line, sizeof(size_line), "%zx\r\n", payload);
+  out += size_line;
+  out += "event: ";
+  out += event_name;
+  out += "\ndata: ";
+  out += data;
+  out += "\n\n\r\n";
+}
+
+constexpr std::string_view kStampKey = ",\"mock_t_ns\":\"";
+constexpr std::size_t kStampDigits = 20;
+
+// Each element is the bytes of one write: the first carries the response head. With `stamps`,
+// every event's JSON gets a fixed-width "mock_t_ns" field, filled in just before it is written.
+std::vector<std::string> SseWrites(const std::string& model, std::size_t input_tokens,
+                                   bool keep_alive, bool stamps) {
+  std::vector<std::string> w;
+  w.reserve(2 + 3 + kOutputTokens + 3);
+  std::string head =
+      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+      "cache-control: no-cache\r\nrequest-id: req_011CMockUpstream0000000000\r\n"
+      "transfer-encoding: chunked\r\n";
+  if (!keep_alive) {
+    head += "connection: close\r\n";
+  }
+  head += "\r\n";
+  auto event = [&w, stamps](std::string_view name, std::string data) {
+    if (stamps) {
+      data.insert(data.size() - 1,
+                  std::string(kStampKey) + std::string(kStampDigits, '0') + "\"");
+    }
+    std::string chunk;
+    AppendChunk(chunk, name, data);
+    w.push_back(std::move(chunk));
+  };
+  event("message_start",
+        "{\"type\":\"message_start\",\"message\":{\"id\":\"" + MessageId() +
+            "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"" + JsonEscape(model) +
+            "\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":" +
+            UsageJson(input_tokens, 1) + "}}");
+  w.front().insert(0, head);
+  event("content_block_start",
+        "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\","
+        "\"text\":\"\"}}");
+  event("ping", "{\"type\": \"ping\"}");
+  for (std::string_view d : kDeltas) {
+    event("content_block_delta",
+          "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\","
+          "\"text\":\"" +
+              std::string(d) + "\"}}");
+  }
+  event("content_block_stop", "{\"type\":\"content_block_stop\",\"index\":0}");
+  event("message_delta",
+        "{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":"
+        "null},\"usage\":{\"output_tokens\":" +
+            std::to_string(kOutputTokens) + "}}");
+  event("message_stop", "{\"type\":\"message_stop\"}");
+  w.back() += "0\r\n\r\n";
+  return w;
+}
+
+// Writes the current CLOCK_MONOTONIC time (ns, what std::chrono::steady_clock reads on Linux)
+// into every stamp placeholder of `bytes`.
+void FillStamps(std::string& bytes) {
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
+  char digits[kStampDigits + 1];
+  std::snprintf(digits, sizeof(digits), "%020lld", static_cast<long long>(now));
+  for (std::size_t pos = bytes.find(kStampKey); pos != std::string::npos;
+       pos = bytes.find(kStampKey, pos + 1)) {
+    bytes.replace(pos + kStampKey.size(), kStampDigits, digits, kStampDigits);
+  }
+}
+
+std::string ModelsJson() {
+  return R"({"data":[)"
+         R"({"type":"model","id":"claude-opus-4-1-20250805","display_name":"Claude Opus 4.1","created_at":"2025-08-05T00:00:00Z"},)"
+         R"({"type":"model","id":"claude-sonnet-4-5-20250929","display_name":"Claude Sonnet 4.5","created_at":"2025-09-29T00:00:00Z"},)"
+         R"({"type":"model","id":"claude-haiku-4-5-20251001","display_name":"Claude Haiku 4.5","created_at":"2025-10-01T00:00:00Z"})"
+         R"(],"has_more":false,"first_id":"claude-opus-4-1-20250805","last_id":"claude-haiku-4-5-20251001"})";
+}
+
+std::string ErrorJson(std::string_view type, std::string_view message) {
+  return "{\"type\":\"error\",\"error\":{\"type\":\"" + std::string(type) + "\",\"message\":\"" +
+         std::string(message) + "\"},\"request_id\":\"req_011CMockUpstream0000000000\"}";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server.
+
+struct Worker {
+  asio::io_context ioc{1};
+  std::unique_ptr<tcp::acceptor> acceptor;
+  asio::steady_timer retry_timer{ioc};
+  simdjson::ondemand::parser json_parser;
+};
+
+RequestLog g_request_log;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Worker& worker)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), worker_(worker) {}
+
+  void Start() { ReadRequest(); }
+
+ private:
+  void ReadRequest() {
+    parser_.emplace();
+    parser_->body_limit(kBodyLimit);
+    parser_->header_limit(64 * 1024);
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->OnRead(ec);
+                     });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec) {
+      Close();
+      return;
+    }
+    auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    std::string& body = req.body();
+    const std::size_t body_bytes = body.size();
+    const std::string_view target(req.target().data(), req.target().size());
+    const std::string_view path = target.substr(0, target.find('?'));
+    const http::verb method = req.method();
+
+    BodyInfo info;
+    writes_.clear();
+    next_write_ = 0;
+    delay_ms_ = 0;
+    stamps_ = false;
+    if (method == http::verb::post && path == "/v1/messages") {
+      info = ScanBody(worker_.json_parser, body);
+      if (info.stream) {
+        auto it = req.find("x-mock-event-delay-ms");
+        if (it != req.end()) {
+          delay_ms_ = std::atoi(std::string(it->value()).c_str());
+        }
+        stamps_ = req.find("x-mock-timestamps") != req.end();
+        writes_ = SseWrites(info.model, body_bytes / 4, keep_alive_, stamps_);
+        if (delay_ms_ <= 0) {
+          std::string all;
+          for (auto& w : writes_) {
+            all += w;
+          }
+          writes_.assign(1, std::move(all));
+        }
+      } else {
+        writes_.push_back(
+            JsonResponse(200, "OK", MessageJson(info.model, body_bytes / 4), keep_alive_));
+      }
+    } else if (method == http::verb::post && path == "/v1/messages/count_tokens") {
+      info = ScanBody(worker_.json_parser, body);
+      writes_.push_back(JsonResponse(
+          200, "OK", "{\"input_tokens\":" + std::to_string(body_bytes / 4) + "}", keep_alive_));
+    } else if (method == http::verb::get && path == "/v1/models") {
+      writes_.push_back(JsonResponse(200, "OK", ModelsJson(), keep_alive_));
+    } else if ((method == http::verb::get || method == http::verb::head) && path == "/") {
+      writes_.push_back(
+          JsonResponse(200, "OK", "{\"ok\":true}", keep_alive_, method == http::verb::head));
+    } else {
+      writes_.push_back(JsonResponse(
+          404, "Not Found",
+          ErrorJson("not_found_error", "The requested resource could not be found."),
+          keep_alive_, method == http::verb::head));
+    }
+
+    if (g_request_log.enabled()) {
+      LogRequest(req, target, body_bytes, info);
+    }
+    parser_.reset();
+    WriteNext();
+  }
+
+  template <class Request>
+  void LogRequest(const Request& req, std::string_view target, std::size_t body_bytes,
+                  const BodyInfo& info) {
+    nlohmann::json headers = nlohmann::json::object();
+    for (const auto& field : req) {
+      std::string name(field.name_string());
+      for (char& c : name) {
+        if (c >= 'A' && c <= 'Z') {
+          c = static_cast<char>(c - 'A' + 'a');
+        }
+      }
+      std::string value(field.value());
+      if (headers.contains(name)) {
+        headers[name] = headers[name].get<std::string>() + ", " + value;
+      } else {
+        headers[name] = value;
+      }
+    }
+    nlohmann::json line = {
+        {"method", std::string(req.method_string())},
+        {"target", std::string(target)},
+        {"headers", std::move(headers)},
+        {"body_bytes", body_bytes},
+        {"body_sha256", Sha256Hex(std::string_view(req.body().data(), body_bytes))},
+        {"model", info.model},
+        {"stream", info.stream},
+    };
+    g_request_log.Write(line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+
+  void WriteNext() {
+    if (stamps_) {
+      FillStamps(writes_[next_write_]);
+    }
+    asio::async_write(socket_, asio::buffer(writes_[next_write_]),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->OnWrite(ec);
+                      });
+  }
+
+  void OnWrite(beast::error_code ec) {
+    if (ec) {
+      Close();
+      return;
+    }
+    ++next_write_;
+    if (next_write_ < writes_.size()) {
+      timer_.expires_after(std::chrono::milliseconds(delay_ms_));
+      timer_.async_wait([self = shared_from_this()](beast::error_code tec) {
+        if (tec) {
+          self->Close();
+          return;
+        }
+        self->WriteNext();
+      });
+      return;
+    }
+    if (!keep_alive_) {
+      beast::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      Close();
+      return;
+    }
+    ReadRequest();
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    socket_.close(ignored);
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  Worker& worker_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::vector<std::string> writes_;
+  std::size_t next_write_ = 0;
+  int delay_ms_ = 0;
+  bool stamps_ = false;
+  bool keep_alive_ = true;
+};
+
+void Accept(Worker& worker) {
+  worker.acceptor->async_accept([&worker](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted) {
+      return;
+    }
+    if (ec) {
+      // E.g. EMFILE: back off briefly instead of spinning, then keep accepting.
+      worker.retry_timer.expires_after(std::chrono::milliseconds(10));
+      worker.retry_timer.async_wait([&worker](beast::error_code) { Accept(worker); });
+      return;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<Session>(std::move(socket), worker)->Start();
+    Accept(worker);
+  });
+}
+
+bool OpenAcceptor(Worker& worker, const tcp::endpoint& endpoint, std::string* error) {
+  beast::error_code ec;
+  worker.acceptor = std::make_unique<tcp::acceptor>(worker.ioc);
+  worker.acceptor->open(endpoint.protocol(), ec);
+  if (!ec) {
+    worker.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) {
+    int one = 1;
+    if (::setsockopt(worker.acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
+                     sizeof(one)) != 0) {
+      ec = beast::error_code(errno, boost::system::system_category());
+    }
+  }
+  if (!ec) {
+    worker.acceptor->bind(endpoint, ec);
+  }
+  if (!ec) {
+    worker.acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    *error = ec.message();
+    return false;
+  }
+  return true;
+}
+
+int Usage() {
+  std::cerr << "usage: ccr_mock_upstream --listen HOST:PORT [--threads N] [--port-file F] "
+               "[--request-log F]\n";
+  return 2;
+}
+
+int Main(int argc, char** argv) {
+  std::string listen = "127.0.0.1:0";
+  int threads = 1;
+  std::string port_file;
+  std::string request_log;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    auto next = [&](std::string* out) {
+      if (i + 1 >= argc) {
+        return false;
+      }
+      *out = argv[++i];
+      return true;
+    };
+    std::string value;
+    if (arg == "--listen" && next(&value)) {
+      listen = value;
+    } else if (arg == "--threads" && next(&value)) {
+      threads = std::max(1, std::atoi(value.c_str()));
+    } else if (arg == "--port-file" && next(&value)) {
+      port_file = value;
+    } else if (arg == "--request-log" && next(&value)) {
+      request_log = value;
+    } else {
+      return Usage();
+    }
+  }
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return Usage();
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) {
+    std::cerr << "ccr_mock_upstream: bad address " << host << ": " << ec.message() << "\n";
+    return 2;
+  }
+  unsigned short port = static_cast<unsigned short>(std::atoi(listen.c_str() + colon + 1));
+
+  if (!request_log.empty() && !g_request_log.Open(request_log)) {
+    std::cerr << "ccr_mock_upstream: cannot open request log " << request_log << "\n";
+    return 1;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.push_back(std::make_unique<Worker>());
+    std::string error;
+    if (!OpenAcceptor(*workers.back(), tcp::endpoint(address, port), &error)) {
+      std::cerr << "ccr_mock_upstream: listen on " << host << ":" << port << ": " << error
+                << "\n";
+      return 1;
+    }
+    port = workers.back()->acceptor->local_endpoint().port();  // port 0 -> the one chosen
+  }
+
+  if (!port_file.empty()) {
+    const std::string tmp = port_file + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << port << "\n";
+    }
+    std::rename(tmp.c_str(), port_file.c_str());
+  }
+
+  asio::signal_set signals(workers.front()->ioc, SIGINT, SIGTERM);
+  signals.async_wait([&workers](beast::error_code, int) {
+    for (auto& w : workers) {
+      w->ioc.stop();
+    }
+  });
+
+  for (auto& w : workers) {
+    Accept(*w);
+  }
+  std::cout << "listening " << (address.is_v6() ? "[" + host + "]" : host) << ":" << port
+            << std::endl;
+
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < workers.size(); ++t) {
+    pool.emplace_back([&w = *workers[t]] { w.ioc.run(); });
+  }
+  workers.front()->ioc.run();
+  for (auto& w : workers) {
+    w->ioc.stop();
+  }
+  for (auto& th : pool) {
+    th.join();
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace ccrelay::bench
+
+int main(int argc, char** argv) { return ccrelay::bench::Main(argc, argv); }

@@ -1,0 +1,449 @@
+#!/usr/bin/env bash
+# cc-relay data-plane benchmark. One command: builds what it needs, runs direct / nginx / cc-relay
+# against the same mock Anthropic upstream, prints a table and saves JSON. See bench/README.md.
+#
+#   bash bench/run.sh [--smoke] [--reps N] [--duration S] [--targets "direct nginx relay"]
+#                     [--streams N] [--build-dir DIR] [--no-build] [--out FILE] [--keep]
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(dirname "$BENCH_DIR")
+
+# ---------------------------------------------------------------------------------------------
+# Options.
+SMOKE=0
+REPS=5               # repetitions of every measurement; medians and min-max are reported
+DURATION=5           # seconds per wrk run
+LAT_CONNS=1          # wrk connections for the latency runs (no queueing: pure added latency)
+TPUT_CONNS=64        # wrk connections for the throughput runs (saturation)
+SMALL_BYTES=3072
+LARGE_BYTES=204800
+PROBE_REQUESTS=200   # streams per probe run
+PROBE_CONC=8
+PROBE_DELAY_MS=5     # mock's delay between SSE events in the probe
+STREAMS=10000        # connection-scale run
+SCALE_DELAY_MS=1000  # per-event delay there: every stream lasts ~20 s
+COLD_REPEAT=20
+TARGETS="direct nginx relay"
+BUILD_DIR=""
+NO_BUILD=0
+OUT=""
+KEEP=0
+UPDATE_README=1
+
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --smoke) SMOKE=1 ;;
+    --reps) REPS=$2; shift ;;
+    --duration) DURATION=$2; shift ;;
+    --targets) TARGETS=$2; shift ;;
+    --streams) STREAMS=$2; shift ;;
+    --build-dir) BUILD_DIR=$2; shift ;;
+    --no-build) NO_BUILD=1 ;;
+    --out) OUT=$2; shift ;;
+    --keep) KEEP=1 ;;
+    -h|--help) usage ;;
+    *) echo "run.sh: unknown option $1" >&2; usage ;;
+  esac
+  shift
+done
+if [[ $SMOKE == 1 ]]; then
+  REPS=1 DURATION=1 TPUT_CONNS=16 PROBE_REQUESTS=20 STREAMS=200 SCALE_DELAY_MS=50 COLD_REPEAT=2
+  UPDATE_README=0
+fi
+has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+missing() {  # a missing tool: the smoke test is skipped (ctest SKIP_RETURN_CODE 77)
+  log "$1 not found (Debian: apt-get install $2)"
+  exit "$([[ $SMOKE == 1 ]] && echo 77 || echo 1)"
+}
+
+for tool in wrk taskset jq; do
+  command -v "$tool" >/dev/null || missing "$tool" "wrk util-linux jq"
+done
+if has_target nginx; then
+  NGINX=$(command -v nginx || true)
+  [[ -z $NGINX && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+  [[ -n $NGINX ]] || missing nginx "nginx"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Build (release preset unless --build-dir) and locate the binaries. ctest passes
+# CCR_BENCH_BIN_DIR and CCR_RELAY_BINARY with --no-build.
+TOOLS="ccr_mock_upstream ccr_bench_body ccr_stream_probe ccr_conn_scale ccr_cold_start"
+if [[ $NO_BUILD == 0 ]]; then
+  if [[ -z $BUILD_DIR ]]; then
+    BUILD_DIR=$REPO/build/release
+    [[ -f $BUILD_DIR/CMakeCache.txt ]] || (cd "$REPO" && cmake --preset release >&2)
+  elif [[ ! -f $BUILD_DIR/CMakeCache.txt ]]; then
+    cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
+  fi
+  build_targets=$TOOLS
+  has_target relay && build_targets="$build_targets cc-relay"
+  log "building $build_targets in $BUILD_DIR"
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD_DIR" -j "${BENCH_BUILD_JOBS:-2}" --target $build_targets >&2
+fi
+BUILD_DIR=${BUILD_DIR:-$REPO/build/release}
+BIN=${CCR_BENCH_BIN_DIR:-$BUILD_DIR/bench}
+RELAY=${CCR_RELAY_BINARY:-$BUILD_DIR/controlplane/cc-relay}
+for tool in $TOOLS; do [[ -x $BIN/$tool ]] || die "$BIN/$tool missing (build it or drop --no-build)"; done
+if has_target relay; then [[ -x $RELAY ]] || die "$RELAY missing"; fi
+
+# ---------------------------------------------------------------------------------------------
+# Scratch space, process bookkeeping, limits.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ccr-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ $KEEP == 1 ]]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+hard=$(ulimit -Hn)
+[[ $hard == unlimited ]] && hard=1048576
+ulimit -n "$hard"
+NOFILE=$(ulimit -n)
+
+# CPU split (commands are prefixed with "${ON_TARGET[@]}" / "${ON_LOAD[@]}", never wrapped in a
+# function, so that $! is the server's own pid): the target (nginx or the relay, one worker each) gets the first allowed CPU;
+# wrk, the probes and the mock upstream share the others. With one CPU nothing is pinned.
+read -r -a CPUS <<<"$(taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' | while IFS=- read -r a b; do
+  seq "$a" "${b:-$a}"; done | tr '\n' ' ')"
+if [[ ${#CPUS[@]} -ge 2 ]]; then
+  TARGET_CPUS=${CPUS[0]}
+  LOAD_CPUS=$(IFS=,; echo "${CPUS[*]:1}")
+  WRK_THREADS=$(( ${#CPUS[@]} - 1 > 4 ? 4 : ${#CPUS[@]} - 1 ))
+  PINNING="target (nginx / cc-relay, one worker each) on CPU $TARGET_CPUS; wrk, probes and mock upstream on CPU $LOAD_CPUS"
+  ON_TARGET=(taskset -c "$TARGET_CPUS")
+  ON_LOAD=(taskset -c "$LOAD_CPUS")
+else
+  TARGET_CPUS=${CPUS[0]:-0}
+  LOAD_CPUS=$TARGET_CPUS
+  WRK_THREADS=1
+  PINNING="one CPU: nothing pinned"
+  ON_TARGET=()
+  ON_LOAD=()
+fi
+log "$PINNING; open files limit $NOFILE"
+
+RECORDS=$WORK/records.jsonl
+: >"$RECORDS"
+record() { jq -c "$@" >>"$RECORDS"; }
+
+wait_for_file() {  # FILE PID: wait until FILE is non-empty (10 s), fail if PID died
+  local i
+  for ((i = 0; i < 1000; i++)); do
+    [[ -s $1 ]] && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Request bodies and the mock upstream.
+SMALL=$WORK/body_small.json
+LARGE=$WORK/body_large.json
+"$BIN/ccr_bench_body" --bytes "$SMALL_BYTES" --out "$SMALL"
+"$BIN/ccr_bench_body" --bytes "$LARGE_BYTES" --out "$LARGE"
+declare -A BODY=([small]=$SMALL [large]=$LARGE)
+declare -A BODY_LABEL=([small]="$(($(wc -c <"$SMALL") / 1024)) KB" [large]="$(($(wc -c <"$LARGE") / 1024)) KB")
+
+"${ON_LOAD[@]}" "$BIN/ccr_mock_upstream" --listen 127.0.0.1:0 --threads 1 \
+  --port-file "$WORK/mock.port" >"$WORK/mock.log" 2>&1 &
+MOCK_PID=$!
+PIDS+=("$MOCK_PID")
+wait_for_file "$WORK/mock.port" "$MOCK_PID" || die "mock upstream did not start: $(cat "$WORK/mock.log")"
+MOCK_PORT=$(cat "$WORK/mock.port")
+log "mock upstream on 127.0.0.1:$MOCK_PORT (pid $MOCK_PID)"
+
+declare -A PORT=([direct]=$MOCK_PORT)
+declare -A TPIDS=([direct]=$MOCK_PID)  # processes whose RSS is the target's
+
+# ---------------------------------------------------------------------------------------------
+# nginx: reverse proxy with proxy_buffering off and upstream keepalive, one worker.
+nginx_conf() {  # LISTEN_PORT (or {PORT}) DIR
+  local user_line=""
+  [[ $(id -u) == 0 ]] && user_line="user root root;"
+  cat <<EOF
+$user_line
+worker_processes 1;
+worker_rlimit_nofile $NOFILE;
+pid $2/nginx.pid;
+error_log $2/error.log warn;
+events { worker_connections $NOFILE; }
+http {
+  access_log off;
+  client_body_temp_path $2/client_body;
+  proxy_temp_path $2/proxy;
+  fastcgi_temp_path $2/fastcgi;
+  uwsgi_temp_path $2/uwsgi;
+  scgi_temp_path $2/scgi;
+  client_max_body_size 64m;
+  client_body_buffer_size 1m;   # 200 KB bodies stay in memory
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  upstream mock {
+    server 127.0.0.1:$MOCK_PORT;
+    keepalive 1024;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+  }
+  server {
+    listen 127.0.0.1:$1 backlog=4096;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 300s;
+    }
+  }
+}
+EOF
+}
+
+if has_target nginx; then
+  mkdir -p "$WORK/nginx"
+  PORT[nginx]=$("$BIN/ccr_cold_start" --free-port)
+  nginx_conf "${PORT[nginx]}" "$WORK/nginx" >"$WORK/nginx/nginx.conf"
+  "${ON_TARGET[@]}" "$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" \
+    -g 'daemon off;' >"$WORK/nginx/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  wait_for_file "$WORK/nginx/nginx.pid" "$NGINX_PID" ||
+    die "nginx did not start: $(cat "$WORK/nginx/error.log" "$WORK/nginx/stdout.log" 2>/dev/null)"
+  sleep 0.2
+  TPIDS[nginx]="$NGINX_PID $(cat "/proc/$NGINX_PID/task/$NGINX_PID/children")"
+  log "nginx on 127.0.0.1:${PORT[nginx]} (pids ${TPIDS[nginx]})"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# cc-relay: `serve`, one provider (the mock), one key.
+relay_conf() {  # LISTEN (host:port)
+  cat <<EOF
+server: {listen: "$1"}
+providers:
+  - {name: mock, type: anthropic, base_url: "http://127.0.0.1:$MOCK_PORT", keys: [{key: "bench-key"}]}
+EOF
+}
+
+wait_for_port() {  # PORT PID: wait until 127.0.0.1:PORT accepts (10 s), fail if PID died
+  local i
+  for ((i = 0; i < 1000; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.01
+  done
+  return 1
+}
+
+# Access logs are off on both proxies: nginx `access_log off`, the relay at --log-level warn.
+if has_target relay; then
+  PORT[relay]=$("$BIN/ccr_cold_start" --free-port)
+  relay_conf "127.0.0.1:${PORT[relay]}" >"$WORK/relay.yaml"
+  "${ON_TARGET[@]}" "$RELAY" serve --config "$WORK/relay.yaml" --workers 1 --log-level warn \
+    >"$WORK/relay.log" 2>&1 &
+  RELAY_PID=$!
+  PIDS+=("$RELAY_PID")
+  wait_for_port "${PORT[relay]}" "$RELAY_PID" || die "cc-relay did not start: $(tail -20 "$WORK/relay.log")"
+  TPIDS[relay]=$RELAY_PID
+  log "cc-relay on 127.0.0.1:${PORT[relay]} (pid $RELAY_PID)"
+fi
+
+sum_status_kb() {  # FIELD PID...: sum of /proc/PID/status FIELD in kB
+  local field=$1 total=0 pid v
+  shift
+  for pid in "$@"; do
+    v=$(awk -v f="$field:" '$1 == f {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+reset_hwm() { local pid; for pid in "$@"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true; done; }
+
+# Every target must answer a complete stream before anything is measured.
+ERRORS=0
+for t in $TARGETS; do
+  if ! "${ON_LOAD[@]}" "$BIN/ccr_stream_probe" --port "${PORT[$t]}" --body "$SMALL" --requests 3 \
+      --concurrency 1 --delay-ms 0 --label "$t" >"$WORK/preflight_$t.json" 2>&1; then
+    die "$t failed the preflight request: $(cat "$WORK/preflight_$t.json")"
+  fi
+done
+# shellcheck disable=SC2086
+if has_target relay; then
+  record -n --argjson kb "$(sum_status_kb VmRSS ${TPIDS[relay]})" '{kind:"idle_rss",target:"relay",rss_kb:$kb}'
+fi
+if has_target nginx; then
+  # shellcheck disable=SC2086
+  record -n --argjson kb "$(sum_status_kb VmRSS ${TPIDS[nginx]})" '{kind:"idle_rss",target:"nginx",rss_kb:$kb}'
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Load: wrk, interleaved (every repetition runs every target, in a rotating order).
+run_wrk() {  # REP CASE PHASE CONNS TARGET
+  local rep=$1 case=$2 phase=$3 conns=$4 t=$5 out threads=$WRK_THREADS line
+  out=$WORK/wrk_${rep}_${case}_${phase}_${t}.txt
+  [[ $conns -lt $threads ]] && threads=$conns
+  # shellcheck disable=SC2086
+  reset_hwm ${TPIDS[$t]}
+  "${ON_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_DIR/claude_code.lua" \
+    "http://127.0.0.1:${PORT[$t]}" -- "${BODY[$case]}" >"$out" 2>&1 || true
+  line=$(sed -n 's/^WRK_JSON //p' "$out")
+  if [[ -z $line ]]; then
+    log "wrk failed for $t $case $phase: $(cat "$out")"
+    ERRORS=$((ERRORS + 1))
+    return
+  fi
+  # shellcheck disable=SC2086
+  record --argjson rep "$rep" --arg case "$case" --arg phase "$phase" --arg target "$t" \
+    --argjson conns "$conns" --argjson hwm "$(sum_status_kb VmHWM ${TPIDS[$t]})" \
+    '{kind:"wrk",rep:$rep,case:$case,phase:$phase,target:$target,conns:$conns,hwm_kb:$hwm} + .
+     | .rps = (.requests / (.duration_us / 1e6))
+     | .error_count = (.errors | add)' <<<"$line"
+  local errs
+  errs=$(jq '.errors | add' <<<"$line")
+  if [[ $errs != 0 ]]; then
+    log "$t $case $phase: $errs errors ($(jq -c .errors <<<"$line"))"
+    ERRORS=$((ERRORS + errs))
+  fi
+}
+
+run_probe() {  # REP TARGET
+  local out=$WORK/probe_$1_$2.json
+  if ! "${ON_LOAD[@]}" "$BIN/ccr_stream_probe" --port "${PORT[$2]}" --body "$SMALL" \
+      --requests "$PROBE_REQUESTS" --concurrency "$PROBE_CONC" --delay-ms "$PROBE_DELAY_MS" \
+      --label "$2" >"$out" 2>&1; then
+    log "stream probe failed for $2: $(cat "$out")"
+    ERRORS=$((ERRORS + 1))
+  fi
+  record --argjson rep "$1" '{kind:"probe",rep:$rep,target:.label} + .' <"$out" || true
+}
+
+read -r -a TARGET_LIST <<<"$TARGETS"
+for ((rep = 1; rep <= REPS; rep++)); do
+  # Rotate the order so no target always runs right after another one.
+  order=("${TARGET_LIST[@]:$(((rep - 1) % ${#TARGET_LIST[@]}))}" "${TARGET_LIST[@]:0:$(((rep - 1) % ${#TARGET_LIST[@]}))}")
+  log "repetition $rep/$REPS (order: ${order[*]})"
+  for case in small large; do
+    for t in "${order[@]}"; do
+      run_wrk "$rep" "$case" lat "$LAT_CONNS" "$t"
+      run_wrk "$rep" "$case" tput "$TPUT_CONNS" "$t"
+    done
+  done
+  for t in "${order[@]}"; do run_probe "$rep" "$t"; done
+done
+
+# ---------------------------------------------------------------------------------------------
+# Connection scale: STREAMS slow streams held at once through each proxy. A proxy needs two
+# descriptors per stream (client side and upstream side), so the open-files hard limit caps N
+# (with room for nginx's idle upstream keepalive connections and the relay's own descriptors).
+SCALE_CAP=$(((NOFILE - 1000) / 2))
+for t in relay nginx; do
+  has_target "$t" || continue
+  n=$STREAMS
+  capped=false
+  if [[ $n -gt $SCALE_CAP ]]; then n=$SCALE_CAP; capped=true; fi
+  log "connection scale: $n streams through $t (${SCALE_DELAY_MS} ms between events)"
+  out=$WORK/scale_$t.json
+  # shellcheck disable=SC2086
+  if ! "${ON_LOAD[@]}" "$BIN/ccr_conn_scale" --port "${PORT[$t]}" --body "$SMALL" --streams "$n" \
+      --delay-ms "$SCALE_DELAY_MS" $(printf -- '--pid %s ' ${TPIDS[$t]}) \
+      --timeout-s $((60 + 25 * SCALE_DELAY_MS / 1000 + n / 500)) --label "$t" >"$out" 2>&1; then
+    log "connection scale failed for $t: $(cat "$out")"
+    ERRORS=$((ERRORS + 1))
+  fi
+  record --argjson requested "$STREAMS" --argjson capped "$capped" --argjson nofile "$NOFILE" \
+    '{kind:"scale",target:.label,requested:$requested,capped:$capped,nofile:$nofile} + .' \
+    <"$out" || true
+  sleep 1
+done
+
+# ---------------------------------------------------------------------------------------------
+# Cold start: process start -> first request served (pinned like the target).
+if has_target relay; then
+  relay_conf "127.0.0.1:{PORT}" >"$WORK/relay_cold.yaml.tmpl"
+  log "cold start: cc-relay x$COLD_REPEAT"
+  if ! "$BIN/ccr_cold_start" --body "$SMALL" --repeat "$COLD_REPEAT" --cpus "$TARGET_CPUS" \
+      --config-template "$WORK/relay_cold.yaml.tmpl" --config-out "$WORK/relay_cold.yaml" \
+      --log "$WORK/relay_cold.log" --label relay -- "$RELAY" serve --config "$WORK/relay_cold.yaml" --workers 1 --log-level warn \
+      >"$WORK/cold_relay.json" 2>&1; then
+    log "cold start failed for relay: $(cat "$WORK/cold_relay.json")"
+    ERRORS=$((ERRORS + 1))
+  fi
+  record '{kind:"cold"} + .' <"$WORK/cold_relay.json" || true
+fi
+if has_target nginx; then
+  mkdir -p "$WORK/nginx_cold"
+  nginx_conf "{PORT}" "$WORK/nginx_cold" >"$WORK/nginx_cold/nginx.conf.tmpl"
+  log "cold start: nginx x$COLD_REPEAT"
+  if ! "$BIN/ccr_cold_start" --body "$SMALL" --repeat "$COLD_REPEAT" --cpus "$TARGET_CPUS" \
+      --config-template "$WORK/nginx_cold/nginx.conf.tmpl" --config-out "$WORK/nginx_cold/nginx.conf" \
+      --log "$WORK/nginx_cold/stdout.log" --label nginx -- "$NGINX" -p "$WORK/nginx_cold/" \
+      -c "$WORK/nginx_cold/nginx.conf" -e "$WORK/nginx_cold/error.log" -g 'daemon off;' \
+      >"$WORK/cold_nginx.json" 2>&1; then
+    log "cold start failed for nginx: $(cat "$WORK/cold_nginx.json")"
+    ERRORS=$((ERRORS + 1))
+  fi
+  record '{kind:"cold"} + .' <"$WORK/cold_nginx.json" || true
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo none)
+DIRTY=false
+[[ -n $(git -C "$REPO" status --porcelain 2>/dev/null | head -1) ]] && DIRTY=true
+META=$(jq -n \
+  --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$COMMIT" --argjson dirty "$DIRTY" \
+  --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+  --argjson cpus "${#CPUS[@]}" --arg kernel "$(uname -r)" --argjson nofile "$NOFILE" \
+  --arg pinning "$PINNING" --argjson smoke "$([[ $SMOKE == 1 ]] && echo true || echo false)" \
+  --argjson reps "$REPS" --argjson duration "$DURATION" --argjson lat_conns "$LAT_CONNS" \
+  --argjson tput_conns "$TPUT_CONNS" --argjson wrk_threads "$WRK_THREADS" \
+  --arg small "${BODY_LABEL[small]}" --arg large "${BODY_LABEL[large]}" \
+  --argjson probe_requests "$PROBE_REQUESTS" --argjson probe_delay "$PROBE_DELAY_MS" \
+  --argjson probe_conc "$PROBE_CONC" --argjson streams "$STREAMS" \
+  --argjson scale_delay "$SCALE_DELAY_MS" --argjson cold_repeat "$COLD_REPEAT" \
+  --arg targets "$TARGETS" --arg nginx_version "$({ [[ -n ${NGINX:-} ]] && "$NGINX" -v 2>&1; } || true)" \
+  --arg wrk_version "$(wrk -v 2>&1 | head -1 | awk '{print $2}')" \
+  '{date:$date, commit:$commit, dirty:$dirty, smoke:$smoke,
+    machine:{cpu:$cpu, cpus:$cpus, kernel:$kernel, open_files_limit:$nofile},
+    pinning:$pinning, versions:{nginx:$nginx_version, wrk:$wrk_version},
+    params:{targets:($targets|split(" ")), reps:$reps, wrk_duration_s:$duration,
+            latency_connections:$lat_conns, throughput_connections:$tput_conns,
+            wrk_threads:$wrk_threads, bodies:{small:$small, large:$large},
+            probe:{requests:$probe_requests, concurrency:$probe_conc, event_delay_ms:$probe_delay},
+            scale:{streams:$streams, event_delay_ms:$scale_delay}, cold_start_runs:$cold_repeat}}')
+RESULT=$WORK/result.json
+jq -s --argjson meta "$META" --argjson errors "$ERRORS" -f "$BENCH_DIR/report.jq" "$RECORDS" >"$RESULT"
+TABLE=$(jq -r -f "$BENCH_DIR/table.jq" "$RESULT")
+echo "$TABLE"
+
+if [[ -z $OUT ]]; then
+  if [[ $SMOKE == 1 ]]; then OUT=$WORK/smoke.json; else OUT=$BENCH_DIR/results/latest.json; fi
+fi
+mkdir -p "$(dirname "$OUT")"
+cp "$RESULT" "$OUT"
+log "results: $OUT"
+
+# bench/README.md carries the table of the latest full run (between the markers).
+if [[ $UPDATE_README == 1 && $OUT == "$BENCH_DIR/results/latest.json" && -f $BENCH_DIR/README.md ]]; then
+  printf '%s\n' "$TABLE" >"$WORK/table.md"
+  awk -v tf="$WORK/table.md" '
+    /<!-- bench:results:begin -->/ {print; while ((getline l < tf) > 0) print l; skip = 1; next}
+    /<!-- bench:results:end -->/ {skip = 0}
+    !skip {print}' "$BENCH_DIR/README.md" >"$WORK/README.md" && cp "$WORK/README.md" "$BENCH_DIR/README.md"
+  log "updated bench/README.md"
+fi
+
+if [[ $ERRORS -gt 0 ]]; then
+  log "FAILED: $ERRORS errors (see above)"
+  exit 1
+fi
