@@ -233,9 +233,9 @@ bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p
   };
   std::unordered_map<std::string, Seen> seen;  // by fingerprint
   for (size_t i = 0; i < items->size() && !reader.stopped(); ++i) {
-    Field item = (*items)[i];
-    // A bare scalar item is probably a key pasted without `key:`; never echo it.
-    item.secret = true;
+    // Items inherit `secret` from `keys`: a bare scalar item is probably a key pasted without
+    // `key:`, and is never echoed.
+    const Field& item = (*items)[i];
     std::optional<ReadKeyResult> read = ReadKey(reader, item, p->name());
     if (!read.has_value()) {
       ok = false;

@@ -476,6 +476,14 @@ void Exchange::AttemptFailed(Failure failure, const std::string& detail) {
     prov.keys[static_cast<size_t>(current_.key)].state->failures.fetch_add(
         1, std::memory_order_relaxed);
   }
+  if (auto* obs = p_.worker->observer) {
+    static constexpr const char* kReason[] = {"none", "connect", "timeout", "status", "reset"};
+    obs->OnAttemptFailed(stats::AttemptRecord{
+        prov.name,
+        current_.key >= 0 ? prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint()
+                          : std::string(),
+        kReason[static_cast<int>(failure)], failure == Failure::kStatus ? status_ : 0});
+  }
   CCR_LOG(kInfo, "upstream_attempt_failed", common::F("request_id", p_.request_id),
           common::F("provider", prov.name),
           common::F("key",
@@ -522,6 +530,10 @@ void Exchange::StartResponse() {
   chunked_ = sse_ || !has_length;
   first_byte_at_ = std::chrono::steady_clock::now();
   have_first_byte_ = true;
+  if (sse_ && p_.worker->observer != nullptr) {
+    p_.worker->observer->OnStreamStarted();
+    stream_counted_ = true;
+  }
 
   std::string& h = out_;
   h.clear();
@@ -778,6 +790,26 @@ void Exchange::Finish(bool keep_alive) {
           common::F("cache_read_tokens", usage.cache_read_input_tokens),
           common::F("cache_creation_tokens", usage.cache_creation_input_tokens),
           common::F("upstream_error", upstream_error_), common::F("client_gone", cancelled_));
+  if (auto* obs = p_.worker->observer) {
+    if (stream_counted_) {
+      obs->OnStreamEnded();
+    }
+    stats::RequestRecord rec;
+    rec.request_id = p_.request_id;
+    rec.provider = provider == "-" ? std::string() : provider;
+    rec.key_fingerprint = key == "-" ? std::string() : key;
+    rec.model = p_.info.model;
+    rec.status = cancelled_ ? 499 : status_;
+    rec.attempts = attempts_;
+    rec.ttfb_ms = ttfb;
+    rec.duration_ms = MsSince(p_.start);
+    rec.usage = usage;
+    rec.stream = p_.info.stream;
+    rec.count_tokens = p_.count_tokens;
+    rec.client_gone = cancelled_;
+    rec.upstream_error = upstream_error_;
+    obs->OnRequestDone(rec);
+  }
   auto owner = std::move(p_.owner);
   if (owner) {
     owner->OnExchangeDone(keep_alive && !cancelled_);

@@ -19,6 +19,7 @@
 #include "dataplane/http/request_scan.h"
 #include "dataplane/http/sse_observer.h"
 #include "dataplane/routing/routing_table.h"
+#include "dataplane/stats/request_observer.h"
 #include "dataplane/upstream/connection_pool.h"
 
 namespace ccrelay::proxy {
@@ -29,6 +30,7 @@ struct WorkerContext {
   boost::asio::io_context& ioc;
   upstream::ConnectionPool pool;
   boost::asio::ip::tcp::resolver resolver;
+  stats::RequestObserver* observer = nullptr;  // outlives the worker; may be null
 };
 
 // Implemented by the downstream session that owns the client socket.
@@ -159,6 +161,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   bool pooled_reuse_ = false;
   bool upstream_error_ = false;
   bool client_write_pending_ = false;
+  bool stream_counted_ = false;
 };
 
 }  // namespace ccrelay::proxy

@@ -70,6 +70,8 @@ struct DataPlane::Impl {
   std::vector<std::unique_ptr<Worker>> workers;
   state::StateRegistry states;
   std::atomic<int64_t> active{0};
+  stats::StatsCollector collector;
+  stats::ObserverList observers;
   size_t next_worker = 0;
   uint64_t next_conn_id = 1;
   bool shutting_down = false;
@@ -132,6 +134,10 @@ DataPlane::~DataPlane() {
 
 int64_t DataPlane::active_sessions() const { return impl_->active.load(); }
 
+stats::StatsCollector& DataPlane::stats() { return impl_->collector; }
+
+void DataPlane::AddObserver(stats::RequestObserver* observer) { impl_->observers.Add(observer); }
+
 absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::CreateWithTable(
     routing::RoutingTableConstSharedPtr table, std::unique_ptr<Impl> impl, uint64_t version,
     unsigned workers, const std::string& listen) {
@@ -156,9 +162,11 @@ absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::CreateWithTable(
   if (n == 0) {
     n = std::max(1u, std::thread::hardware_concurrency());
   }
+  impl->observers.Add(&impl->collector);
   for (unsigned i = 0; i < n; ++i) {
     impl->workers.push_back(std::make_unique<Worker>(impl->active));
     impl->workers.back()->SetTable(table);
+    impl->workers.back()->context().observer = &impl->observers;
   }
   impl->drain = table->timeouts.drain;
   auto dp = std::unique_ptr<DataPlane>(new DataPlane(std::move(impl)));

@@ -9,6 +9,8 @@
 
 #include "absl/status/statusor.h"
 #include "dataplane/state/state_registry.h"
+#include "dataplane/stats/observer_list.h"
+#include "dataplane/stats/stats_collector.h"
 
 namespace ccrelay::v1 {
 class RoutingSnapshot;
@@ -49,6 +51,10 @@ class DataPlane {
   // "127.0.0.1:8787" as actually bound (port resolved when 0 was asked).
   const std::string& listen_address() const { return listen_address_; }
   int64_t active_sessions() const;
+  // Deltas for the control plane's stats (see stats::StatsCollector::Take).
+  stats::StatsCollector& stats();
+  // More observers (metrics); call before Run(). The observer must outlive the data plane.
+  void AddObserver(stats::RequestObserver* observer);
 
  private:
   struct Impl;

@@ -405,6 +405,15 @@ void DownstreamSession::WriteError(int status, std::string_view message, bool cl
   }
   CCR_LOG(kInfo, "request_rejected", common::F("request_id", request_id_),
           common::F("conn", conn_id_), common::F("status", status), common::Q("reason", message));
+  if (auto* obs = worker_.context().observer) {
+    stats::RequestRecord rec;
+    rec.request_id = request_id_;
+    rec.status = status;
+    rec.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - request_start_)
+                          .count();
+    obs->OnRequestDone(rec);
+  }
   const std::string_view type = http::ErrorTypeForStatus(status);
   std::string body = http::AnthropicErrorBody(type, message, request_id_);
   if (close) {

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <vector>
+
+#include "dataplane/stats/request_observer.h"
+
+namespace ccrelay::stats {
+
+// Fans every event out to several observers (stats reports, metrics). Filled before the data
+// plane serves, read-only afterwards.
+class ObserverList : public RequestObserver {
+ public:
+  void Add(RequestObserver* observer) { observers_.push_back(observer); }
+
+  // stats::RequestObserver
+  void OnRequestDone(const RequestRecord& record) override {
+    for (auto* o : observers_) {
+      o->OnRequestDone(record);
+    }
+  }
+  void OnAttemptFailed(const AttemptRecord& record) override {
+    for (auto* o : observers_) {
+      o->OnAttemptFailed(record);
+    }
+  }
+  void OnStreamStarted() override {
+    for (auto* o : observers_) {
+      o->OnStreamStarted();
+    }
+  }
+  void OnStreamEnded() override {
+    for (auto* o : observers_) {
+      o->OnStreamEnded();
+    }
+  }
+
+ private:
+  std::vector<RequestObserver*> observers_;
+};
+
+}  // namespace ccrelay::stats

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "dataplane/http/sse_observer.h"
+
+namespace ccrelay::stats {
+
+// One finished client request, as the exchange saw it.
+struct RequestRecord {
+  std::string request_id;
+  std::string provider;         // "" when no attempt was made
+  std::string key_fingerprint;  // "" for passthrough / none
+  std::string model;
+  int status = 0;               // 499 when the client went away
+  uint32_t attempts = 0;
+  int64_t ttfb_ms = -1;         // time to the first response byte sent to the client
+  int64_t duration_ms = 0;
+  http::Usage usage;
+  bool stream = false;
+  bool count_tokens = false;
+  bool client_gone = false;
+  bool upstream_error = false;  // the upstream died mid-stream
+};
+
+// One failed upstream attempt (it was retried elsewhere or was the last).
+struct AttemptRecord {
+  std::string provider;
+  std::string key_fingerprint;
+  std::string reason;  // connect | timeout | reset | status
+  int status = 0;      // upstream status for reason "status"
+};
+
+// Receives what the data plane does, for stats reports and metrics. Called on worker threads,
+// concurrently: implementations synchronise themselves and must be cheap.
+class RequestObserver {
+ public:
+  virtual ~RequestObserver() = default;
+  virtual void OnRequestDone(const RequestRecord& record) = 0;
+  virtual void OnAttemptFailed(const AttemptRecord& record) = 0;
+  virtual void OnStreamStarted() = 0;
+  virtual void OnStreamEnded() = 0;
+};
+
+}  // namespace ccrelay::stats
