@@ -1,0 +1,57 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace grpc {
+class Channel;
+}
+
+namespace ccrelay::controlplane {
+
+struct ControlPlaneOptions {
+  // Config file; "" = the default path if it exists, else the built-in default (then there is
+  // nothing to watch or reload).
+  std::string config_path;
+  // gRPC listener for DataPlaneSync and Management. Port 0 picks a free port. Anything but a
+  // loopback address requires token_file.
+  std::string listen = "127.0.0.1:8788";
+  // File holding the shared token (first line) that data planes and cc-relayctl present as
+  // "authorization: Bearer <token>" metadata. Optional on loopback.
+  std::string token_file;
+  // TLS for the gRPC listener (server certificate and key, PEM); with client_ca_file, client
+  // certificates are required and verified (mTLS for data planes).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Runtime changes (management API) persist here; "" = "<config path>.state.json", or none
+  // with the built-in default.
+  std::string state_file;
+  // Watch the config file with inotify and reload on change.
+  bool watch_config = true;
+};
+
+// The control plane: owns config loading, validation and hot reload, runtime changes, the
+// per-data-plane snapshots (DataPlaneSync) and the Management API. Runs its own threads.
+class ControlPlane {
+ public:
+  virtual ~ControlPlane() = default;
+
+  // Loads the config (errors → InvalidArgument with every error, file:line:col), starts the
+  // gRPC server and the config watcher.
+  static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(const ControlPlaneOptions& options);
+
+  // A channel to this control plane that does not leave the process (cc-relay serve).
+  virtual std::shared_ptr<grpc::Channel> InProcessChannel() = 0;
+  // "127.0.0.1:8788" as bound.
+  virtual std::string listen_address() const = 0;
+  // Reload the config file now (SIGHUP, cc-relayctl config reload). An invalid file is
+  // rejected whole; the running config stays.
+  virtual absl::Status Reload() = 0;
+  // Stops the gRPC server (data planes keep serving their last snapshot) and the watcher.
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace ccrelay::controlplane
