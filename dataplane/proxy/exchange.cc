@@ -565,18 +565,42 @@ void Exchange::StartResponse() {
     h += "connection: close\r\n";
   }
   h += "\r\n";
-  if (parser_->is_done()) {
-    body_done_ = true;
-    if (chunked_) {
-      h += "0\r\n\r\n";
-    }
-  }
+  // The head goes out with whatever body bytes already arrived, in one write; with no body
+  // bytes yet it goes out alone at once (time to first byte).
+  head_pending_ = true;
   writing_ = 0;
-  DisarmTimer();
-  ArmTimer(table_.timeouts.idle);
-  client_write_pending_ = true;
-  asio::async_write(*p_.client, asio::buffer(out_),
-                    beast::bind_front_handler(&Exchange::OnClientWritten, shared_from_this()));
+  parser_->eager(true);  // parse every chunk already buffered, not one per read
+  PullBufferedBody();
+  body_done_ = parser_->is_done();
+  ForwardBytes(body_done_);
+}
+
+void Exchange::PullBufferedBody() {
+  auto& buffer = conn_->buffer();
+  if (parser_->is_done() || buffer.size() == 0) {
+    return;
+  }
+  auto& body = parser_->get().body();
+  body.data = buf_.data();
+  body.size = buf_.size();
+  error_code ec;
+  const size_t used = parser_->put(buffer.data(), ec);
+  buffer.consume(used);
+  ConsumeBody(buf_.size() - parser_->get().body().size);
+}
+
+void Exchange::ConsumeBody(size_t got) {
+  if (got == 0) {
+    return;
+  }
+  if (sse_) {
+    pending_.append(buf_.data(), got);
+    return;
+  }
+  pending_.append(buf_.data(), got);
+  if (json_copy_.size() + got <= kMaxUsageCopyBytes) {
+    json_copy_.append(buf_.data(), got);
+  }
 }
 
 void Exchange::ReadBody() { ReadUpstreamBody(&Exchange::OnBodyRead); }
@@ -586,17 +610,7 @@ void Exchange::OnBodyRead(const error_code& ec_in, size_t /*n*/) {
     return;
   }
   error_code ec = ec_in;
-  const size_t got = BodyBytesRead(&ec);
-  if (got > 0) {
-    if (sse_) {
-      pending_.append(buf_.data(), got);
-    } else {
-      pending_.assign(buf_.data(), got);
-      if (json_copy_.size() + got <= kMaxUsageCopyBytes) {
-        json_copy_.append(buf_.data(), got);
-      }
-    }
-  }
+  ConsumeBody(BodyBytesRead(&ec));
   if (ec) {
     UpstreamDiedMidStream(timed_out_ ? "upstream idle timeout" : ec.message());
     return;
@@ -613,7 +627,7 @@ void Exchange::ForwardBytes(bool final_chunk) {
       len = pending_.size();
     }
   }
-  if (len == 0 && !final_chunk) {
+  if (len == 0 && !final_chunk && !head_pending_) {
     ReadBody();
     return;
   }
@@ -621,8 +635,11 @@ void Exchange::ForwardBytes(bool final_chunk) {
     observer_.Feed(std::string_view(pending_.data(), len));
   }
   writing_ = len;
-  std::array<asio::const_buffer, 4> bufs;
+  std::array<asio::const_buffer, 5> bufs;
   size_t n = 0;
+  if (head_pending_) {
+    bufs[n++] = asio::buffer(out_);
+  }
   if (chunked_) {
     chunk_head_ = common::StrCat(common::Hex(len), "\r\n");
     if (len > 0) {
@@ -649,6 +666,7 @@ void Exchange::ForwardBytes(bool final_chunk) {
 
 void Exchange::OnClientWritten(const error_code& ec, size_t /*n*/) {
   client_write_pending_ = false;
+  head_pending_ = false;
   if (finished_) {
     return;
   }

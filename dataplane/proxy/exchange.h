@@ -97,6 +97,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void AttemptFailed(Failure failure, const std::string& detail);
   void StartResponse();
   void ReadBody();
+  void PullBufferedBody();
+  void ConsumeBody(size_t got);
   void OnBodyRead(const boost::system::error_code& ec, size_t n);
   void ForwardBytes(bool final_chunk);
   void OnClientWritten(const boost::system::error_code& ec, size_t n);
@@ -162,6 +164,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   bool upstream_error_ = false;
   bool client_write_pending_ = false;
   bool stream_counted_ = false;
+  bool head_pending_ = false;
 };
 
 }  // namespace ccrelay::proxy
