@@ -37,11 +37,11 @@ class Rng {
 };
 
 constexpr std::string_view kWords[] = {
-    "the",     "request",  "handler", "returns", "status",   "config",  "stream",  "buffer",
-    "upstream", "session", "provider", "retry",  "deadline", "parse",   "header",  "body",
-    "error",   "connection", "pool",  "worker",  "snapshot", "route",   "model",   "token",
-    "usage",   "latency",  "event",   "message", "client",   "server",  "test",    "build",
-    "café",    "naïve",    "→",       "résumé",  "ok",       "value",   "index",   "result"};
+    "the",      "request",    "handler",  "returns", "status",   "config", "stream", "buffer",
+    "upstream", "session",    "provider", "retry",   "deadline", "parse",  "header", "body",
+    "error",    "connection", "pool",     "worker",  "snapshot", "route",  "model",  "token",
+    "usage",    "latency",    "event",    "message", "client",   "server", "test",   "build",
+    "café",     "naïve",      "→",        "résumé",  "ok",       "value",  "index",  "result"};
 
 std::string Prose(Rng& rng, std::size_t words) {
   std::string out;
@@ -87,24 +87,22 @@ std::string SourceFile(Rng& rng, std::size_t lines) {
 Json Tool(std::string name, std::string description, Json properties, Json required) {
   return Json{{"name", std::move(name)},
               {"description", std::move(description)},
-              {"input_schema",
-               Json{{"type", "object"},
-                    {"properties", std::move(properties)},
-                    {"required", std::move(required)},
-                    {"additionalProperties", false},
-                    {"$schema", "http://json-schema.org/draft-07/schema#"}}}};
+              {"input_schema", Json{{"type", "object"},
+                                    {"properties", std::move(properties)},
+                                    {"required", std::move(required)},
+                                    {"additionalProperties", false},
+                                    {"$schema", "http://json-schema.org/draft-07/schema#"}}}};
 }
 
 Json Tools(Rng& rng) {
   Json tools = Json::array();
   auto str = [](std::string d) { return Json{{"type", "string"}, {"description", std::move(d)}}; };
-  tools.push_back(Tool("Bash", "Executes a given bash command in a persistent shell session. " +
-                                   Prose(rng, 160),
-                       Json{{"command", str("The command to execute")},
-                            {"timeout", Json{{"type", "number"},
-                                             {"description", "Optional timeout in ms"}}},
-                            {"description", str("Clear, concise description of the command")}},
-                       Json::array({"command"})));
+  tools.push_back(Tool(
+      "Bash", "Executes a given bash command in a persistent shell session. " + Prose(rng, 160),
+      Json{{"command", str("The command to execute")},
+           {"timeout", Json{{"type", "number"}, {"description", "Optional timeout in ms"}}},
+           {"description", str("Clear, concise description of the command")}},
+      Json::array({"command"})));
   tools.push_back(Tool("Read", "Reads a file from the local filesystem. " + Prose(rng, 120),
                        Json{{"file_path", str("The absolute path to the file to read")},
                             {"offset", Json{{"type", "number"}}},
@@ -124,14 +122,14 @@ Json Tools(Rng& rng) {
   tools.push_back(Tool("Glob", "Fast file pattern matching tool. " + Prose(rng, 80),
                        Json{{"pattern", str("The glob pattern")}, {"path", str("Directory")}},
                        Json::array({"pattern"})));
-  tools.push_back(Tool("Write", "Writes a file to the local filesystem. " + Prose(rng, 90),
-                       Json{{"file_path", str("The absolute path")},
-                            {"content", str("The content to write")}},
-                       Json::array({"file_path", "content"})));
-  tools.push_back(Tool("TodoWrite", "Create and manage a structured task list. " + Prose(rng, 200),
-                       Json{{"todos", Json{{"type", "array"},
-                                           {"items", Json{{"type", "object"}}}}}},
-                       Json::array({"todos"})));
+  tools.push_back(
+      Tool("Write", "Writes a file to the local filesystem. " + Prose(rng, 90),
+           Json{{"file_path", str("The absolute path")}, {"content", str("The content to write")}},
+           Json::array({"file_path", "content"})));
+  tools.push_back(
+      Tool("TodoWrite", "Create and manage a structured task list. " + Prose(rng, 200),
+           Json{{"todos", Json{{"type", "array"}, {"items", Json{{"type", "object"}}}}}},
+           Json::array({"todos"})));
   return tools;
 }
 
@@ -146,17 +144,18 @@ Json Base(Rng& rng, const std::string& model, bool with_tools, bool stream) {
             {"text", "You are Claude Code, Anthropic's official CLI for Claude."},
             {"cache_control", Json{{"type", "ephemeral"}}}},
        Json{{"type", "text"},
-            {"text", "You are an interactive CLI tool that helps users with software "
-                     "engineering tasks. " +
-                         Prose(rng, with_tools ? 900 : 60)},
+            {"text",
+             "You are an interactive CLI tool that helps users with software "
+             "engineering tasks. " +
+                 Prose(rng, with_tools ? 900 : 60)},
             {"cache_control", Json{{"type", "ephemeral"}}}}});
   if (with_tools) {
     body["tools"] = Tools(rng);
   }
-  body["metadata"] = Json{
-      {"user_id",
-       "{\"device_id\":\"5f0c3a1e9b2d4c7e8f6a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6\","
-       "\"account_uuid\":\"\",\"session_id\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"}"}};
+  body["metadata"] =
+      Json{{"user_id",
+            "{\"device_id\":\"5f0c3a1e9b2d4c7e8f6a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6\","
+            "\"account_uuid\":\"\",\"session_id\":\"7c9e6679-7425-40de-944b-e07fc1f90ae7\"}"}};
   body["max_tokens"] = 32000;
   body["thinking"] = Json{{"type", "enabled"}, {"budget_tokens", 31999}};
   body["context_management"] =
@@ -172,9 +171,10 @@ std::string Generate(std::size_t target, const std::string& model, bool stream) 
   Json& messages = body["messages"];
   messages.push_back(Json{{"role", "user"},
                           {"content", Json::array({Json{{"type", "text"},
-                                                        {"text", "Fix the failing test in the "
-                                                                 "connection pool. " +
-                                                                     Prose(rng, 20)}}})}});
+                                                        {"text",
+                                                         "Fix the failing test in the "
+                                                         "connection pool. " +
+                                                             Prose(rng, 20)}}})}});
   // Tool round trips until the body is large enough: assistant [text, tool_use], user
   // [tool_result]. The last tool_result is then trimmed so the size lands near the target.
   for (int turn = 0; body.dump().size() < target; ++turn) {
@@ -188,18 +188,18 @@ std::string Generate(std::size_t target, const std::string& model, bool stream) 
                            {"id", id},
                            {"name", read ? "Read" : "Bash"},
                            {"input", read ? Json{{"file_path", "/src/dataplane/upstream/pool_" +
-                                                                  std::to_string(turn) + ".cc"}}
+                                                                   std::to_string(turn) + ".cc"}}
                                           : Json{{"command", "ctest -R pool --output-on-failure"},
                                                  {"description", "Run the pool tests"}}}}})}});
     const std::size_t lines = std::max<std::size_t>(4, std::min<std::size_t>(120, target / 400));
     messages.push_back(Json{
         {"role", "user"},
-        {"content", Json::array({Json{{"type", "tool_result"},
-                                      {"tool_use_id", id},
-                                      {"content", read ? SourceFile(rng, lines)
-                                                       : "Test project /src/build\n" +
-                                                             Prose(rng, lines * 6)},
-                                      {"is_error", false}}})}});
+        {"content",
+         Json::array({Json{{"type", "tool_result"},
+                           {"tool_use_id", id},
+                           {"content", read ? SourceFile(rng, lines)
+                                            : "Test project /src/build\n" + Prose(rng, lines * 6)},
+                           {"is_error", false}}})}});
   }
   // Trim the last tool_result's content to get close to the target.
   Json& last = messages.back()["content"][0];

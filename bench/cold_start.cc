@@ -9,12 +9,6 @@
 // Claude Code request every 100 µs (connect; write; read the whole response) until one answers
 // 200; that is t1. The server's VmRSS right after that first request is its idle RSS. Then
 // SIGTERM (SIGKILL after 3 s). Prints one JSON object with the runs in ms; exits 1 on failure.
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -25,6 +19,11 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "bench/bench_common.h"
 
@@ -54,14 +53,12 @@ int FreePort() {
 int TryRequest(asio::io_context& ioc, int port, const std::string& body) {
   beast::error_code ec;
   tcp::socket socket(ioc);
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"),
-                               static_cast<unsigned short>(port)),
-                 ec);
+  socket.connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
   if (ec) {
     return 0;
   }
-  const std::string request =
-      ClaudeCodeRequest("127.0.0.1:" + std::to_string(port), body, "");
+  const std::string request = ClaudeCodeRequest("127.0.0.1:" + std::to_string(port), body, "");
   asio::write(socket, asio::buffer(request), ec);
   if (ec) {
     return 0;

@@ -60,8 +60,7 @@ class Scale {
       : ioc_(ioc),
         options_(options),
         request_(std::move(request)),
-        endpoint_(asio::ip::make_address(options.host),
-                  static_cast<unsigned short>(options.port)),
+        endpoint_(asio::ip::make_address(options.host), static_cast<unsigned short>(options.port)),
         sampler_(ioc),
         deadline_(ioc) {}
 
@@ -92,9 +91,9 @@ class Scale {
       errors += (errors.size() > 1 ? ",\"" : "\"") + e + "\"";
     }
     errors += "]";
-    return "{\"label\":\"" + options_.label + "\",\"streams\":" +
-           std::to_string(options_.streams) + ",\"delay_ms\":" +
-           std::to_string(options_.delay_ms) + ",\"completed\":" + std::to_string(completed_) +
+    return "{\"label\":\"" + options_.label + "\",\"streams\":" + std::to_string(options_.streams) +
+           ",\"delay_ms\":" + std::to_string(options_.delay_ms) +
+           ",\"completed\":" + std::to_string(completed_) +
            ",\"failed\":" + std::to_string(failed_) + ",\"errors\":" + errors +
            ",\"max_active\":" + std::to_string(max_active_) +
            ",\"all_held\":" + (all_held_ns_ > 0 ? "true" : "false") +
@@ -119,8 +118,7 @@ class Scale {
       ++connecting_;
       auto client = std::make_shared<SseClient>(ioc_, endpoint_, request_, 4096);
       clients_.push_back(client);
-      client->Run([this](SseClient&) { OnFirstEvent(); },
-                  [this](SseClient& c) { OnDone(c); });
+      client->Run([this](SseClient&) { OnFirstEvent(); }, [this](SseClient& c) { OnDone(c); });
     }
   }
 
@@ -233,9 +231,9 @@ int Main(int argc, char** argv) {
     std::cerr << "ccr_conn_scale: need --port and a readable --body\n";
     return 2;
   }
-  std::string request = ClaudeCodeRequest(
-      o.host + ":" + std::to_string(o.port), body,
-      "x-mock-event-delay-ms: " + std::to_string(o.delay_ms) + "\r\n");
+  std::string request =
+      ClaudeCodeRequest(o.host + ":" + std::to_string(o.port), body,
+                        "x-mock-event-delay-ms: " + std::to_string(o.delay_ms) + "\r\n");
 
   asio::io_context ioc(1);
   Scale scale(ioc, o, std::move(request));

@@ -18,11 +18,6 @@
 //   GET / and HEAD /                      200
 // Responses are pre-formatted bytes written with one write per event (one write in total when
 // there is no delay); keep-alive is honoured.
-#include <openssl/evp.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -44,7 +39,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <signal.h>
 #include <simdjson.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace ccrelay::bench {
 namespace {
@@ -59,8 +58,8 @@ constexpr int kOutputTokens = 15;
 constexpr std::uint64_t kBodyLimit = 256ull * 1024 * 1024;
 
 // The streamed text, split into 15 deltas whose concatenation is kText.
-constexpr std::string_view kDeltas[] = {"Hel", "lo", " fr", "om", " t",  "he", " m", "oc",
-                                        "k",   " u", "ps", "tr", "ea", "m",  "."};
+constexpr std::string_view kDeltas[] = {"Hel", "lo", " fr", "om", " t", "he", " m", "oc",
+                                        "k",   " u", "ps",  "tr", "ea", "m",  "."};
 static_assert(std::size(kDeltas) == kOutputTokens);
 
 // ---------------------------------------------------------------------------------------------
@@ -259,8 +258,7 @@ std::vector<std::string> SseWrites(const std::string& model, std::size_t input_t
   head += "\r\n";
   auto event = [&w, stamps](std::string_view name, std::string data) {
     if (stamps) {
-      data.insert(data.size() - 1,
-                  std::string(kStampKey) + std::string(kStampDigits, '0') + "\"");
+      data.insert(data.size() - 1, std::string(kStampKey) + std::string(kStampDigits, '0') + "\"");
     }
     std::string chunk;
     AppendChunk(chunk, name, data);
@@ -343,10 +341,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(kBodyLimit);
     parser_->header_limit(64 * 1024);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -397,10 +394,10 @@ class Session : public std::enable_shared_from_this<Session> {
       writes_.push_back(
           JsonResponse(200, "OK", "{\"ok\":true}", keep_alive_, method == http::verb::head));
     } else {
-      writes_.push_back(JsonResponse(
-          404, "Not Found",
-          ErrorJson("not_found_error", "The requested resource could not be found."),
-          keep_alive_, method == http::verb::head));
+      writes_.push_back(
+          JsonResponse(404, "Not Found",
+                       ErrorJson("not_found_error", "The requested resource could not be found."),
+                       keep_alive_, method == http::verb::head));
     }
 
     if (g_request_log.enabled()) {
@@ -444,10 +441,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (stamps_) {
       FillStamps(writes_[next_write_]);
     }
-    asio::async_write(socket_, asio::buffer(writes_[next_write_]),
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->OnWrite(ec);
-                      });
+    asio::async_write(
+        socket_, asio::buffer(writes_[next_write_]),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -598,8 +594,7 @@ int Main(int argc, char** argv) {
     workers.push_back(std::make_unique<Worker>());
     std::string error;
     if (!OpenAcceptor(*workers.back(), tcp::endpoint(address, port), &error)) {
-      std::cerr << "ccr_mock_upstream: listen on " << host << ":" << port << ": " << error
-                << "\n";
+      std::cerr << "ccr_mock_upstream: listen on " << host << ":" << port << ": " << error << "\n";
       return 1;
     }
     port = workers.back()->acceptor->local_endpoint().port();  // port 0 -> the one chosen

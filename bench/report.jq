@@ -56,6 +56,7 @@ def check($name; $value; $op; $limit):
        p99_us: ($lat | map(.latency_us.p99) | spread | round_spread),
        loaded_p50_us: ($tput | map(.latency_us.p50) | spread | round_spread),
        loaded_p99_us: ($tput | map(.latency_us.p99) | spread | round_spread),
+       cpu_us_per_request: ($tput | map(.cpu_us_per_request) | spread | round_spread),
        peak_rss_kb: ($mine | map(.hwm_kb) | max),
        errors: ($mine | map(.error_count) | add)}
     + if $t == "direct" or ($dlat | length) == 0 then {} else
@@ -66,7 +67,8 @@ def check($name; $value; $op; $limit):
              ratio_to_nginx_p99: (ratio($add99 | values_list | median; $nadd99 | values_list | median) | r2),
              ratio_to_nginx_p50_per_rep: (paired_ratio($add50; $nadd50) | spread | if . == null then null else with_entries(.value |= r2) end),
              ratio_to_nginx_p99_per_rep: (paired_ratio($add99; $nadd99) | spread | if . == null then null else with_entries(.value |= r2) end),
-             rps_ratio_to_nginx: (ratio($tput | map(.rps) | median; $ntput | map(.rps) | median) | r2)}
+             rps_ratio_to_nginx: (ratio($tput | map(.rps) | median; $ntput | map(.rps) | median) | r2),
+             cpu_ratio_to_nginx: (ratio($tput | map(.cpu_us_per_request) | median; $ntput | map(.cpu_us_per_request) | median) | r2)}
           end
       end
   ] as $load

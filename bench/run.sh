@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # jq programs are single-quoted on purpose
 # cc-relay data-plane benchmark. One command: builds what it needs, runs direct / nginx / cc-relay
 # against the same mock Anthropic upstream, prints a table and saves JSON. See bench/README.md.
 #
@@ -31,7 +32,7 @@ OUT=""
 KEEP=0
 UPDATE_README=1
 
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
@@ -106,6 +107,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Run from a private copy of the binaries: a rebuild of the build tree during the run cannot
+# swap them underneath, and the mock's process name is our own.
+mkdir -p "$WORK/bin"
+for tool in $TOOLS; do cp "$BIN/$tool" "$WORK/bin/"; done
+mv "$WORK/bin/ccr_mock_upstream" "$WORK/bin/ccr-bench-upstream"
+BIN=$WORK/bin
+MOCK_BIN=$BIN/ccr-bench-upstream
+if has_target relay; then cp "$RELAY" "$WORK/bin/cc-relay"; RELAY=$WORK/bin/cc-relay; fi
+
 hard=$(ulimit -Hn)
 [[ $hard == unlimited ]] && hard=1048576
 ulimit -n "$hard"
@@ -156,7 +166,7 @@ LARGE=$WORK/body_large.json
 declare -A BODY=([small]=$SMALL [large]=$LARGE)
 declare -A BODY_LABEL=([small]="$(($(wc -c <"$SMALL") / 1024)) KB" [large]="$(($(wc -c <"$LARGE") / 1024)) KB")
 
-"${ON_LOAD[@]}" "$BIN/ccr_mock_upstream" --listen 127.0.0.1:0 --threads 1 \
+"${ON_LOAD[@]}" "$MOCK_BIN" --listen 127.0.0.1:0 --threads 1 \
   --port-file "$WORK/mock.port" >"$WORK/mock.log" 2>&1 &
 MOCK_PID=$!
 PIDS+=("$MOCK_PID")
@@ -169,6 +179,9 @@ declare -A TPIDS=([direct]=$MOCK_PID)  # processes whose RSS is the target's
 
 # ---------------------------------------------------------------------------------------------
 # nginx: reverse proxy with proxy_buffering off and upstream keepalive, one worker.
+# worker_connections is twice the descriptor limit: nginx starts closing idle keep-alive
+# connections once fewer than 1/16 of its connection slots are free, which would otherwise cut
+# the connection-scale run short before the descriptors run out.
 nginx_conf() {  # LISTEN_PORT (or {PORT}) DIR
   local user_line=""
   [[ $(id -u) == 0 ]] && user_line="user root root;"
@@ -178,7 +191,7 @@ worker_processes 1;
 worker_rlimit_nofile $NOFILE;
 pid $2/nginx.pid;
 error_log $2/error.log warn;
-events { worker_connections $NOFILE; }
+events { worker_connections $((2 * NOFILE)); }
 http {
   access_log off;
   client_body_temp_path $2/client_body;
@@ -267,6 +280,15 @@ sum_status_kb() {  # FIELD PID...: sum of /proc/PID/status FIELD in kB
   done
   echo "$total"
 }
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ms() {  # PID...: user + system CPU time consumed so far, in ms (all threads)
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}')
+    total=$((total + ${t:-0}))
+  done
+  echo $((total * 1000 / CLK_TCK))
+}
 reset_hwm() { local pid; for pid in "$@"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true; done; }
 
 # Every target must answer a complete stream before anything is measured.
@@ -294,8 +316,13 @@ run_wrk() {  # REP CASE PHASE CONNS TARGET
   [[ $conns -lt $threads ]] && threads=$conns
   # shellcheck disable=SC2086
   reset_hwm ${TPIDS[$t]}
+  local cpu0 cpu1
+  # shellcheck disable=SC2086
+  cpu0=$(cpu_ms ${TPIDS[$t]})
   "${ON_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_DIR/claude_code.lua" \
     "http://127.0.0.1:${PORT[$t]}" -- "${BODY[$case]}" >"$out" 2>&1 || true
+  # shellcheck disable=SC2086
+  cpu1=$(cpu_ms ${TPIDS[$t]})
   line=$(sed -n 's/^WRK_JSON //p' "$out")
   if [[ -z $line ]]; then
     log "wrk failed for $t $case $phase: $(cat "$out")"
@@ -305,8 +332,10 @@ run_wrk() {  # REP CASE PHASE CONNS TARGET
   # shellcheck disable=SC2086
   record --argjson rep "$rep" --arg case "$case" --arg phase "$phase" --arg target "$t" \
     --argjson conns "$conns" --argjson hwm "$(sum_status_kb VmHWM ${TPIDS[$t]})" \
-    '{kind:"wrk",rep:$rep,case:$case,phase:$phase,target:$target,conns:$conns,hwm_kb:$hwm} + .
+    --argjson cpu "$((cpu1 - cpu0))" \
+    '{kind:"wrk",rep:$rep,case:$case,phase:$phase,target:$target,conns:$conns,hwm_kb:$hwm,cpu_ms:$cpu} + .
      | .rps = (.requests / (.duration_us / 1e6))
+     | .cpu_us_per_request = (if .requests > 0 then $cpu * 1000 / .requests else null end)
      | .error_count = (.errors | add)' <<<"$line"
   local errs
   errs=$(jq '.errors | add' <<<"$line")
@@ -327,6 +356,14 @@ run_probe() {  # REP TARGET
   record --argjson rep "$1" '{kind:"probe",rep:$rep,target:.label} + .' <"$out" || true
 }
 
+alive() {  # every server of the run must still be up; a dead one would only yield errors
+  local name pid
+  for name in mock "${!TPIDS[@]}"; do
+    [[ $name == mock ]] && pid=$MOCK_PID || pid=${TPIDS[$name]%% *}
+    kill -0 "$pid" 2>/dev/null || die "$name (pid $pid) is no longer running; stopping (see $WORK)"
+  done
+}
+
 read -r -a TARGET_LIST <<<"$TARGETS"
 for ((rep = 1; rep <= REPS; rep++)); do
   # Rotate the order so no target always runs right after another one.
@@ -334,11 +371,12 @@ for ((rep = 1; rep <= REPS; rep++)); do
   log "repetition $rep/$REPS (order: ${order[*]})"
   for case in small large; do
     for t in "${order[@]}"; do
+      alive
       run_wrk "$rep" "$case" lat "$LAT_CONNS" "$t"
       run_wrk "$rep" "$case" tput "$TPUT_CONNS" "$t"
     done
   done
-  for t in "${order[@]}"; do run_probe "$rep" "$t"; done
+  for t in "${order[@]}"; do alive; run_probe "$rep" "$t"; done
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -348,12 +386,13 @@ done
 SCALE_CAP=$(((NOFILE - 1000) / 2))
 for t in relay nginx; do
   has_target "$t" || continue
+  alive
   n=$STREAMS
   capped=false
   if [[ $n -gt $SCALE_CAP ]]; then n=$SCALE_CAP; capped=true; fi
   log "connection scale: $n streams through $t (${SCALE_DELAY_MS} ms between events)"
   out=$WORK/scale_$t.json
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086,SC2046
   if ! "${ON_LOAD[@]}" "$BIN/ccr_conn_scale" --port "${PORT[$t]}" --body "$SMALL" --streams "$n" \
       --delay-ms "$SCALE_DELAY_MS" $(printf -- '--pid %s ' ${TPIDS[$t]}) \
       --timeout-s $((60 + 25 * SCALE_DELAY_MS / 1000 + n / 500)) --label "$t" >"$out" 2>&1; then

@@ -22,8 +22,8 @@ namespace ccrelay::bench {
 
 struct StreamResult {
   int status = 0;
-  std::string error;                   // empty when the exchange completed
-  std::int64_t start_ns = 0;           // just before the request was written
+  std::string error;                     // empty when the exchange completed
+  std::int64_t start_ns = 0;             // just before the request was written
   std::vector<std::int64_t> arrival_ns;  // per event, when its last byte was read
   std::vector<std::int64_t> sent_ns;     // per event, "mock_t_ns" (0 when absent)
   bool saw_message_stop = false;
@@ -71,17 +71,16 @@ class SseClient : public std::enable_shared_from_this<SseClient> {
  private:
   void Write() {
     result_.start_ns = NowNs();
-    boost::asio::async_write(
-        socket_, boost::asio::buffer(request_),
-        [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
-          if (ec) {
-            self->Fail("write: " + ec.message());
-            return;
-          }
-          self->parser_.emplace();
-          self->parser_->body_limit(boost::none);
-          self->ReadSome();
-        });
+    boost::asio::async_write(socket_, boost::asio::buffer(request_),
+                             [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+                               if (ec) {
+                                 self->Fail("write: " + ec.message());
+                                 return;
+                               }
+                               self->parser_.emplace();
+                               self->parser_->body_limit(boost::none);
+                               self->ReadSome();
+                             });
   }
 
   void ReadSome() {
@@ -145,8 +144,7 @@ class SseClient : public std::enable_shared_from_this<SseClient> {
     constexpr std::string_view kStamp = "\"mock_t_ns\":\"";
     const std::size_t pos = event.find(kStamp);
     if (pos != std::string_view::npos) {
-      sent = std::strtoll(std::string(event.substr(pos + kStamp.size(), 20)).c_str(), nullptr,
-                          10);
+      sent = std::strtoll(std::string(event.substr(pos + kStamp.size(), 20)).c_str(), nullptr, 10);
     }
     result_.sent_ns.push_back(sent);
     if (event.rfind("event: message_stop", 0) == 0) {

@@ -131,8 +131,7 @@ int Main(int argc, char** argv) {
   if (o.delay_ms > 0) {
     extra += "x-mock-event-delay-ms: " + std::to_string(o.delay_ms) + "\r\n";
   }
-  std::string request =
-      ClaudeCodeRequest(o.host + ":" + std::to_string(o.port), body, extra);
+  std::string request = ClaudeCodeRequest(o.host + ":" + std::to_string(o.port), body, extra);
 
   asio::io_context ioc(1);
   Probe probe(ioc, o, std::move(request));
@@ -186,10 +185,10 @@ int Main(int argc, char** argv) {
       ",\"delay_ms\":" + std::to_string(o.delay_ms) +
       ",\"concurrency\":" + std::to_string(o.concurrency) +
       ",\"events_min\":" + std::to_string(min_events) +
-      ",\"events_max\":" + std::to_string(max_events) +
-      ",\"events\":" + std::to_string(events) + ",\"stamped\":" + std::to_string(stamped) +
-      ",\"held\":" + std::to_string(held) + ",\"ttfe_us\":" + SummaryJson(ttfe) +
-      ",\"event_us\":" + SummaryJson(event_latency) + ",\"total_us\":" + SummaryJson(total) + "}";
+      ",\"events_max\":" + std::to_string(max_events) + ",\"events\":" + std::to_string(events) +
+      ",\"stamped\":" + std::to_string(stamped) + ",\"held\":" + std::to_string(held) +
+      ",\"ttfe_us\":" + SummaryJson(ttfe) + ",\"event_us\":" + SummaryJson(event_latency) +
+      ",\"total_us\":" + SummaryJson(total) + "}";
   std::cout << json << std::endl;
   if (!o.json_out.empty()) {
     std::ofstream(o.json_out, std::ios::app) << json << "\n";

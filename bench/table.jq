@@ -13,10 +13,10 @@ def row: "| " + join(" | ") + " |";
 | "**\(if $r.smoke then "Smoke run (not a measurement)" else "Benchmark run" end)** · \($r.date) · commit `\($r.commit)`\(if $r.dirty then " (uncommitted changes)" else "" end) · \($r.machine.cpus) CPUs (\($r.machine.cpu)) · Linux \($r.machine.kernel)",
   "",
   "CPU pinning: \($r.pinning). \($r.versions.nginx | sub("nginx version: "; "")), wrk \($r.versions.wrk).",
-  "Each cell: median over \($r.params.reps) repetitions (min–max). Latency: wrk at \($r.params.latency_connections) connection; rps: wrk at \($r.params.throughput_connections) connections; \($r.params.wrk_duration_s) s per run. Requests are Claude Code model calls (`stream: true`, SSE answer).",
+  "Each cell: median over \($r.params.reps) repetitions (min–max). Latency: wrk at \($r.params.latency_connections) connection; rps: wrk at \($r.params.throughput_connections) connections; \($r.params.wrk_duration_s) s per run. Requests are Claude Code model calls (`stream: true`, SSE answer). CPU µs / request: the target's user + system CPU time during the throughput run divided by the requests served (insensitive to other load on the machine).",
   "",
-  "| body | target | rps | p50 µs | p99 µs | added p50 µs | added p99 µs | added vs nginx p50 / p99 | rps vs nginx | peak RSS MB |",
-  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  "| body | target | rps | p50 µs | p99 µs | added p50 µs | added p99 µs | added vs nginx p50 / p99 | rps vs nginx | CPU µs / request | peak RSS MB |",
+  "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ($r.load[] |
     [.body, .target, (.rps | s), (.p50_us | s), (.p99_us | s),
      (if .target == "direct" then "–" else (.added_p50_us | s) end),
@@ -24,6 +24,7 @@ def row: "| " + join(" | ") + " |";
      (if .target == "relay" then "\(.ratio_to_nginx_p50 | num)× / \(.ratio_to_nginx_p99 | num)×"
       elif .target == "nginx" then "1× / 1×" else "–" end),
      (if .target == "relay" then "\(.rps_ratio_to_nginx | num)×" elif .target == "nginx" then "1×" else "–" end),
+     (if .target == "direct" then "–" elif .target == "relay" then "\(.cpu_us_per_request | s) (\(.cpu_ratio_to_nginx | num)×)" else (.cpu_us_per_request | s) end),
      (if .target == "direct" then "(mock) \(.peak_rss_kb | mb)" else (.peak_rss_kb | mb) end)]
     | row),
   "",
