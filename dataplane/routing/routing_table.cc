@@ -218,8 +218,14 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       key.secret = common::Secret(k.secret());
       key.rpm_limit = k.rpm_limit();
       key.tpm_limit = k.tpm_limit();
+      key.itpm_limit = k.itpm_limit();
+      key.otpm_limit = k.otpm_limit();
       key.weight = std::max<uint32_t>(1, k.weight());
       key.state = states.Key(key.id);
+      // The snapshot's limits are what this data plane enforces (its share of the key).
+      key.state->SetLimits(
+          state::KeyLimits{key.rpm_limit, key.tpm_limit, key.itpm_limit, key.otpm_limit},
+          std::chrono::steady_clock::now());
       weight_sum += key.weight;
       for (uint32_t w = 0; w < key.weight && w < 100; ++w) {
         e.key_wheel.push_back(static_cast<uint32_t>(e.keys.size()));
@@ -244,6 +250,16 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       e.key_wheel = std::move(interleaved);
     }
     e.weight = p.weight() != 0 ? p.weight() : std::max<uint32_t>(1, weight_sum);
+    std::vector<PriceRule> prices;
+    for (const auto& m : p.pricing()) {
+      PriceRule rule;
+      rule.model = m.model();
+      rule.prefix = common::ConsumeSuffix(&rule.model, "*");
+      rule.price = ModelPrice{m.input_per_mtok(), m.output_per_mtok(), m.cache_read_per_mtok(),
+                              m.cache_write_per_mtok()};
+      prices.push_back(std::move(rule));
+    }
+    e.pricing = PriceTable(std::move(prices), UsesBuiltinClaudePrices(e.type));
     e.state = states.Provider(e.name);
     index_by_name[e.name] = static_cast<uint32_t>(table->providers.size());
     table->providers.push_back(std::move(e));
@@ -259,6 +275,37 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
         common::StrCat("routing.strategy: unknown strategy \"", r.strategy(), "\""));
   }
   table->max_attempts = r.max_attempts() == 0 ? 3 : std::min<uint32_t>(r.max_attempts(), 10);
+  table->session_affinity = !r.has_session_affinity() || r.session_affinity();
+  table->session_affinity_ttl = Ms(r.session_affinity_ttl_ms(), std::chrono::milliseconds(3600000));
+  table->affinity = states.affinity();
+  const auto& cb = snapshot.health().circuit_breaker();
+  state::BreakerConfig breaker;
+  if (cb.failure_threshold() != 0) {
+    breaker.failure_threshold = cb.failure_threshold();
+  }
+  if (cb.failure_ratio() > 0) {
+    breaker.failure_ratio = std::min(1.0, cb.failure_ratio());
+  }
+  if (cb.min_requests() != 0) {
+    breaker.min_requests = cb.min_requests();
+  }
+  breaker.window = Ms(cb.window_ms(), breaker.window);
+  breaker.open = Ms(cb.open_ms(), breaker.open);
+  if (cb.half_open_probes() != 0) {
+    breaker.half_open_probes = cb.half_open_probes();
+  }
+  table->provider_breaker = breaker;
+  table->key_breaker = breaker;
+  table->default_cooldown = Ms(snapshot.health().cooldown_ms(), table->default_cooldown);
+  for (uint32_t i = 0; i < table->providers.size(); ++i) {
+    const ProviderEntry& e = table->providers[i];
+    if (e.passthrough()) {
+      table->targets[e.name] = TargetIndex{i, -1};
+    }
+    for (size_t k = 0; k < e.keys.size(); ++k) {
+      table->targets[e.keys[k].id] = TargetIndex{i, static_cast<int>(k)};
+    }
+  }
   if (table->strategy->Name() == "failover") {
     auto add = [&](const std::string& name) {
       if (auto it = index_by_name.find(name); it != index_by_name.end()) {

@@ -8,9 +8,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "dataplane/auth/authenticator.h"
 #include "dataplane/common/secret.h"
+#include "dataplane/routing/pricing.h"
 #include "dataplane/routing/strategy.h"
 #include "dataplane/state/state_registry.h"
 #include "dataplane/upstream/tls_context.h"
@@ -39,10 +41,12 @@ struct UpstreamUrl {
 absl::StatusOr<UpstreamUrl> ParseUpstreamUrl(std::string_view url);
 
 struct KeyEntry {
-  std::string id;
+  std::string id;  // "<provider>/<fingerprint>": keys the mutable state and session affinity
   common::Secret secret;
-  uint32_t rpm_limit = 0;
+  uint32_t rpm_limit = 0;  // limits this data plane enforces (0 = unlimited)
   uint32_t tpm_limit = 0;
+  uint32_t itpm_limit = 0;
+  uint32_t otpm_limit = 0;
   uint32_t weight = 1;
   std::shared_ptr<state::KeyState> state;
 };
@@ -66,6 +70,7 @@ struct ProviderEntry {
   std::vector<uint32_t> key_wheel;     // key indices repeated by weight, for spreading
   uint32_t weight = 1;
   std::shared_ptr<state::ProviderState> state;
+  PriceTable pricing;  // for the cost metrics (providers[].pricing, built-in Claude prices)
 
   // No keys: the client's own credentials pass through.
   bool passthrough() const { return keys.empty(); }
@@ -88,6 +93,12 @@ struct Timeouts {
   std::chrono::milliseconds upstream_idle_pool{60000};
 };
 
+// Where a session-affinity target (a key id, or a passthrough provider's name) is in a table.
+struct TargetIndex {
+  uint32_t provider = 0;
+  int key = -1;  // -1: passthrough
+};
+
 // The compiled, immutable routing snapshot. Workers hold it by shared_ptr<const>; a request
 // copies its worker's pointer once and keeps it to the end (RCU by reference count).
 struct RoutingTable {
@@ -102,6 +113,19 @@ struct RoutingTable {
   StrategyPtr strategy;
   std::vector<uint32_t> failover_chain;  // provider indices, for the failover strategy
   uint32_t max_attempts = 3;
+
+  // Key pools (SPEC.md "Key pools").
+  bool session_affinity = true;
+  std::chrono::milliseconds session_affinity_ttl{3600000};
+  // Circuit breakers (both from health.circuit_breaker; kept apart so they may diverge).
+  state::BreakerConfig provider_breaker;
+  state::BreakerConfig key_breaker;
+  // Cooldown after a 429 that carries neither retry-after nor a usable reset header.
+  std::chrono::milliseconds default_cooldown{10000};
+  // Shared with every other table of the data plane (survives reloads).
+  std::shared_ptr<state::SessionAffinity> affinity;
+  // Affinity target id -> provider/key indices of this table.
+  absl::flat_hash_map<std::string, TargetIndex> targets;
 
   // Indices of providers that serve `model` (and count_tokens when asked); when none serves it
   // explicitly, every provider (the upstream then decides).

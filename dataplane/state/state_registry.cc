@@ -2,6 +2,8 @@
 
 namespace ccrelay::state {
 
+StateRegistry::StateRegistry() : affinity_(std::make_shared<SessionAffinity>()) {}
+
 std::shared_ptr<KeyState> StateRegistry::Key(const std::string& id) {
   absl::MutexLock lock(&mu_);
   auto& slot = keys_[id];
@@ -18,6 +20,11 @@ std::shared_ptr<ProviderState> StateRegistry::Provider(const std::string& name) 
     slot = std::make_shared<ProviderState>();
   }
   return slot;
+}
+
+std::vector<std::pair<std::string, std::shared_ptr<KeyState>>> StateRegistry::Keys() const {
+  absl::MutexLock lock(&mu_);
+  return {keys_.begin(), keys_.end()};
 }
 
 }  // namespace ccrelay::state

@@ -1,0 +1,16 @@
+#pragma once
+
+#include "proto/snapshot.pb.h"
+
+#include "controlplane/config/yaml_reader.h"
+
+namespace ccrelay::controlplane {
+
+// health: circuit breakers (failure_threshold 5, failure_ratio 0.5, min_requests 10, window_ms
+// 30000, open_ms 30000, half_open_probes 1) and the 429 cooldown fallback (cooldown_ms 10000).
+ccrelay::v1::Health DefaultHealth();
+
+// Reads `health:` (absent = all defaults); problems go to `reader`.
+ccrelay::v1::Health ReadHealth(ConfigReader& reader, const Field& field);
+
+}  // namespace ccrelay::controlplane
