@@ -16,8 +16,12 @@ struct RequestRecord {
   int status = 0;               // 499 when the client went away
   uint32_t attempts = 0;
   int64_t ttfb_ms = -1;         // time to the first response byte sent to the client
+  // Time to the first token: streaming, the first content event forwarded; otherwise the
+  // response head of a successful answer. -1 when none (errors, count_tokens).
+  int64_t ttft_ms = -1;
   int64_t duration_ms = 0;
   http::Usage usage;
+  double cost_usd = 0;          // usage at the provider's price for the model sent upstream
   bool stream = false;
   bool count_tokens = false;
   bool client_gone = false;

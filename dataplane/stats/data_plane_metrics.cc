@@ -1,0 +1,278 @@
+#include "dataplane/stats/data_plane_metrics.h"
+
+#include <array>
+#include <charconv>
+
+#include "dataplane/common/str.h"
+
+namespace ccrelay::stats {
+
+namespace {
+
+// Seconds. Requests of an LLM relay last from well under a second (count_tokens, short
+// answers) to many minutes (long generations); the first token comes within seconds.
+std::vector<double> DurationBounds() {
+  return {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600};
+}
+std::vector<double> TtftBounds() {
+  return {0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 20, 30, 60};
+}
+
+// The reason label of a failed upstream attempt.
+std::string_view AttemptReason(const AttemptRecord& r) {
+  if (r.reason != "status") {
+    return r.reason;  // connect | timeout | reset
+  }
+  if (r.status == 429) {
+    return "rate_limited";
+  }
+  if (r.status == 529) {
+    return "overloaded";
+  }
+  if (r.status >= 500) {
+    return "server_error";
+  }
+  return "client_error";
+}
+
+bool IsControl(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
+
+}  // namespace
+
+DataPlaneMetrics::DataPlaneMetrics(std::string_view version)
+    : requests_(registry_.AddCounter(
+          "ccrelay_requests_total",
+          "Client requests answered, by provider (\"\" when the relay answered itself), "
+          "requested model and HTTP status (499: the client went away).",
+          {"provider", "model", "status"})),
+      duration_(registry_.AddHistogram(
+          "gen_ai_server_request_duration_seconds",
+          "Time from a /v1/messages request's arrival to the end of its response, by the "
+          "provider that answered and the requested model.",
+          {"provider", "model"}, DurationBounds())),
+      ttft_(registry_.AddHistogram(
+          "gen_ai_server_time_to_first_token_seconds",
+          "Time from a successful /v1/messages request's arrival to its first token: the first "
+          "content event forwarded (streaming) or the response head (non-streaming).",
+          {"provider", "model"}, TtftBounds())),
+      tokens_(registry_.AddCounter(
+          "ccrelay_tokens_total",
+          "Tokens reported in responses' usage, by type: input, output, cache_read, "
+          "cache_creation.",
+          {"provider", "model", "type"})),
+      cost_(registry_.AddCounter(
+          "ccrelay_cost_usd_total",
+          "Estimated cost in US dollars: response usage at the provider's price for the model "
+          "sent upstream (built-in Claude list prices, providers[].pricing overrides).",
+          {"provider", "model"})),
+      upstream_errors_(registry_.AddCounter(
+          "ccrelay_upstream_errors_total",
+          "Failed upstream attempts and streams, by reason: connect, timeout, reset, "
+          "rate_limited (429), overloaded (529), server_error (other 5xx), client_error, "
+          "mid_stream (the upstream failed after the response started).",
+          {"provider", "reason"})),
+      retries_(registry_.AddCounter(
+          "ccrelay_retries_total",
+          "Upstream attempts beyond the first (another key or provider), by the provider that "
+          "gave the final answer.",
+          {"provider"})),
+      failovers_(registry_.AddCounter(
+          "ccrelay_failovers_total",
+          "Requests that needed more than one upstream attempt, by the provider that gave the "
+          "final answer.",
+          {"provider"})),
+      active_streams_(registry_.AddGauge("ccrelay_active_streams",
+                                         "SSE responses being streamed to clients right now.")),
+      snapshot_updates_(registry_.AddCounter(
+          "ccrelay_snapshot_updates_total",
+          "Routing snapshots received, by result: applied, or rejected (the old one stays).",
+          {"result"})),
+      build_info_(registry_.AddGauge("ccrelay_build_info",
+                                     "Always 1; the version label is cc-relay's version.",
+                                     {"version"})) {
+  build_info_.WithLabels({version}).Set(1);
+  active_streams_.WithLabels({}).Set(0);
+}
+
+std::string_view DataPlaneMetrics::ModelLabel(std::string_view model, std::string* storage) {
+  bool clean = model.size() <= kMaxModelLength;
+  for (char c : model) {
+    clean = clean && !IsControl(c);
+  }
+  if (!clean) {
+    storage->clear();
+    for (char c : model.substr(0, kMaxModelLength)) {
+      storage->push_back(IsControl(c) ? '?' : c);
+    }
+    // Do not leave half of a UTF-8 sequence at the cut (label values must be valid UTF-8).
+    if (model.size() > kMaxModelLength) {
+      size_t end = storage->size();
+      size_t lead = end;
+      while (lead > 0 && (static_cast<unsigned char>((*storage)[lead - 1]) & 0xC0) == 0x80) {
+        --lead;
+      }
+      if (lead > 0 && static_cast<unsigned char>((*storage)[lead - 1]) >= 0xC0) {
+        const auto b = static_cast<unsigned char>((*storage)[lead - 1]);
+        const size_t need = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+        if (end - (lead - 1) < need) {
+          storage->resize(lead - 1);
+        }
+      }
+    }
+    model = *storage;
+  }
+  const std::array<std::string_view, 1> key = {model};
+  if (models_.FindOrCreate(key, kMaxModels) == nullptr) {
+    return "other";
+  }
+  return model;
+}
+
+void DataPlaneMetrics::OnRequestDone(const RequestRecord& r) {
+  std::string model_storage;
+  const std::string_view model = ModelLabel(r.model, &model_storage);
+  const std::string_view provider = r.provider;
+  std::array<char, 12> status_buf;
+  const auto end =
+      std::to_chars(status_buf.data(), status_buf.data() + status_buf.size(), r.status).ptr;
+  const std::string_view status(status_buf.data(), static_cast<size_t>(end - status_buf.data()));
+
+  requests_.WithLabels({provider, model, status}).Inc();
+  if (provider.empty()) {
+    return;  // answered by the relay itself: no upstream, no tokens
+  }
+  if (!r.count_tokens) {
+    duration_.WithLabels({provider, model}).Observe(static_cast<double>(r.duration_ms) / 1e3);
+    if (r.ttft_ms >= 0) {
+      ttft_.WithLabels({provider, model}).Observe(static_cast<double>(r.ttft_ms) / 1e3);
+    }
+    const std::array<std::pair<std::string_view, int64_t>, 4> kinds = {{
+        {"input", r.usage.input_tokens},
+        {"output", r.usage.output_tokens},
+        {"cache_read", r.usage.cache_read_input_tokens},
+        {"cache_creation", r.usage.cache_creation_input_tokens},
+    }};
+    bool any_usage = false;
+    for (const auto& [type, n] : kinds) {
+      if (n >= 0) {
+        any_usage = true;
+        tokens_.WithLabels({provider, model, type}).Inc(static_cast<double>(n));
+      }
+    }
+    if (any_usage) {
+      cost_.WithLabels({provider, model}).Inc(r.cost_usd);
+    }
+  }
+  if (r.attempts > 1) {
+    retries_.WithLabels({provider}).Inc(static_cast<double>(r.attempts - 1));
+    failovers_.WithLabels({provider}).Inc();
+  }
+  if (r.upstream_error) {
+    upstream_errors_.WithLabels({provider, "mid_stream"}).Inc();
+  }
+}
+
+void DataPlaneMetrics::OnAttemptFailed(const AttemptRecord& r) {
+  upstream_errors_.WithLabels({r.provider, AttemptReason(r)}).Inc();
+}
+
+void DataPlaneMetrics::OnStreamStarted() { active_streams_.WithLabels({}).Add(1); }
+
+void DataPlaneMetrics::OnStreamEnded() { active_streams_.WithLabels({}).Add(-1); }
+
+void DataPlaneMetrics::OnSnapshotUpdate(bool applied) {
+  snapshot_updates_.WithLabels({applied ? "applied" : "rejected"}).Inc();
+}
+
+std::string DataPlaneMetrics::Render(const ScrapeState& state) const {
+  std::string out;
+  out.reserve(size_t{16} * 1024);
+  registry_.Render(&out);
+  PrometheusTextWriter w(&out);
+  w.Family("ccrelay_open_connections", "Client connections open on this data plane.",
+           MetricType::kGauge);
+  w.Sample("ccrelay_open_connections", {}, static_cast<double>(state.open_connections));
+  w.Family("ccrelay_snapshot_version", "Version of the routing snapshot in use.",
+           MetricType::kGauge);
+  w.Sample("ccrelay_snapshot_version", {}, static_cast<double>(state.snapshot_version));
+  if (state.keys.empty()) {
+    return out;
+  }
+  auto key_labels = [](const KeySample& k) {
+    return std::array<Label, 2>{Label("provider", k.provider), Label("key", k.key)};
+  };
+  w.Family("ccrelay_key_requests_total",
+           "Upstream requests sent with each pooled key (by key fingerprint), since start.",
+           MetricType::kCounter);
+  for (const KeySample& k : state.keys) {
+    w.Sample("ccrelay_key_requests_total", key_labels(k), static_cast<double>(k.requests));
+  }
+  w.Family("ccrelay_key_failures_total",
+           "Failed upstream attempts with each pooled key (by key fingerprint), since start.",
+           MetricType::kCounter);
+  for (const KeySample& k : state.keys) {
+    w.Sample("ccrelay_key_failures_total", key_labels(k), static_cast<double>(k.failures));
+  }
+  w.Family("ccrelay_key_state",
+           "State of each pooled key: 1 for its current state, 0 for the others.",
+           MetricType::kGauge);
+  for (const KeySample& k : state.keys) {
+    bool listed = false;
+    for (std::string_view s : kKeyStates) {
+      listed = listed || k.state == s;
+      const std::array<Label, 3> labels = {Label("provider", k.provider), Label("key", k.key),
+                                           Label("state", s)};
+      w.Sample("ccrelay_key_state", labels, k.state == s ? 1 : 0);
+    }
+    if (!listed) {  // a state added to the key pool but not (yet) to kKeyStates
+      const std::array<Label, 3> labels = {Label("provider", k.provider), Label("key", k.key),
+                                           Label("state", k.state)};
+      w.Sample("ccrelay_key_state", labels, 1);
+    }
+  }
+  w.Family("ccrelay_key_cooldown_seconds", "Seconds left of each pooled key's cooldown (0: none).",
+           MetricType::kGauge);
+  for (const KeySample& k : state.keys) {
+    w.Sample("ccrelay_key_cooldown_seconds", key_labels(k), k.cooldown_seconds);
+  }
+  bool any_limit = false;
+  bool any_remaining = false;
+  for (const KeySample& k : state.keys) {
+    for (const KeyLimitSample& l : k.limits) {
+      any_limit = any_limit || l.configured > 0;
+      any_remaining = any_remaining || l.remaining.has_value();
+    }
+  }
+  if (any_limit) {
+    w.Family("ccrelay_key_rate_limit",
+             "Configured rate limit of each pooled key, by limit: rpm (requests per minute), "
+             "tpm, itpm, otpm (tokens, input tokens, output tokens per minute).",
+             MetricType::kGauge);
+    for (const KeySample& k : state.keys) {
+      for (const KeyLimitSample& l : k.limits) {
+        if (l.configured > 0) {
+          const std::array<Label, 3> labels = {Label("provider", k.provider), Label("key", k.key),
+                                               Label("limit", l.limit)};
+          w.Sample("ccrelay_key_rate_limit", labels, l.configured);
+        }
+      }
+    }
+  }
+  if (any_remaining) {
+    w.Family("ccrelay_key_rate_limit_remaining",
+             "Rate-limit headroom: what is left of each limit in the current window.",
+             MetricType::kGauge);
+    for (const KeySample& k : state.keys) {
+      for (const KeyLimitSample& l : k.limits) {
+        if (l.remaining.has_value()) {
+          const std::array<Label, 3> labels = {Label("provider", k.provider), Label("key", k.key),
+                                               Label("limit", l.limit)};
+          w.Sample("ccrelay_key_rate_limit_remaining", labels, *l.remaining);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace ccrelay::stats
