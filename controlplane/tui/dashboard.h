@@ -1,0 +1,85 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proto/management.pb.h"
+
+namespace ccrelay::controlplane::tui {
+
+// What a key press asks the front end to do (the model itself never talks to the network).
+enum class Action {
+  kNone,
+  kRedraw,
+  kQuit,
+  kEnableProvider,   // Management.SetProviderEnabled(selected, true)
+  kDisableProvider,  // Management.SetProviderEnabled(selected, false)
+  kReloadConfig,     // Management.ReloadConfig
+};
+
+// Key codes the model understands besides printable characters (the ncurses layer maps
+// KEY_UP/KEY_DOWN/27 onto these, so the model does not depend on curses.h).
+inline constexpr int kKeyUp = 0x1001;
+inline constexpr int kKeyDown = 0x1002;
+inline constexpr int kKeyEscape = 27;
+
+// The dashboard: the last StatsSnapshot, the connection state and the UI state (selection,
+// help overlay, status line). Pure: Render() turns it into lines of text, no terminal involved.
+// Not thread-safe; the front end serializes access.
+class Dashboard {
+ public:
+  // `address` is the control plane's, as shown in the "unreachable" message. `unicode` picks
+  // ●/○/─ over ASCII (*/o/-) for terminals without UTF-8.
+  Dashboard(std::string address, bool unicode);
+
+  void OnSnapshot(ccrelay::v1::StatsSnapshot snapshot);
+  // The stream failed (or never connected); `error` is a short reason. Keeps the last snapshot
+  // (shown as stale) until the next one arrives.
+  void OnDisconnected(std::string error);
+  // A line at the bottom (the result of e/d/r), replaced by the next one.
+  void SetStatus(std::string status) { status_ = std::move(status); }
+
+  Action HandleKey(int key);
+
+  // The selected provider's name, "" when there is none.
+  std::string SelectedProvider() const;
+  bool connected() const { return connected_; }
+  bool help_visible() const { return show_help_; }
+  const std::optional<ccrelay::v1::StatsSnapshot>& snapshot() const { return snapshot_; }
+
+  // Exactly `height` lines of exactly `width` columns (a column per code point; every glyph
+  // used here is one column wide).
+  std::vector<std::string> Render(int width, int height) const;
+
+ private:
+  int SelectedIndex() const;
+  std::vector<std::string> RenderBody(int width, int rows) const;
+  std::vector<std::string> RenderHelp(int width, int rows) const;
+
+  std::string address_;
+  bool unicode_;
+  std::optional<ccrelay::v1::StatsSnapshot> snapshot_;
+  bool connected_ = false;
+  bool ever_connected_ = false;
+  std::string error_;
+  std::string selected_;  // by name, so the selection survives reordering
+  bool show_help_ = false;
+  std::string status_;
+};
+
+// Helpers, exposed for tests.
+// "1,247".
+std::string GroupThousands(uint64_t n);
+// "234ms", "1.2s".
+std::string FormatLatency(double ms);
+// "950", "1.2k", "40k", "1.5M".
+std::string FormatCount(double n);
+// Cuts `s` to at most `width` code points, then pads with spaces to exactly `width`.
+std::string FitColumns(std::string_view s, int width);
+// Number of code points in UTF-8 text.
+int ColumnsOf(std::string_view s);
+
+}  // namespace ccrelay::controlplane::tui
