@@ -1,0 +1,138 @@
+// `cc-relayctl`: the operator's CLI over gRPC, to a control plane's Management API and to a data
+// plane's admin API. Parses the global flags and the noun, then hands over to the noun's file.
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ctl/commands.h"
+#include "dataplane/common/str.h"
+
+namespace {
+
+using ccrelay::ctl::Invocation;
+
+constexpr std::string_view kHelp =
+    R"(cc-relayctl: operate a cc-relay control plane and its data planes over gRPC
+
+Usage:
+  cc-relayctl [global flags] <command> [flags]
+
+Commands:
+  providers list|get|enable|disable     Providers and their state
+  keys list|add|remove|rotate|enable|disable
+                                        API keys (fingerprints only; new keys from a file or stdin)
+  dataplanes list                       Data planes connected to the control plane
+  stats [--watch]                       Request, token and error totals
+  config validate|reload|show|status    The control plane's configuration
+  dataplane status|drain --addr ADDR    One data plane's admin API
+
+Global flags:
+  --control-plane ADDR   Control plane gRPC address (default 127.0.0.1:8788)
+  --token-file F         File with the shared token (sent as authorization: Bearer)
+  --output table|json    Output format (default table); -o is short for it
+  --tls-ca F             CA bundle (PEM) to verify the control plane's certificate: TLS
+  --tls-server-name N    Name to check in the server certificate (default: the host)
+  --insecure             Allow plaintext to a non-loopback address
+  --timeout-ms N         Deadline of each call (default 10000)
+  -h, --help             Help (also: cc-relayctl <command> --help)
+
+Exit codes: 0 done, 1 the operation failed (the gRPC code and message are printed), 2 usage.
+)";
+
+bool TakeValue(const std::vector<std::string>& args, size_t* i, std::string* out,
+               std::string* error) {
+  const std::string& a = args[*i];
+  const size_t eq = a.find('=');
+  if (eq != std::string::npos) {
+    *out = a.substr(eq + 1);
+    return true;
+  }
+  if (*i + 1 >= args.size()) {
+    *error = "flag " + a + " needs a value";
+    return false;
+  }
+  *out = args[++*i];
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> raw(argv + 1, argv + argc);
+  Invocation inv;
+  std::string noun;
+  std::string error;
+  bool help = false;
+  for (size_t i = 0; i < raw.size() && error.empty(); ++i) {
+    const std::string& a = raw[i];
+    const std::string name = a.substr(0, a.find('='));
+    if (name == "--control-plane") {
+      TakeValue(raw, &i, &inv.flags.control_plane, &error);
+    } else if (name == "--token-file") {
+      TakeValue(raw, &i, &inv.flags.token_file, &error);
+    } else if (name == "--output" || name == "-o") {
+      TakeValue(raw, &i, &inv.flags.output, &error);
+    } else if (name == "--tls-ca") {
+      TakeValue(raw, &i, &inv.flags.tls_ca, &error);
+    } else if (name == "--tls-server-name") {
+      TakeValue(raw, &i, &inv.flags.tls_server_name, &error);
+    } else if (name == "--timeout-ms") {
+      std::string v;
+      if (TakeValue(raw, &i, &v, &error) && !ccrelay::common::ParseUint(v, &inv.flags.timeout_ms)) {
+        error = "--timeout-ms needs a number";
+      }
+    } else if (a == "--insecure") {
+      inv.flags.insecure = true;
+    } else if (noun.empty() && (a == "-h" || a == "--help" || a == "help")) {
+      help = true;
+    } else if (noun.empty() && !a.starts_with("-")) {
+      noun = a;
+    } else if (noun.empty()) {
+      error = "unknown flag \"" + a + "\" (command flags go after the command)";
+    } else {
+      inv.args.push_back(a);
+    }
+  }
+  if (!error.empty()) {
+    return ccrelay::ctl::UsageError(error, kHelp);
+  }
+  if (noun.empty()) {
+    if (help) {
+      return ccrelay::ctl::PrintHelp(kHelp);
+    }
+    return ccrelay::ctl::UsageError("a command is required", kHelp);
+  }
+  if (help) {
+    inv.args.insert(inv.args.begin(), "--help");
+  }
+  if (inv.flags.output != "table" && inv.flags.output != "json") {
+    return ccrelay::ctl::UsageError("--output must be table or json", kHelp);
+  }
+  const ccrelay::ctl::Output out(inv.flags.output == "json" ? ccrelay::ctl::Output::Format::kJson
+                                                            : ccrelay::ctl::Output::Format::kTable);
+  inv.out = &out;
+  if (noun == "providers" || noun == "provider") {
+    return ccrelay::ctl::RunProviders(inv);
+  }
+  if (noun == "keys" || noun == "key") {
+    return ccrelay::ctl::RunKeys(inv);
+  }
+  if (noun == "dataplanes") {
+    return ccrelay::ctl::RunDataPlanes(inv);
+  }
+  if (noun == "stats") {
+    return ccrelay::ctl::RunStats(inv);
+  }
+  if (noun == "config") {
+    return ccrelay::ctl::RunConfig(inv);
+  }
+  if (noun == "dataplane") {
+    return ccrelay::ctl::RunDataPlane(inv);
+  }
+  if (noun == "version") {
+    std::printf("cc-relayctl %s\n", CCR_VERSION);
+    return 0;
+  }
+  return ccrelay::ctl::UsageError("unknown command \"" + noun + "\"", kHelp);
+}

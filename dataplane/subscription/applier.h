@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace ccrelay::v1 {
+class RoutingSnapshot;
+class StatsReport;
+}  // namespace ccrelay::v1
+
+namespace ccrelay::subscription {
+
+// What a snapshot subscription feeds: the data plane (DataPlaneApplier) or a test double.
+// Every method is called from the subscription's own thread, never from a gRPC reaction.
+class SnapshotApplier {
+ public:
+  virtual ~SnapshotApplier() = default;
+
+  // Applies the whole snapshot or nothing. OK = ACK; an error = NACK (the previous snapshot
+  // stays in force). May block until every worker holds the new table.
+  virtual absl::Status Apply(const ccrelay::v1::RoutingSnapshot& snapshot) = 0;
+  // Version of the snapshot in force (0: none yet).
+  virtual uint64_t version() const = 0;
+  // Fills `report` with the deltas since the previous call.
+  virtual void TakeStats(ccrelay::v1::StatsReport* report) = 0;
+};
+
+using SnapshotApplierPtr = std::unique_ptr<SnapshotApplier>;
+
+}  // namespace ccrelay::subscription

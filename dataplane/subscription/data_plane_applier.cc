@@ -1,0 +1,100 @@
+#include "dataplane/subscription/data_plane_applier.h"
+
+#include <algorithm>
+
+#include "proto/snapshot.pb.h"
+#include "proto/stream.pb.h"
+
+#include "dataplane/common/clock.h"
+#include "dataplane/common/log.h"
+#include "dataplane/server/data_plane.h"
+
+namespace ccrelay::subscription {
+
+DataPlaneApplier::DataPlaneApplier(server::DataPlane& data_plane, bool follow_logging)
+    : data_plane_(data_plane), follow_logging_(follow_logging) {}
+
+absl::Status DataPlaneApplier::Apply(const ccrelay::v1::RoutingSnapshot& snapshot) {
+  absl::MutexLock apply_lock(&apply_mu_);
+  if (closed_) {
+    return absl::UnavailableError("the data plane is shutting down");
+  }
+  absl::Status st = data_plane_.ApplySnapshot(snapshot);
+  if (!st.ok()) {
+    return st;
+  }
+  std::vector<std::string> names;
+  for (const auto& p : snapshot.providers()) {
+    if (p.enabled()) {
+      names.push_back(p.name());
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    providers_ = std::move(names);
+  }
+  if (follow_logging_) {
+    common::LogLevel level = common::LogLevel::kInfo;
+    if (!snapshot.logging().level().empty() &&
+        common::ParseLogLevel(snapshot.logging().level(), &level)) {
+      common::SetLogLevel(level);
+    }
+    if (!snapshot.logging().format().empty()) {
+      common::SetLogFormat(snapshot.logging().format() == "json" ? common::LogFormat::kJson
+                                                                 : common::LogFormat::kText);
+    }
+  }
+  return absl::OkStatus();
+}
+
+uint64_t DataPlaneApplier::version() const { return data_plane_.version(); }
+
+void DataPlaneApplier::TakeStats(ccrelay::v1::StatsReport* report) {
+  stats::StatsDelta d = data_plane_.stats().Take();
+  report->set_requests(d.requests);
+  report->set_active_streams(d.active_streams);
+  report->set_open_connections(data_plane_.active_sessions());
+  for (const stats::KeyDelta& k : d.keys) {
+    ccrelay::v1::KeyStats* ks = report->add_keys();
+    ks->set_provider(k.provider);
+    ks->set_key_fingerprint(k.key_fingerprint);
+    ks->set_requests(k.requests);
+    ks->set_errors(k.errors);
+    ks->set_rate_limited(k.rate_limited);
+    ks->set_input_tokens(k.input_tokens);
+    ks->set_output_tokens(k.output_tokens);
+    ks->set_cache_read_tokens(k.cache_read_tokens);
+    ks->set_cache_creation_tokens(k.cache_creation_tokens);
+    ks->set_latency_ms_sum(k.latency_ms_sum);
+    ks->set_latency_count(k.latency_count);
+  }
+  // The collector keeps no finish time: the report's time stands for it (at most one interval
+  // off).
+  const int64_t now = common::RealClock::Get().UnixMillis();
+  for (const stats::RequestRecord& r : d.recent) {
+    ccrelay::v1::RecentRequest* rr = report->add_recent();
+    rr->set_request_id(r.request_id);
+    rr->set_provider(r.provider);
+    rr->set_key_fingerprint(r.key_fingerprint);
+    rr->set_model(r.model);
+    rr->set_status(r.status);
+    rr->set_attempts(r.attempts);
+    rr->set_ttfb_ms(r.ttfb_ms);
+    rr->set_duration_ms(r.duration_ms);
+    rr->set_input_tokens(std::max<int64_t>(0, r.usage.input_tokens));
+    rr->set_output_tokens(std::max<int64_t>(0, r.usage.output_tokens));
+    rr->set_unix_ms(now);
+  }
+}
+
+void DataPlaneApplier::Close() {
+  absl::MutexLock apply_lock(&apply_mu_);
+  closed_ = true;
+}
+
+std::vector<std::string> DataPlaneApplier::providers() const {
+  absl::MutexLock lock(&mu_);
+  return providers_;
+}
+
+}  // namespace ccrelay::subscription

@@ -1,0 +1,359 @@
+// The DataPlaneSync client against a fake control plane on 127.0.0.1:0 (Envoy's ADS tests):
+// send a snapshot, then assert that the next message is ACK(new version) or NACK(last good
+// version, error), always echoing the nonce.
+#include "dataplane/subscription/snapshot_subscription.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include <grpcpp/grpcpp.h>
+
+#include "proto/stream.grpc.pb.h"
+#include "proto/stream.pb.h"
+
+namespace ccrelay::subscription {
+namespace {
+
+using std::chrono::milliseconds;
+using v1::ControlPlaneMessage;
+using v1::DataPlaneMessage;
+
+constexpr milliseconds kWait{5000};
+
+// Applies every snapshot except those whose version is listed in `reject`.
+class FakeApplier : public SnapshotApplier {
+ public:
+  absl::Status Apply(const v1::RoutingSnapshot& snapshot) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    applied_.push_back(snapshot.version());
+    if (snapshot.version() == reject_) {
+      return absl::InvalidArgumentError("provider x: ca_file /nope: cannot load CA bundle");
+    }
+    version_ = snapshot.version();
+    return absl::OkStatus();
+  }
+  uint64_t version() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return version_;
+  }
+  void TakeStats(v1::StatsReport* report) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    report->set_requests(++takes_);
+    report->set_active_streams(3);
+  }
+
+  void SetReject(uint64_t v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    reject_ = v;
+  }
+  std::vector<uint64_t> Applied() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return applied_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  uint64_t version_ = 0;
+  uint64_t reject_ = 0;
+  uint64_t takes_ = 0;
+  std::vector<uint64_t> applied_;
+};
+
+// A control plane that records every stream and every message and lets the test write.
+class FakeControlPlane final : public v1::DataPlaneSync::Service {
+ public:
+  struct Stream {
+    grpc::ServerContext* ctx = nullptr;
+    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw = nullptr;
+    std::string authorization;
+    std::vector<DataPlaneMessage> received;
+    bool ended = false;
+  };
+
+  FakeControlPlane() {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~FakeControlPlane() override {
+    server_->Shutdown(std::chrono::system_clock::now());
+    server_->Wait();
+  }
+
+  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  grpc::Status Sync(grpc::ServerContext* ctx,
+                    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw) override {
+    size_t index;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto s = std::make_shared<Stream>();
+      s->ctx = ctx;
+      s->rw = rw;
+      auto it = ctx->client_metadata().find("authorization");
+      if (it != ctx->client_metadata().end()) {
+        s->authorization = std::string(it->second.data(), it->second.size());
+      }
+      streams_.push_back(s);
+      index = streams_.size() - 1;
+    }
+    cv_.notify_all();
+    DataPlaneMessage msg;
+    while (rw->Read(&msg)) {
+      std::lock_guard<std::mutex> lock(mu_);
+      streams_[index]->received.push_back(msg);
+      cv_.notify_all();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      streams_[index]->ended = true;
+      streams_[index]->rw = nullptr;
+    }
+    cv_.notify_all();
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake control plane ended the stream");
+  }
+
+  // Waits for stream `i` to exist and have received at least `n` messages; returns message n-1.
+  std::optional<DataPlaneMessage> WaitForMessage(size_t i, size_t n, milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, timeout,
+                      [&] { return streams_.size() > i && streams_[i]->received.size() >= n; })) {
+      return std::nullopt;
+    }
+    return streams_[i]->received[n - 1];
+  }
+  // Next message of stream `i` after the first `seen` that is not a stats report.
+  std::optional<DataPlaneMessage> WaitForNonStats(size_t i, size_t* seen, milliseconds timeout) {
+    while (true) {
+      auto m = WaitForMessage(i, *seen + 1, timeout);
+      if (!m.has_value()) {
+        return m;
+      }
+      ++*seen;
+      if (!m->has_stats()) {
+        return m;
+      }
+    }
+  }
+  bool WaitForStreamEnded(size_t i, milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return streams_.size() > i && streams_[i]->ended; });
+  }
+  bool Send(size_t i, uint64_t version, const std::string& nonce) {
+    ControlPlaneMessage msg;
+    msg.mutable_snapshot()->mutable_snapshot()->set_version(version);
+    msg.mutable_snapshot()->set_nonce(nonce);
+    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (streams_.size() <= i || streams_[i]->rw == nullptr) {
+        return false;
+      }
+      rw = streams_[i]->rw;
+    }
+    return rw->Write(msg);
+  }
+  void Cancel(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams_[i]->ctx->TryCancel();
+  }
+  std::string Authorization(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return streams_[i]->authorization;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<Stream>> streams_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;  // last: its handlers use the members above
+};
+
+SubscriptionOptions Options() {
+  SubscriptionOptions o;
+  o.id = "dp-test";
+  o.control_plane = "fake";
+  o.labels = {{"zone", "z1"}};
+  o.listen_address = "127.0.0.1:18787";
+  o.admin_address = "127.0.0.1:18789";
+  o.token = "tok-123";
+  o.stats_interval = milliseconds(3600000);  // stats only where a test asks for them
+  o.backoff_initial = milliseconds(1);
+  o.backoff_max = milliseconds(20);
+  return o;
+}
+
+ChannelFactory FactoryFor(const FakeControlPlane& cp) {
+  const std::string addr = cp.Address();
+  return [addr] { return grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()); };
+}
+
+TEST(SnapshotSubscriptionTest, HelloThenAckOfAnAppliedSnapshot) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  SnapshotSubscription sub(Options(), FactoryFor(cp), applier);
+  sub.Start();
+
+  auto hello = cp.WaitForMessage(0, 1, kWait);
+  ASSERT_TRUE(hello.has_value());
+  ASSERT_TRUE(hello->has_hello());
+  EXPECT_EQ(hello->hello().id(), "dp-test");
+  EXPECT_EQ(hello->hello().build_version(), CCR_VERSION);
+  EXPECT_EQ(hello->hello().labels().at("zone"), "z1");
+  EXPECT_EQ(hello->hello().listen_address(), "127.0.0.1:18787");
+  EXPECT_EQ(hello->hello().admin_address(), "127.0.0.1:18789");
+  EXPECT_EQ(hello->hello().last_applied_version(), 0u);
+  EXPECT_EQ(cp.Authorization(0), "Bearer tok-123");
+
+  ASSERT_TRUE(cp.Send(0, 5, "n-5"));
+  size_t seen = 1;
+  auto ack = cp.WaitForNonStats(0, &seen, kWait);
+  ASSERT_TRUE(ack.has_value());
+  ASSERT_TRUE(ack->has_ack()) << ack->DebugString();
+  EXPECT_EQ(ack->ack().version(), 5u);
+  EXPECT_EQ(ack->ack().nonce(), "n-5");
+  EXPECT_EQ(applier.Applied(), std::vector<uint64_t>{5});
+  EXPECT_TRUE(sub.WaitForFirstSnapshot(kWait).ok());
+  EXPECT_TRUE(sub.status().connected);
+}
+
+TEST(SnapshotSubscriptionTest, NackNamesTheLastGoodVersionAndTheError) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  applier.SetReject(6);
+  SnapshotSubscription sub(Options(), FactoryFor(cp), applier);
+  sub.Start();
+  ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
+  ASSERT_TRUE(cp.Send(0, 5, "a"));
+  size_t seen = 1;
+  auto ack = cp.WaitForNonStats(0, &seen, kWait);
+  ASSERT_TRUE(ack.has_value() && ack->has_ack());
+
+  ASSERT_TRUE(cp.Send(0, 6, "b"));
+  auto nack = cp.WaitForNonStats(0, &seen, kWait);
+  ASSERT_TRUE(nack.has_value());
+  ASSERT_TRUE(nack->has_nack()) << nack->DebugString();
+  EXPECT_EQ(nack->nack().rejected_version(), 6u);
+  EXPECT_EQ(nack->nack().last_good_version(), 5u);
+  EXPECT_EQ(nack->nack().nonce(), "b");
+  EXPECT_NE(nack->nack().error_detail().find("ca_file"), std::string::npos);
+  EXPECT_EQ(applier.version(), 5u);
+  EXPECT_EQ(sub.status().last_rejected_version, 6u);
+  EXPECT_NE(sub.status().last_nack_error.find("ca_file"), std::string::npos);
+
+  // The next good one is ACKed again.
+  ASSERT_TRUE(cp.Send(0, 7, "c"));
+  auto again = cp.WaitForNonStats(0, &seen, kWait);
+  ASSERT_TRUE(again.has_value() && again->has_ack());
+  EXPECT_EQ(again->ack().version(), 7u);
+  EXPECT_EQ(again->ack().nonce(), "c");
+}
+
+TEST(SnapshotSubscriptionTest, FirstSnapshotRejectedIsReportedToTheWaiter) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  applier.SetReject(1);
+  SnapshotSubscription sub(Options(), FactoryFor(cp), applier);
+  sub.Start();
+  ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
+  ASSERT_TRUE(cp.Send(0, 1, "x"));
+  const absl::Status st = sub.WaitForFirstSnapshot(kWait);
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  size_t seen = 1;
+  auto nack = cp.WaitForNonStats(0, &seen, kWait);
+  ASSERT_TRUE(nack.has_value() && nack->has_nack());
+  EXPECT_EQ(nack->nack().last_good_version(), 0u);
+}
+
+TEST(SnapshotSubscriptionTest, ReconnectsWithHelloCarryingTheLastAppliedVersion) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  SnapshotSubscription sub(Options(), FactoryFor(cp), applier);
+  sub.Start();
+  ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
+  ASSERT_TRUE(cp.Send(0, 9, "n9"));
+  size_t seen = 1;
+  ASSERT_TRUE(cp.WaitForNonStats(0, &seen, kWait).has_value());
+
+  cp.Cancel(0);  // the stream breaks
+  ASSERT_TRUE(cp.WaitForStreamEnded(0, kWait));
+  auto hello = cp.WaitForMessage(1, 1, kWait);
+  ASSERT_TRUE(hello.has_value()) << "no second stream";
+  ASSERT_TRUE(hello->has_hello());
+  EXPECT_EQ(hello->hello().last_applied_version(), 9u);
+  EXPECT_EQ(hello->hello().id(), "dp-test");
+  EXPECT_EQ(sub.status().streams_started, 2u);
+  // The new stream works as the first one did.
+  ASSERT_TRUE(cp.Send(1, 10, "n10"));
+  size_t seen1 = 1;
+  auto ack = cp.WaitForNonStats(1, &seen1, kWait);
+  ASSERT_TRUE(ack.has_value() && ack->has_ack());
+  EXPECT_EQ(ack->ack().version(), 10u);
+}
+
+TEST(SnapshotSubscriptionTest, KeepsRetryingWhileNoControlPlaneAnswers) {
+  // Nothing listens on the first address: every attempt fails; the subscription keeps trying
+  // (a fresh channel each time) and connects once the factory points at a live one.
+  FakeControlPlane cp;
+  FakeApplier applier;
+  std::mutex mu;
+  int attempts = 0;
+  std::condition_variable cv;
+  const std::string live = cp.Address();
+  ChannelFactory factory = [&]() -> std::shared_ptr<grpc::Channel> {
+    std::lock_guard<std::mutex> lock(mu);
+    ++attempts;
+    cv.notify_all();
+    const std::string addr = attempts < 4 ? std::string("127.0.0.1:1") : live;
+    return grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  };
+  SnapshotSubscription sub(Options(), factory, applier);
+  sub.Start();
+  auto hello = cp.WaitForMessage(0, 1, kWait);
+  ASSERT_TRUE(hello.has_value());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(attempts, 4);
+}
+
+TEST(SnapshotSubscriptionTest, SendsStatsReportsWhileConnected) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  SubscriptionOptions o = Options();
+  o.stats_interval = milliseconds(5);
+  SnapshotSubscription sub(o, FactoryFor(cp), applier);
+  sub.Start();
+  ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
+  ASSERT_TRUE(cp.Send(0, 1, "n1"));  // connected once a message arrived
+  std::optional<DataPlaneMessage> stats;
+  for (size_t n = 2; n < 50 && !(stats.has_value() && stats->has_stats()); ++n) {
+    stats = cp.WaitForMessage(0, n, kWait);
+    ASSERT_TRUE(stats.has_value());
+  }
+  ASSERT_TRUE(stats->has_stats());
+  EXPECT_GE(stats->stats().requests(), 1u);
+  EXPECT_EQ(stats->stats().active_streams(), 3);
+}
+
+TEST(SnapshotSubscriptionTest, StopEndsTheStreamAndIsIdempotent) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  SnapshotSubscription sub(Options(), FactoryFor(cp), applier);
+  sub.Start();
+  ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
+  sub.Stop();
+  EXPECT_TRUE(cp.WaitForStreamEnded(0, kWait));
+  sub.Stop();
+  EXPECT_FALSE(sub.status().connected);
+}
+
+}  // namespace
+}  // namespace ccrelay::subscription
