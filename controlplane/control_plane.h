@@ -9,6 +9,10 @@ namespace grpc {
 class Channel;
 }
 
+namespace ccrelay::v1 {
+class RoutingSnapshot;
+}
+
 namespace ccrelay::controlplane {
 
 struct ControlPlaneOptions {
@@ -16,7 +20,7 @@ struct ControlPlaneOptions {
   // nothing to watch or reload).
   std::string config_path;
   // gRPC listener for DataPlaneSync and Management. Port 0 picks a free port. Anything but a
-  // loopback address requires token_file.
+  // loopback address requires token_file. "" = no network listener (InProcessChannel only).
   std::string listen = "127.0.0.1:8788";
   // File holding the shared token (first line) that data planes and cc-relayctl present as
   // "authorization: Bearer <token>" metadata. Optional on loopback.
@@ -43,10 +47,14 @@ class ControlPlane {
   // gRPC server and the config watcher.
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(const ControlPlaneOptions& options);
 
-  // A channel to this control plane that does not leave the process (cc-relay serve).
+  // A channel to this control plane that does not leave the process (cc-relay serve). It adds
+  // the token (if any) to every call itself.
   virtual std::shared_ptr<grpc::Channel> InProcessChannel() = 0;
-  // "127.0.0.1:8788" as bound.
+  // "127.0.0.1:8788" as bound ("" without a network listener).
   virtual std::string listen_address() const = 0;
+  // The effective snapshot in force (with secrets: for this process only, e.g. `serve` reading
+  // server.listen and logging before its data plane has synced).
+  virtual std::shared_ptr<const ccrelay::v1::RoutingSnapshot> CurrentSnapshot() const = 0;
   // Reload the config file now (SIGHUP, cc-relayctl config reload). An invalid file is
   // rejected whole; the running config stays.
   virtual absl::Status Reload() = 0;

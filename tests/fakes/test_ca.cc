@@ -90,7 +90,7 @@ X509Ptr MakeCert(EVP_PKEY* subject_key, const std::string& common_name, X509* is
     ok = ok && AddExtension(cert.get(), signer, NID_basic_constraints, "critical,CA:FALSE");
     ok = ok && AddExtension(cert.get(), signer, NID_key_usage,
                             "critical,digitalSignature,keyEncipherment");
-    ok = ok && AddExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth");
+    ok = ok && AddExtension(cert.get(), signer, NID_ext_key_usage, "serverAuth,clientAuth");
     ok = ok && AddExtension(cert.get(), signer, NID_subject_key_identifier, "hash");
     ok = ok && AddExtension(cert.get(), signer, NID_authority_key_identifier, "keyid:always");
     ok = ok && AddExtension(cert.get(), signer, NID_subject_alt_name, san);

@@ -14,7 +14,8 @@ struct CertFiles {
 
 // A throw-away PKI made at test time with the OpenSSL C API: a CA, a server certificate for
 // "localhost" (SAN DNS:localhost, IP:127.0.0.1) and one for "wrong.example" (to test host-name
-// verification), all signed by the CA, written as PEM files into a temp dir.
+// verification), all signed by the CA, written as PEM files into a temp dir. The leaf
+// certificates are also valid client certificates (extended key usage clientAuth, for mTLS).
 class TestPki {
  public:
   // nullptr if OpenSSL failed (the reason is in `error`).

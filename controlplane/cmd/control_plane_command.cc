@@ -1,0 +1,171 @@
+#include "controlplane/cmd/control_plane_command.h"
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <pthread.h>
+
+#include "proto/snapshot.pb.h"
+
+#include "controlplane/control_plane.h"
+#include "dataplane/common/log.h"
+#include "dataplane/common/str.h"
+
+namespace ccrelay::controlplane {
+namespace {
+
+constexpr std::string_view kHelp =
+    R"(Run the control plane: config, hot reload, runtime changes, data-plane sync.
+
+Usage:
+  cc-relay control-plane [--config PATH] [--listen HOST:PORT] [--token-file FILE]
+                         [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+                         [--state-file FILE] [--no-watch] [--log-level L] [--log-format F]
+
+Flags:
+  --config PATH         Config file (default: $XDG_CONFIG_HOME/cc-relay/config.yaml, else
+                        ~/.config/cc-relay/config.yaml, else the built-in default)
+  --listen HOST:PORT    gRPC address for data planes and cc-relayctl (default 127.0.0.1:8788;
+                        port 0 picks a free port). Anything but loopback needs --token-file.
+  --token-file FILE     Shared token (first line); every call must send
+                        "authorization: Bearer <token>"
+  --tls-cert FILE       Server certificate (PEM), with --tls-key FILE
+  --tls-key FILE        Server private key (PEM)
+  --tls-client-ca FILE  Require and verify client certificates signed by this CA (mTLS)
+  --state-file FILE     Where runtime changes persist (default: <config>.state.json)
+  --no-watch            Do not watch the config file (reload with SIGHUP or the API only)
+  --log-level LEVEL     debug | info | warn | error (overrides logging.level)
+  --log-format FORMAT   text | json (overrides logging.format)
+  -h, --help            Help for control-plane
+
+Logs "control_plane_listening address=HOST:PORT" once bound.
+Signals: SIGTERM/SIGINT stop (data planes keep serving their last snapshot); SIGHUP reloads
+the config file (an invalid file is rejected whole and the running config stays).
+)";
+
+struct Flags {
+  ControlPlaneOptions options;
+  std::string log_level;
+  std::string log_format;
+  bool help = false;
+  std::string error;
+};
+
+Flags Parse(const std::vector<std::string_view>& args) {
+  Flags f;
+  for (size_t i = 2; i < args.size() && f.error.empty(); ++i) {
+    const std::string_view a = args[i];
+    const std::string_view name = a.substr(0, a.find('='));
+    auto take = [&](std::string* out) {
+      if (const size_t eq = a.find('='); eq != std::string_view::npos) {
+        *out = std::string(a.substr(eq + 1));
+      } else if (i + 1 < args.size()) {
+        *out = std::string(args[++i]);
+      } else {
+        f.error = common::StrCat("flag ", a, " needs a value");
+      }
+    };
+    if (a == "-h" || a == "--help" || a == "help") {
+      f.help = true;
+    } else if (name == "--config" || name == "-c") {
+      take(&f.options.config_path);
+    } else if (name == "--listen") {
+      take(&f.options.listen);
+    } else if (name == "--token-file") {
+      take(&f.options.token_file);
+    } else if (name == "--tls-cert") {
+      take(&f.options.tls_cert_file);
+    } else if (name == "--tls-key") {
+      take(&f.options.tls_key_file);
+    } else if (name == "--tls-client-ca") {
+      take(&f.options.tls_client_ca_file);
+    } else if (name == "--state-file") {
+      take(&f.options.state_file);
+    } else if (a == "--no-watch") {
+      f.options.watch_config = false;
+    } else if (name == "--log-level") {
+      take(&f.log_level);
+    } else if (name == "--log-format") {
+      take(&f.log_format);
+    } else {
+      f.error = common::StrCat("unknown flag \"", a, "\"");
+    }
+  }
+  if (f.error.empty() && !f.help && f.options.listen.empty()) {
+    f.error = "--listen needs an address";
+  }
+  if (f.error.empty() && !f.log_level.empty()) {
+    common::LogLevel lv;
+    if (!common::ParseLogLevel(f.log_level, &lv)) {
+      f.error = "--log-level must be debug, info, warn or error";
+    }
+  }
+  if (f.error.empty() && !f.log_format.empty() && f.log_format != "text" &&
+      f.log_format != "json") {
+    f.error = "--log-format must be text or json";
+  }
+  return f;
+}
+
+void ApplyLogging(const std::string& level, const std::string& format) {
+  common::LogLevel lv = common::LogLevel::kInfo;
+  if (!level.empty()) {
+    common::ParseLogLevel(level, &lv);
+  }
+  common::SetLogLevel(lv);
+  common::SetLogFormat(format == "json" ? common::LogFormat::kJson : common::LogFormat::kText);
+}
+
+}  // namespace
+
+int RunControlPlaneCommand(const std::vector<std::string_view>& args) {
+  Flags f = Parse(args);
+  if (f.help) {
+    std::fputs(kHelp.data(), stdout);
+    return 0;
+  }
+  if (!f.error.empty()) {
+    std::fprintf(stderr, "error: %s\n\n%s", f.error.c_str(), kHelp.data());
+    return 2;
+  }
+  ApplyLogging(f.log_level, f.log_format);
+
+  // Signals are taken by sigwait below; block them before any thread starts so that none of
+  // gRPC's threads gets them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto cp = ControlPlane::Start(f.options);
+  if (!cp.ok()) {
+    // One line per problem (config errors are file:line:col: key: message).
+    std::fprintf(stderr, "%s\nerror: the control plane did not start\n",
+                 std::string(cp.status().message()).c_str());
+    return 1;
+  }
+  if (auto snapshot = (*cp)->CurrentSnapshot(); snapshot != nullptr) {
+    ApplyLogging(f.log_level.empty() ? snapshot->logging().level() : f.log_level,
+                 f.log_format.empty() ? snapshot->logging().format() : f.log_format);
+  }
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) {
+      continue;
+    }
+    if (sig == SIGHUP) {
+      CCR_LOG(kInfo, "reload_requested", common::F("signal", "SIGHUP"));
+      (void)(*cp)->Reload();  // a rejected file is logged by the control plane
+      continue;
+    }
+    CCR_LOG(kInfo, "shutdown_requested", common::F("signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    break;
+  }
+  (*cp)->Shutdown();
+  return 0;
+}
+
+}  // namespace ccrelay::controlplane

@@ -1,0 +1,339 @@
+#include "controlplane/control_plane.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <arpa/inet.h>
+
+#include "proto/snapshot.pb.h"
+
+#include "controlplane/config/config_loader.h"
+#include "controlplane/management/management_service.h"
+#include "controlplane/reload/config_watcher.h"
+#include "controlplane/snapshot/limit_share.h"
+#include "controlplane/snapshot/snapshot_cache.h"
+#include "controlplane/state/config_store.h"
+#include "controlplane/stats/stats_aggregator.h"
+#include "controlplane/stream/call_auth.h"
+#include "controlplane/stream/dataplane_registry.h"
+#include "controlplane/stream/dataplane_sync_service.h"
+#include "dataplane/common/clock.h"
+#include "dataplane/common/log.h"
+#include "dataplane/common/status_macros.h"
+#include "dataplane/common/str.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/support/client_interceptor.h"
+
+namespace ccrelay::controlplane {
+namespace {
+
+using common::F;
+using common::Q;
+using common::StrCat;
+
+constexpr std::chrono::milliseconds kReloadDebounce{100};
+constexpr std::chrono::seconds kShutdownGrace{2};
+
+struct HostPort {
+  std::string host;  // without brackets
+  std::string port;
+  bool ipv6 = false;
+};
+
+absl::StatusOr<HostPort> SplitHostPort(std::string_view addr) {
+  const size_t colon = addr.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 >= addr.size()) {
+    return absl::InvalidArgumentError(
+        StrCat("listen address \"", addr, "\": expected HOST:PORT (IPv6: [::1]:PORT)"));
+  }
+  HostPort hp;
+  std::string_view host = addr.substr(0, colon);
+  hp.port = std::string(addr.substr(colon + 1));
+  uint32_t port = 0;
+  if (!common::ParseUint(hp.port, &port) || port > 65535) {
+    return absl::InvalidArgumentError(StrCat("listen address \"", addr, "\": bad port"));
+  }
+  if (common::ConsumePrefix(&host, "[")) {
+    if (!common::ConsumeSuffix(&host, "]")) {
+      return absl::InvalidArgumentError(StrCat("listen address \"", addr, "\": unclosed ["));
+    }
+    hp.ipv6 = true;
+  }
+  hp.host = std::string(host);
+  return hp;
+}
+
+bool IsLoopback(const HostPort& hp) {
+  if (hp.host == "localhost") {
+    return true;
+  }
+  in_addr v4{};
+  if (inet_pton(AF_INET, hp.host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, hp.host.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;  // "", 0.0.0.0, a host name: anywhere but loopback
+}
+
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(StrCat(what, " ", path, ": cannot read"));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+// Puts the token on every call of the in-process channel: `serve`'s data plane goes through the
+// same check as a remote one, and the token never leaves the process.
+class TokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit TokenInterceptor(std::string header) : header_(std::move(header)) {}
+  // grpc::experimental::Interceptor
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization", header_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string header_;
+};
+
+class TokenInterceptorFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit TokenInterceptorFactory(std::string header) : header_(std::move(header)) {}
+  // grpc::experimental::ClientInterceptorFactoryInterface
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new TokenInterceptor(header_);
+  }
+
+ private:
+  const std::string header_;
+};
+
+class ControlPlaneImpl final : public ControlPlane {
+ public:
+  static absl::StatusOr<std::unique_ptr<ControlPlane>> Create(const ControlPlaneOptions& options);
+  ~ControlPlaneImpl() override { Shutdown(); }
+
+  // ControlPlane
+  std::shared_ptr<grpc::Channel> InProcessChannel() override {
+    grpc::ChannelArguments args;
+    if (token_.empty()) {
+      return server_->InProcessChannel(args);
+    }
+    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> creators;
+    creators.push_back(std::make_unique<TokenInterceptorFactory>(StrCat("Bearer ", token_)));
+    return server_->experimental().InProcessChannelWithInterceptors(args, std::move(creators));
+  }
+  std::string listen_address() const override { return listen_address_; }
+  std::shared_ptr<const ccrelay::v1::RoutingSnapshot> CurrentSnapshot() const override {
+    return cache_.Current();
+  }
+  absl::Status Reload() override { return store_->Reload(); }
+  void Shutdown() override;
+
+ private:
+  ControlPlaneImpl() = default;
+
+  SnapshotCache cache_;
+  DataPlaneRegistry registry_;
+  StatsAggregator stats_{common::RealClock::Get()};
+  CallAuthenticator auth_;
+  std::unique_ptr<ConfigStore> store_;
+  std::unique_ptr<DataPlaneSyncService> sync_;
+  std::unique_ptr<ManagementService> management_;
+  std::unique_ptr<grpc::Server> server_;  // after the services: destroyed before them
+  std::unique_ptr<ConfigWatcher> watcher_;
+  std::string listen_address_;
+  std::string token_;  // for the in-process channel only; never logged
+  std::atomic<bool> shut_down_{false};
+};
+
+absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
+    const ControlPlaneOptions& options) {
+  std::unique_ptr<ControlPlaneImpl> cp(new ControlPlaneImpl());
+  const EnvLookup env = ProcessEnv();
+
+  // Security first: nothing beyond loopback without a token.
+  std::optional<HostPort> listen;
+  if (!options.listen.empty()) {
+    ASSIGN_OR_RETURN(listen, SplitHostPort(options.listen));
+    if (!IsLoopback(*listen) && options.token_file.empty()) {
+      return absl::InvalidArgumentError(
+          StrCat("listening on ", options.listen,
+                 " (not loopback) requires a token (--token-file); add TLS (--tls-cert, "
+                 "--tls-key) for traffic across hosts"));
+    }
+  }
+  if (!options.token_file.empty()) {
+    ASSIGN_OR_RETURN(common::Secret token, ReadTokenFile(options.token_file));
+    cp->token_ = std::string(token.Reveal());
+    cp->auth_ = CallAuthenticator(std::move(token));
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both a certificate and a key (--tls-cert, --tls-key)");
+  }
+  if (!options.tls_client_ca_file.empty() && options.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "client certificates (--tls-client-ca) need a server certificate (--tls-cert, --tls-key)");
+  }
+
+  // Config + runtime state.
+  std::string config_path = options.config_path;
+  if (config_path.empty()) {
+    const std::string def = DefaultConfigPath(env);
+    std::error_code ec;
+    if (!def.empty() && std::filesystem::exists(def, ec)) {
+      config_path = def;
+    }
+  }
+  ConfigStore::Options so;
+  so.config_path = config_path;
+  so.state_file = options.state_file;
+  if (so.state_file.empty() && !config_path.empty()) {
+    so.state_file = StrCat(config_path, ".state.json");
+  }
+  so.env = env;
+  ASSIGN_OR_RETURN(cp->store_, ConfigStore::Create(so, &cp->cache_));
+
+  // Several data planes, one key: each connected data plane gets an equal share of every key
+  // limit, re-divided when one connects or disconnects (SPEC.md, Key pools).
+  cp->cache_.SetNodeHook(
+      [registry = &cp->registry_](const std::string&, ccrelay::v1::RoutingSnapshot* snapshot) {
+        DivideKeyLimits(registry->connected_count(), snapshot);
+      });
+  DataPlaneSyncService::Deps sd;
+  sd.cache = &cp->cache_;
+  sd.registry = &cp->registry_;
+  sd.stats = &cp->stats_;
+  sd.auth = &cp->auth_;
+  sd.clock = &common::RealClock::Get();
+  // 0 and 1 data planes get the same (whole) limits: only a change of the divisor republishes.
+  sd.on_membership_change = [cache = &cp->cache_, registry = &cp->registry_,
+                             divisor = std::make_shared<std::atomic<size_t>>(1)] {
+    const size_t n = std::max<size_t>(1, registry->connected_count());
+    if (divisor->exchange(n) == n) {
+      return;
+    }
+    const SnapshotConstSharedPtr current = cache->Current();
+    if (current != nullptr && HasKeyLimits(*current)) {
+      cache->Republish();
+    }
+  };
+  cp->sync_ = std::make_unique<DataPlaneSyncService>(sd);
+  ManagementService::Deps md;
+  md.store = cp->store_.get();
+  md.cache = &cp->cache_;
+  md.registry = &cp->registry_;
+  md.stats = &cp->stats_;
+  md.auth = &cp->auth_;
+  md.clock = &common::RealClock::Get();
+  md.env = env;
+  cp->management_ = std::make_unique<ManagementService>(std::move(md));
+
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  if (listen.has_value()) {
+    std::shared_ptr<grpc::ServerCredentials> creds;
+    if (!options.tls_cert_file.empty()) {
+      grpc::SslServerCredentialsOptions ssl(
+          options.tls_client_ca_file.empty()
+              ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+              : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+      grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+      ASSIGN_OR_RETURN(pair.private_key, ReadWholeFile(options.tls_key_file, "TLS key"));
+      ASSIGN_OR_RETURN(pair.cert_chain, ReadWholeFile(options.tls_cert_file, "TLS certificate"));
+      ssl.pem_key_cert_pairs.push_back(std::move(pair));
+      if (!options.tls_client_ca_file.empty()) {
+        ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                         ReadWholeFile(options.tls_client_ca_file, "TLS client CA"));
+      }
+      creds = grpc::SslServerCredentials(ssl);
+    } else {
+      creds = grpc::InsecureServerCredentials();
+    }
+    builder.AddListeningPort(options.listen, creds, &selected_port);
+  }
+  // Notice dead data planes (host gone, no RST) and let them keep their streams alive.
+  // No SO_REUSEPORT: a second control plane on the same address must fail to bind, not split
+  // the data planes between two processes.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.RegisterService(cp->sync_->service());
+  builder.RegisterService(cp->management_->service());
+  cp->server_ = builder.BuildAndStart();
+  if (cp->server_ == nullptr || (listen.has_value() && selected_port == 0)) {
+    return absl::UnavailableError(
+        StrCat("cannot listen on ", options.listen, " (address in use, or not an address here)"));
+  }
+  if (listen.has_value()) {
+    cp->listen_address_ = listen->ipv6 ? StrCat("[", listen->host, "]:", selected_port)
+                                       : StrCat(listen->host, ":", selected_port);
+    // Always printed, whatever the level: scripts and tests wait for this line.
+    common::LogLine(common::LogLevel::kInfo, "control_plane_listening",
+                    {F("address", cp->listen_address_), F("tls", !options.tls_cert_file.empty()),
+                     F("client_certs", !options.tls_client_ca_file.empty()),
+                     F("token", cp->auth_.enabled()), F("version", cp->cache_.version())});
+  }
+
+  if (options.watch_config && !config_path.empty()) {
+    ConfigStore* store = cp->store_.get();
+    auto watcher = ConfigWatcher::Start(config_path, kReloadDebounce, [store] {
+      // A rejected file is logged and kept in the status by the store.
+      (void)store->ReloadIfChanged();
+    });
+    if (watcher.ok()) {
+      cp->watcher_ = *std::move(watcher);
+    } else {
+      CCR_LOG(kWarn, "config_watch_unavailable", Q("error", watcher.status().message()),
+              Q("hint", "reload with SIGHUP or cc-relayctl config reload"));
+    }
+  }
+  CCR_LOG(kInfo, "control_plane_started",
+          Q("config", config_path.empty() ? std::string("built-in default") : config_path),
+          Q("state_file", so.state_file), F("version", cp->cache_.version()));
+  return std::unique_ptr<ControlPlane>(std::move(cp));
+}
+
+void ControlPlaneImpl::Shutdown() {
+  if (shut_down_.exchange(true)) {
+    return;
+  }
+  watcher_.reset();
+  if (server_ == nullptr) {
+    return;  // Start failed before the server ran
+  }
+  management_->Shutdown();
+  sync_->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  server_->Wait();
+  CCR_LOG(kInfo, "control_plane_stopped", F("version", cache_.version()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(
+    const ControlPlaneOptions& options) {
+  return ControlPlaneImpl::Create(options);
+}
+
+}  // namespace ccrelay::controlplane

@@ -1,0 +1,145 @@
+#include "controlplane/management/config_yaml.h"
+
+#include "proto/snapshot.pb.h"
+
+#include "dataplane/common/secret.h"
+#include "dataplane/common/str.h"
+#include "yaml-cpp/yaml.h"
+
+namespace ccrelay::controlplane {
+namespace {
+
+using ccrelay::v1::Key;
+using ccrelay::v1::Provider;
+
+bool InConfig(const ccrelay::v1::RoutingSnapshot& config, const std::string& provider,
+              const std::string& fingerprint) {
+  for (const Provider& p : config.providers()) {
+    if (p.name() != provider) {
+      continue;
+    }
+    for (const Key& k : p.keys()) {
+      if (k.fingerprint() == fingerprint) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// yaml-cpp's Emitter reports problems through its state, not exceptions, for what we write.
+void Timeouts(YAML::Emitter& out, const ccrelay::v1::Timeouts& t) {
+  out << YAML::Key << "timeouts" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "connect_ms" << YAML::Value << t.connect_ms();
+  out << YAML::Key << "first_byte_ms" << YAML::Value << t.first_byte_ms();
+  out << YAML::Key << "first_byte_non_stream_ms" << YAML::Value << t.first_byte_non_stream_ms();
+  out << YAML::Key << "idle_ms" << YAML::Value << t.idle_ms();
+  out << YAML::Key << "total_ms" << YAML::Value << t.total_ms();
+  out << YAML::Key << "request_header_ms" << YAML::Value << t.request_header_ms();
+  out << YAML::Key << "request_body_ms" << YAML::Value << t.request_body_ms();
+  out << YAML::Key << "keepalive_ms" << YAML::Value << t.keepalive_ms();
+  out << YAML::Key << "drain_ms" << YAML::Value << t.drain_ms();
+  out << YAML::Key << "upstream_idle_pool_ms" << YAML::Value << t.upstream_idle_pool_ms();
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+std::string RedactedSecret(const std::string& secret) {
+  return common::StrCat("<redacted fingerprint=", common::FingerprintOf(secret), ">");
+}
+
+std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
+                               const ccrelay::v1::RoutingSnapshot& config) {
+  YAML::Emitter out;
+  out << YAML::Comment(common::StrCat("effective config (", s.source(), ", snapshot version ",
+                                      s.version(), "); secrets redacted"));
+  out << YAML::BeginMap;
+
+  const auto& srv = s.server();
+  out << YAML::Key << "server" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "listen" << YAML::Value << srv.listen();
+  out << YAML::Key << "workers" << YAML::Value << srv.workers();
+  out << YAML::Key << "max_body_bytes" << YAML::Value << srv.max_body_bytes();
+  out << YAML::Key << "max_header_bytes" << YAML::Value << srv.max_header_bytes();
+  Timeouts(out, srv.timeouts());
+  const auto& auth = srv.auth();
+  out << YAML::Key << "auth" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "api_key" << YAML::Value
+      << (auth.api_key().empty() ? std::string() : RedactedSecret(auth.api_key()));
+  out << YAML::Key << "allow_subscription" << YAML::Value << auth.allow_subscription();
+  out << YAML::Key << "allow_bearer" << YAML::Value << auth.allow_bearer();
+  out << YAML::Key << "bearer_secret" << YAML::Value
+      << (auth.bearer_secret().empty() ? std::string() : RedactedSecret(auth.bearer_secret()));
+  out << YAML::EndMap;
+  out << YAML::EndMap;
+
+  out << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "level" << YAML::Value << s.logging().level();
+  out << YAML::Key << "format" << YAML::Value << s.logging().format();
+  out << YAML::EndMap;
+
+  out << YAML::Key << "providers" << YAML::Value << YAML::BeginSeq;
+  for (const Provider& p : s.providers()) {
+    out << YAML::BeginMap;
+    out << YAML::Key << "name" << YAML::Value << p.name();
+    out << YAML::Key << "type" << YAML::Value << p.type();
+    out << YAML::Key << "enabled" << YAML::Value << p.enabled();
+    out << YAML::Key << "base_url" << YAML::Value << p.base_url();
+    if (!p.ca_file().empty()) {
+      out << YAML::Key << "ca_file" << YAML::Value << p.ca_file();
+    }
+    out << YAML::Key << "weight" << YAML::Value << p.weight();
+    out << YAML::Key << "models" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& m : p.models()) {
+      out << m;
+    }
+    out << YAML::EndSeq;
+    if (p.model_mapping_size() > 0) {
+      out << YAML::Key << "model_mapping" << YAML::Value << YAML::BeginMap;
+      for (const auto& m : p.model_mapping()) {
+        out << YAML::Key << m.from() << YAML::Value << m.to();
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::Key << "keys" << YAML::Value << YAML::BeginSeq;
+    for (const Key& k : p.keys()) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "key" << YAML::Value << RedactedSecret(k.secret());
+      if (!InConfig(config, p.name(), k.fingerprint())) {
+        out << YAML::Comment("runtime");
+      }
+      out << YAML::Key << "enabled" << YAML::Value << k.enabled();
+      out << YAML::Key << "weight" << YAML::Value << k.weight();
+      out << YAML::Key << "rpm_limit" << YAML::Value << k.rpm_limit();
+      out << YAML::Key << "tpm_limit" << YAML::Value << k.tpm_limit();
+      out << YAML::Key << "itpm_limit" << YAML::Value << k.itpm_limit();
+      out << YAML::Key << "otpm_limit" << YAML::Value << k.otpm_limit();
+      out << YAML::EndMap;
+    }
+    out << YAML::EndSeq;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+
+  const auto& r = s.routing();
+  out << YAML::Key << "routing" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "strategy" << YAML::Value << r.strategy();
+  out << YAML::Key << "max_attempts" << YAML::Value << r.max_attempts();
+  if (!r.failover_primary().empty() || r.failover_fallbacks_size() > 0) {
+    out << YAML::Key << "failover" << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "primary" << YAML::Value << r.failover_primary();
+    out << YAML::Key << "fallbacks" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& f : r.failover_fallbacks()) {
+      out << f;
+    }
+    out << YAML::EndSeq;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap;
+
+  out << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace ccrelay::controlplane

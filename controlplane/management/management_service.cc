@@ -1,0 +1,351 @@
+#include "controlplane/management/management_service.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+#include "proto/management.grpc.pb.h"
+
+#include "controlplane/management/config_yaml.h"
+#include "controlplane/management/provider_view.h"
+#include "controlplane/snapshot/snapshot_cache.h"
+#include "controlplane/state/config_store.h"
+#include "controlplane/stats/stats_aggregator.h"
+#include "controlplane/stream/call_auth.h"
+#include "controlplane/stream/dataplane_registry.h"
+#include "dataplane/common/clock.h"
+#include "dataplane/common/log.h"
+#include "dataplane/common/str.h"
+#include "grpcpp/grpcpp.h"
+
+namespace ccrelay::controlplane {
+namespace {
+
+namespace v1 = ccrelay::v1;
+using common::StrCat;
+
+grpc::Status ToGrpc(const absl::Status& st) {
+  if (st.ok()) {
+    return grpc::Status::OK;
+  }
+  return {static_cast<grpc::StatusCode>(st.code()), std::string(st.message())};
+}
+
+KeyLimitsSpec LimitsFrom(const v1::KeyLimits& l) {
+  return KeyLimitsSpec{l.rpm_limit(), l.tpm_limit(), l.itpm_limit(), l.otpm_limit(),
+                       std::max<uint32_t>(1, l.weight())};
+}
+
+void FillConfigError(const ConfigError& e, v1::ConfigError* out) {
+  out->set_file(e.file);
+  out->set_line(e.line);
+  out->set_column(e.column);
+  out->set_key_path(e.key_path);
+  out->set_message(e.message);
+}
+
+constexpr uint32_t kDefaultWatchIntervalMs = 1000;
+constexpr uint32_t kMinWatchIntervalMs = 100;
+
+}  // namespace
+
+class ManagementService::Impl final : public v1::Management::Service {
+ public:
+  explicit Impl(Deps deps) : d_(std::move(deps)) {
+    if (!d_.env) {
+      d_.env = ProcessEnv();
+    }
+  }
+
+  void Shutdown() {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+  }
+
+  // v1::Management::Service
+  grpc::Status ListProviders(grpc::ServerContext* ctx, const v1::ListProvidersRequest*,
+                             v1::ListProvidersResponse* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    SnapshotConstSharedPtr effective = d_.cache->Current();
+    for (v1::ProviderInfo& p : Providers(*effective)) {
+      *resp->add_providers() = std::move(p);
+    }
+    resp->set_strategy(effective->routing().strategy());
+    resp->set_snapshot_version(effective->version());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetProvider(grpc::ServerContext* ctx, const v1::GetProviderRequest* req,
+                           v1::ProviderInfo* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    return FindProvider(req->name(), resp);
+  }
+
+  grpc::Status SetProviderEnabled(grpc::ServerContext* ctx,
+                                  const v1::SetProviderEnabledRequest* req,
+                                  v1::ProviderInfo* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    if (auto st = d_.store->SetProviderEnabled(req->name(), req->enabled()); !st.ok()) {
+      return ToGrpc(st);
+    }
+    return FindProvider(req->name(), resp);
+  }
+
+  grpc::Status ListKeys(grpc::ServerContext* ctx, const v1::ListKeysRequest* req,
+                        v1::ListKeysResponse* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    bool found = req->provider().empty();
+    for (const v1::ProviderInfo& p : Providers(*d_.cache->Current())) {
+      if (!req->provider().empty() && p.name() != req->provider()) {
+        continue;
+      }
+      found = true;
+      for (const v1::KeyInfo& k : p.keys()) {
+        *resp->add_keys() = k;
+      }
+    }
+    if (!found) {
+      return {grpc::StatusCode::NOT_FOUND, StrCat("no provider \"", req->provider(), "\"")};
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AddKey(grpc::ServerContext* ctx, const v1::AddKeyRequest* req,
+                      v1::KeyInfo* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    absl::StatusOr<std::string> fp =
+        d_.store->AddKey(req->provider(), req->key(), LimitsFrom(req->limits()));
+    if (!fp.ok()) {
+      return ToGrpc(fp.status());
+    }
+    return FindKey(req->provider(), *fp, resp);
+  }
+
+  grpc::Status RemoveKey(grpc::ServerContext* ctx, const v1::RemoveKeyRequest* req,
+                         v1::RemoveKeyResponse*) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    return ToGrpc(d_.store->RemoveKey(req->provider(), req->fingerprint()));
+  }
+
+  grpc::Status RotateKey(grpc::ServerContext* ctx, const v1::RotateKeyRequest* req,
+                         v1::KeyInfo* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    std::optional<KeyLimitsSpec> limits;
+    if (req->has_limits()) {
+      limits = LimitsFrom(req->limits());
+    }
+    absl::StatusOr<std::string> fp =
+        d_.store->RotateKey(req->provider(), req->old_fingerprint(), req->new_key(), limits);
+    if (!fp.ok()) {
+      return ToGrpc(fp.status());
+    }
+    return FindKey(req->provider(), *fp, resp);
+  }
+
+  grpc::Status SetKeyEnabled(grpc::ServerContext* ctx, const v1::SetKeyEnabledRequest* req,
+                             v1::KeyInfo* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    if (auto st = d_.store->SetKeyEnabled(req->provider(), req->fingerprint(), req->enabled());
+        !st.ok()) {
+      return ToGrpc(st);
+    }
+    return FindKey(req->provider(), req->fingerprint(), resp);
+  }
+
+  grpc::Status ListDataPlanes(grpc::ServerContext* ctx, const v1::ListDataPlanesRequest*,
+                              v1::ListDataPlanesResponse* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    for (v1::DataPlaneInfo& dp : d_.registry->List(d_.clock->UnixMillis())) {
+      *resp->add_data_planes() = std::move(dp);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest*,
+                        v1::StatsSnapshot* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    *resp = BuildStats();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchStats(grpc::ServerContext* ctx, const v1::WatchStatsRequest* req,
+                          grpc::ServerWriter<v1::StatsSnapshot>* writer) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    const uint32_t interval_ms = req->interval_ms() == 0
+                                     ? kDefaultWatchIntervalMs
+                                     : std::max(req->interval_ms(), kMinWatchIntervalMs);
+    for (;;) {
+      if (!writer->Write(BuildStats())) {
+        return grpc::Status::OK;  // the client went away
+      }
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&shutting_down_), absl::Milliseconds(interval_ms))) {
+        return {grpc::StatusCode::UNAVAILABLE, "control plane shutting down"};
+      }
+      if (ctx->IsCancelled()) {
+        return grpc::Status::CANCELLED;
+      }
+    }
+  }
+
+  grpc::Status ValidateConfig(grpc::ServerContext* ctx, const v1::ValidateConfigRequest* req,
+                              v1::ValidateConfigResponse* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    LoadResult r;
+    if (!req->yaml().empty()) {
+      r = LoadConfigString(req->yaml(), req->path().empty() ? "<request>" : req->path(), d_.env);
+    } else if (!req->path().empty()) {
+      r = LoadConfigFile(req->path(), d_.env);
+    } else if (!d_.store->config_path().empty()) {
+      r = LoadConfigFile(d_.store->config_path(), d_.env);
+    }
+    resp->set_valid(r.ok());
+    for (const ConfigError& e : r.errors) {
+      FillConfigError(e, resp->add_errors());
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ReloadConfig(grpc::ServerContext* ctx, const v1::ReloadConfigRequest*,
+                            v1::ConfigStatus* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    // A rejected file is reported in the status (last_reload_ok, last_errors), not as an
+    // RPC error: the call itself did what it was asked.
+    (void)d_.store->Reload();
+    *resp = ConfigStatus();
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ShowConfig(grpc::ServerContext* ctx, const v1::ShowConfigRequest*,
+                          v1::ShowConfigResponse* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    SnapshotConstSharedPtr effective = d_.cache->Current();
+    resp->set_yaml(RedactedConfigYaml(*effective, *d_.store->config()));
+    resp->set_snapshot_version(effective->version());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetConfigStatus(grpc::ServerContext* ctx, const v1::GetConfigStatusRequest*,
+                               v1::ConfigStatus* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    *resp = ConfigStatus();
+    return grpc::Status::OK;
+  }
+
+ private:
+  grpc::Status Authorize(const grpc::ServerContext& ctx) const {
+    absl::Status st = d_.auth->Check(ctx);
+    if (!st.ok()) {
+      CCR_LOG(kWarn, "management_refused", common::Q("peer", ctx.peer()),
+              common::Q("reason", st.message()));
+    }
+    return ToGrpc(st);
+  }
+
+  std::vector<v1::ProviderInfo> Providers(const v1::RoutingSnapshot& effective) {
+    std::vector<DrainingKey> draining = d_.store->Draining(
+        [this](uint64_t version) { return d_.registry->AllConnectedAcked(version); });
+    SnapshotConstSharedPtr config = d_.store->config();
+    RuntimeState state = d_.store->runtime_state();
+    return BuildProviderInfos(ProviderViewInputs{effective, *config, state, *d_.stats, draining});
+  }
+
+  grpc::Status FindProvider(const std::string& name, v1::ProviderInfo* out) {
+    for (v1::ProviderInfo& p : Providers(*d_.cache->Current())) {
+      if (p.name() == name) {
+        *out = std::move(p);
+        return grpc::Status::OK;
+      }
+    }
+    return {grpc::StatusCode::NOT_FOUND, StrCat("no provider \"", name, "\"")};
+  }
+
+  grpc::Status FindKey(const std::string& provider, const std::string& fingerprint,
+                       v1::KeyInfo* out) {
+    v1::ProviderInfo p;
+    if (grpc::Status st = FindProvider(provider, &p); !st.ok()) {
+      return st;
+    }
+    for (const v1::KeyInfo& k : p.keys()) {
+      if (k.fingerprint() == fingerprint && k.state() != "draining") {
+        *out = k;
+        return grpc::Status::OK;
+      }
+    }
+    return {grpc::StatusCode::NOT_FOUND,
+            StrCat("provider ", provider, " has no key ", fingerprint)};
+  }
+
+  v1::StatsSnapshot BuildStats() {
+    v1::StatsSnapshot s;
+    SnapshotConstSharedPtr effective = d_.cache->Current();
+    s.set_version(CCR_VERSION);
+    s.set_strategy(effective->routing().strategy());
+    s.set_snapshot_version(effective->version());
+    d_.stats->FillTotals(&s);
+    for (v1::ProviderInfo& p : Providers(*effective)) {
+      *s.add_providers() = std::move(p);
+    }
+    return s;
+  }
+
+  v1::ConfigStatus ConfigStatus() {
+    const ConfigStatusInfo info = d_.store->Status();
+    v1::ConfigStatus s;
+    s.set_path(info.path);
+    s.set_snapshot_version(d_.cache->version());
+    s.set_loaded_unix_ms(info.loaded_unix_ms);
+    s.set_last_reload_ok(info.last_reload_ok);
+    s.set_last_reload_unix_ms(info.last_reload_unix_ms);
+    for (const ConfigError& e : info.last_errors) {
+      FillConfigError(e, s.add_last_errors());
+    }
+    s.set_state_file(info.state_file);
+    return s;
+  }
+
+  Deps d_;
+  absl::Mutex mu_;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+ManagementService::ManagementService(Deps deps) : impl_(std::make_unique<Impl>(std::move(deps))) {}
+ManagementService::~ManagementService() = default;
+
+grpc::Service* ManagementService::service() { return impl_.get(); }
+
+void ManagementService::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace ccrelay::controlplane

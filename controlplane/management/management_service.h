@@ -1,0 +1,50 @@
+#pragma once
+
+#include <memory>
+
+#include "controlplane/config/env_expand.h"
+
+namespace grpc {
+class Service;
+}
+
+namespace ccrelay::common {
+class Clock;
+}
+
+namespace ccrelay::controlplane {
+
+class CallAuthenticator;
+class ConfigStore;
+class DataPlaneRegistry;
+class SnapshotCache;
+class StatsAggregator;
+
+// The Management service (proto/management.proto), gRPC's synchronous API (handlers may block
+// briefly: a runtime change fsyncs the state file). Every call is checked by the
+// CallAuthenticator; no response ever holds a secret. ReloadConfig answers OK with the
+// ConfigStatus: last_reload_ok says whether the file was applied, last_errors why not.
+class ManagementService {
+ public:
+  struct Deps {
+    ConfigStore* store = nullptr;
+    SnapshotCache* cache = nullptr;
+    DataPlaneRegistry* registry = nullptr;
+    StatsAggregator* stats = nullptr;
+    const CallAuthenticator* auth = nullptr;
+    const common::Clock* clock = nullptr;
+    EnvLookup env;  // for ValidateConfig's ${VAR}
+  };
+  explicit ManagementService(Deps deps);
+  ~ManagementService();
+
+  grpc::Service* service();
+  // Ends WatchStats streams (within moments) and refuses new ones.
+  void Shutdown();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ccrelay::controlplane

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <vector>
+
+#include "proto/management.pb.h"
+#include "proto/snapshot.pb.h"
+
+#include "controlplane/state/config_store.h"
+#include "controlplane/state/runtime_state.h"
+#include "controlplane/stats/stats_aggregator.h"
+
+namespace ccrelay::controlplane {
+
+// What the management API shows of providers and keys: the effective snapshot joined with the
+// runtime state (source), the data planes' health observations and the aggregated stats. Never
+// a secret: keys appear as fingerprints only.
+struct ProviderViewInputs {
+  const ccrelay::v1::RoutingSnapshot& effective;
+  const ccrelay::v1::RoutingSnapshot& config;  // the YAML's: tells config keys from runtime ones
+  const RuntimeState& state;
+  const StatsAggregator& stats;
+  const std::vector<DrainingKey>& draining;
+};
+
+// Key states: disabled (enabled: false), cooldown | failing | auth_failed (observed by a data
+// plane), draining (removed or rotated away, data planes not all past it yet), else active.
+// Provider health: disabled; unhealthy (a provider-wide failure, or keys and none active);
+// degraded (some key not active, or a provider-wide cooldown); else healthy.
+std::vector<ccrelay::v1::ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in);
+
+}  // namespace ccrelay::controlplane

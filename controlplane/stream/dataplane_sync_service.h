@@ -1,0 +1,53 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+
+namespace grpc {
+class Service;
+}
+
+namespace ccrelay::common {
+class Clock;
+}
+
+namespace ccrelay::controlplane {
+
+class CallAuthenticator;
+class DataPlaneRegistry;
+class SnapshotCache;
+class StatsAggregator;
+
+// DataPlaneSync (proto/stream.proto) with gRPC's callback API: one ServerBidiReactor per data
+// plane stream. The first message must be a hello; then the stream watches the SnapshotCache and
+// sends every new snapshot (state of the world, the node hook applied, a fresh nonce), at most
+// one write in flight, a pending unsent snapshot replaced by a newer one. ACK, NACK, stats and
+// health messages update the DataPlaneRegistry and the StatsAggregator.
+class DataPlaneSyncService {
+ public:
+  struct Deps {
+    SnapshotCache* cache = nullptr;
+    DataPlaneRegistry* registry = nullptr;
+    StatsAggregator* stats = nullptr;
+    const CallAuthenticator* auth = nullptr;
+    const common::Clock* clock = nullptr;
+    // Called (on a gRPC thread, no lock held) when the set of connected data planes changes: a
+    // data plane's first stream opened or its last one ended. Optional.
+    std::function<void()> on_membership_change;
+  };
+  explicit DataPlaneSyncService(const Deps& deps);
+  ~DataPlaneSyncService();
+
+  // The service to register with a grpc::ServerBuilder.
+  grpc::Service* service();
+  // Ends every open stream with UNAVAILABLE (data planes keep serving their last snapshot and
+  // reconnect) and waits for their reactors to be done. New streams are refused from then on.
+  void Shutdown();
+
+  class Impl;  // defined in the .cc (gRPC stays out of this header)
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ccrelay::controlplane

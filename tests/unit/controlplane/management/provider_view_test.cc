@@ -1,0 +1,122 @@
+// What the management API shows: key states, sources, health, and never a secret.
+#include "controlplane/management/provider_view.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+#include "proto/stream.pb.h"
+
+#include "controlplane/config/config_loader.h"
+#include "controlplane/management/config_yaml.h"
+#include "controlplane/snapshot/snapshot_builder.h"
+#include "dataplane/common/secret.h"
+#include "tests/fakes/fake_clock.h"
+
+namespace ccrelay::controlplane {
+namespace {
+
+using common::FingerprintOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr std::string_view kConfig = R"(
+server:
+  auth:
+    api_key: proxy-secret-123
+providers:
+  - name: anthropic
+    type: anthropic
+    keys:
+      - key: sk-config-a
+      - key: sk-config-b
+        enabled: false
+  - name: off
+    type: anthropic
+    enabled: false
+)";
+
+ccrelay::v1::RoutingSnapshot Load() {
+  LoadResult r = LoadConfigString(kConfig, "t.yaml",
+                                  [](std::string_view) { return std::optional<std::string>(); });
+  EXPECT_TRUE(r.ok());
+  return r.snapshot.value_or(ccrelay::v1::RoutingSnapshot());
+}
+
+class ProviderViewTest : public ::testing::Test {
+ protected:
+  ProviderViewTest() : stats_(clock_), config_(Load()) {
+    RuntimeKey k;
+    k.secret = "sk-runtime-c";
+    k.fingerprint = FingerprintOf(k.secret);
+    state_.providers["anthropic"].added_keys.push_back(k);
+    effective_ = BuildEffectiveSnapshot(config_, state_);
+  }
+
+  std::vector<ccrelay::v1::ProviderInfo> View() {
+    return BuildProviderInfos(ProviderViewInputs{effective_, config_, state_, stats_, draining_});
+  }
+
+  testing::FakeClock clock_;
+  StatsAggregator stats_;
+  ccrelay::v1::RoutingSnapshot config_;
+  RuntimeState state_;
+  ccrelay::v1::RoutingSnapshot effective_;
+  std::vector<DrainingKey> draining_;
+};
+
+TEST_F(ProviderViewTest, KeysHaveSourceStateAndNoSecret) {
+  std::vector<ccrelay::v1::ProviderInfo> v = View();
+  ASSERT_EQ(v.size(), 2u);
+  const auto& p = v[0];
+  ASSERT_EQ(p.keys_size(), 3);
+  EXPECT_EQ(p.keys(0).fingerprint(), FingerprintOf("sk-config-a"));
+  EXPECT_EQ(p.keys(0).source(), "config");
+  EXPECT_EQ(p.keys(0).state(), "active");
+  EXPECT_EQ(p.keys(1).state(), "disabled");
+  EXPECT_EQ(p.keys(2).source(), "runtime");
+  EXPECT_EQ(p.health(), "degraded");  // one key disabled
+  EXPECT_EQ(v[1].health(), "disabled");
+  for (const auto& info : v) {
+    const std::string wire = info.SerializeAsString();
+    EXPECT_THAT(wire, Not(HasSubstr("sk-config")));
+    EXPECT_THAT(wire, Not(HasSubstr("sk-runtime")));
+  }
+}
+
+TEST_F(ProviderViewTest, ObservedHealthAndDrainingKeysShow) {
+  ccrelay::v1::HealthReport h;
+  auto* o = h.add_observations();
+  o->set_provider("anthropic");
+  o->set_key_fingerprint(FingerprintOf("sk-config-a"));
+  o->set_state("cooldown");
+  o->set_reason("429 retry-after 12s");
+  o->set_until_unix_ms(clock_.UnixMillis() + 12000);
+  stats_.AddHealth("dp-1", h);
+  draining_.push_back(DrainingKey{"anthropic", "0badf00d", "config", {}, 7, "rotated"});
+
+  std::vector<ccrelay::v1::ProviderInfo> v = View();
+  const auto& p = v[0];
+  ASSERT_EQ(p.keys_size(), 4);
+  EXPECT_EQ(p.keys(0).state(), "cooldown");
+  EXPECT_THAT(p.keys(0).reason(), HasSubstr("429 retry-after 12s"));
+  EXPECT_THAT(p.keys(0).reason(), HasSubstr("dp-1"));
+  EXPECT_EQ(p.keys(3).fingerprint(), "0badf00d");
+  EXPECT_EQ(p.keys(3).state(), "draining");
+  EXPECT_EQ(p.health(), "degraded");
+}
+
+TEST_F(ProviderViewTest, ShowConfigYamlRedactsEverySecret) {
+  const std::string yaml = RedactedConfigYaml(effective_, config_);
+  EXPECT_THAT(yaml, Not(HasSubstr("sk-config")));
+  EXPECT_THAT(yaml, Not(HasSubstr("sk-runtime")));
+  EXPECT_THAT(yaml, Not(HasSubstr("proxy-secret-123")));
+  EXPECT_THAT(yaml, HasSubstr(FingerprintOf("sk-config-a")));
+  EXPECT_THAT(yaml, HasSubstr(FingerprintOf("proxy-secret-123")));
+  EXPECT_THAT(yaml, HasSubstr("# runtime"));
+  // It is YAML in the config file's layout.
+  EXPECT_THAT(yaml, HasSubstr("providers:"));
+  EXPECT_THAT(yaml, HasSubstr("name: anthropic"));
+}
+
+}  // namespace
+}  // namespace ccrelay::controlplane
