@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "proto/snapshot.pb.h"
+#include "controlplane/cmd/control_plane_command.h"
+#include "controlplane/cmd/data_plane_command.h"
+#include "controlplane/cmd/tui_command.h"
 #include "controlplane/config/config_loader.h"
 #include "dataplane/common/log.h"
 #include "dataplane/common/str.h"
@@ -28,6 +31,9 @@ Usage:
 
 Commands:
   serve             Start the relay (control plane and data plane in one process)
+  control-plane     Run the control plane alone (data planes connect over gRPC)
+  data-plane        Run a data plane fed by a control plane (no config file needed)
+  tui               Live dashboard: providers, keys, recent requests
   status            Check whether a relay answers at the configured address
   config validate   Validate a configuration file
   version           Print version information
@@ -36,24 +42,6 @@ Flags:
   -h, --help        Help for cc-relay (also: cc-relay <command> --help)
 
 Point Claude Code at it:  ANTHROPIC_BASE_URL=http://127.0.0.1:8787 claude
-)";
-
-constexpr std::string_view kServeHelp = R"(Start the relay.
-
-Usage:
-  cc-relay serve [--config PATH] [--listen HOST:PORT] [--log-level LEVEL] [--log-format FORMAT]
-
-Flags:
-  --config PATH        Config file (default: $XDG_CONFIG_HOME/cc-relay/config.yaml, else
-                       ~/.config/cc-relay/config.yaml; with no file at all, a built-in default
-                       forwards each client's own Anthropic credentials to api.anthropic.com)
-  --listen HOST:PORT   Override server.listen (port 0 picks a free port)
-  --workers N          Worker threads (default: server.workers, else one per core)
-  --log-level LEVEL    debug | info | warn | error (overrides logging.level)
-  --log-format FORMAT  text | json (overrides logging.format)
-  -h, --help           Help for serve
-
-Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the config file.
 )";
 
 constexpr std::string_view kValidateHelp = R"(Validate a configuration file.
@@ -162,77 +150,6 @@ void PrintErrors(const LoadResult& r) {
   }
 }
 
-void ApplyLogging(const ccrelay::v1::RoutingSnapshot& s, const Flags& f) {
-  using ccrelay::common::LogLevel;
-  LogLevel level = LogLevel::kInfo;
-  const std::string& lv = f.log_level.empty() ? s.logging().level() : f.log_level;
-  if (!lv.empty()) {
-    ccrelay::common::ParseLogLevel(lv, &level);
-  }
-  ccrelay::common::SetLogLevel(level);
-  const std::string& fmt = f.log_format.empty() ? s.logging().format() : f.log_format;
-  ccrelay::common::SetLogFormat(fmt == "json" ? ccrelay::common::LogFormat::kJson
-                                              : ccrelay::common::LogFormat::kText);
-}
-
-int Serve(const Flags& f) {
-  if (!f.log_level.empty()) {
-    ccrelay::common::LogLevel lv;
-    if (!ccrelay::common::ParseLogLevel(f.log_level, &lv)) {
-      std::fprintf(stderr, "error: --log-level must be debug, info, warn or error\n");
-      return 2;
-    }
-  }
-  if (!f.log_format.empty() && f.log_format != "text" && f.log_format != "json") {
-    std::fprintf(stderr, "error: --log-format must be text or json\n");
-    return 2;
-  }
-  std::string path;
-  LoadResult r = LoadSnapshot(f.config, &path);
-  if (!r.ok()) {
-    PrintErrors(r);
-    std::fprintf(stderr, "error: the configuration is invalid; the relay did not start\n");
-    return 1;
-  }
-  ccrelay::v1::RoutingSnapshot snapshot = *std::move(r.snapshot);
-  snapshot.set_version(1);
-  ApplyLogging(snapshot, f);
-  CCR_LOG(kInfo, "config_loaded",
-          ccrelay::common::Q("source", path.empty() ? std::string("built-in default") : path),
-          ccrelay::common::F("providers", snapshot.providers_size()));
-  ccrelay::server::DataPlane::Options opts;
-  opts.listen = f.listen;
-  opts.workers = f.workers;
-  auto dp = ccrelay::server::DataPlane::Create(snapshot, opts);
-  if (!dp.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(dp.status().message()).c_str());
-    return 1;
-  }
-  uint64_t version = 1;
-  auto* plane = dp->get();
-  auto reload = [&, plane] {
-    if (path.empty()) {
-      CCR_LOG(kInfo, "reload_skipped", ccrelay::common::Q("reason", "no config file"));
-      return;
-    }
-    LoadResult nr = ccrelay::controlplane::LoadConfigFile(path, ccrelay::controlplane::ProcessEnv());
-    if (!nr.ok()) {
-      for (const auto& e : nr.errors) {
-        CCR_LOG(kError, "config_reload_rejected", ccrelay::common::Q("error", e.ToString()));
-      }
-      return;
-    }
-    nr.snapshot->set_version(++version);
-    if (auto st = plane->ApplySnapshot(*nr.snapshot); !st.ok()) {
-      CCR_LOG(kError, "config_reload_rejected", ccrelay::common::Q("error", st.message()));
-      return;
-    }
-    CCR_LOG(kInfo, "config_reloaded", ccrelay::common::F("version", version));
-  };
-  (*dp)->Run(true, reload);
-  return 0;
-}
-
 int Validate(const Flags& f) {
   std::string path;
   LoadResult r = LoadSnapshot(f.config, &path);
@@ -325,18 +242,29 @@ int main(int argc, char** argv) {
     std::printf("cc-relay %s\n", CCR_VERSION);
     return 0;
   }
-  if (cmd == "serve" || cmd == "status") {
+  if (cmd == "control-plane") {
+    return ccrelay::controlplane::RunControlPlaneCommand(args);
+  }
+  if (cmd == "serve") {
+    return ccrelay::controlplane::RunServeCommand(args);
+  }
+  if (cmd == "data-plane") {
+    return ccrelay::controlplane::RunDataPlaneCommand(args);
+  }
+  if (cmd == "tui") {
+    return ccrelay::controlplane::RunTuiCommand(args);
+  }
+  if (cmd == "status") {
     Flags f = ParseFlags(args, 2);
     if (f.help) {
-      std::fputs((cmd == "serve" ? kServeHelp : kStatusHelp).data(), stdout);
+      std::fputs(kStatusHelp.data(), stdout);
       return 0;
     }
     if (!f.error.empty()) {
-      std::fprintf(stderr, "error: %s\n\n%s", f.error.c_str(),
-                   (cmd == "serve" ? kServeHelp : kStatusHelp).data());
+      std::fprintf(stderr, "error: %s\n\n%s", f.error.c_str(), kStatusHelp.data());
       return 2;
     }
-    return cmd == "serve" ? Serve(f) : Status(f);
+    return Status(f);
   }
   if (cmd == "config") {
     if (args.size() < 3 || IsHelp(args[2])) {

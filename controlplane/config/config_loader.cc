@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include <yaml-cpp/yaml.h>
 
+#include "controlplane/config/health_config.h"
+#include "controlplane/config/metrics_config.h"
 #include "controlplane/config/provider_config.h"
 #include "controlplane/config/routing_config.h"
 #include "controlplane/config/server_config.h"
@@ -36,14 +38,21 @@ ccrelay::v1::RoutingSnapshot Compile(ConfigReader& reader, const YAML::Node& doc
                                      const std::string& base_dir) {
   ccrelay::v1::RoutingSnapshot snapshot;
   const Field root = ConfigReader::Root(doc);
-  std::optional<Mapping> map = reader.Map(root, {"server", "logging", "providers", "routing"});
+  std::optional<Mapping> map =
+      reader.Map(root, {"server", "logging", "providers", "routing", "metrics", "health"});
   if (!map.has_value()) {
     return snapshot;
   }
   *snapshot.mutable_server() = ReadServer(reader, map->Get("server"));
   *snapshot.mutable_logging() = ReadLogging(reader, map->Get("logging"));
+  // Set only when configured: an absent section leaves the snapshot as it was before metrics.
+  if (ccrelay::v1::Metrics metrics = ReadMetrics(reader, map->Get("metrics"));
+      !metrics.listen().empty()) {
+    *snapshot.mutable_metrics() = std::move(metrics);
+  }
   std::vector<ReadProvider> providers = ReadProviders(reader, map->Get("providers"), base_dir);
   *snapshot.mutable_routing() = ReadRouting(reader, map->Get("routing"), providers);
+  *snapshot.mutable_health() = ReadHealth(reader, map->Get("health"));
   for (ReadProvider& p : providers) {
     *snapshot.add_providers() = std::move(p.provider);
   }
@@ -147,6 +156,7 @@ ccrelay::v1::RoutingSnapshot BuiltinDefaultSnapshot() {
   *snapshot.mutable_logging() = DefaultLogging();
   *snapshot.add_providers() = DefaultAnthropicProvider();
   *snapshot.mutable_routing() = DefaultRouting();
+  *snapshot.mutable_health() = DefaultHealth();
   snapshot.set_source(std::string(kBuiltinSource));
   return snapshot;
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "controlplane/config/did_you_mean.h"
+#include "controlplane/config/pricing_config.h"
 #include "controlplane/config/value_checks.h"
 #include "dataplane/common/secret.h"
 
@@ -261,8 +262,9 @@ bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p
 // Reads one provider; nullopt when it has no usable name.
 std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& item,
                                             const std::string& base_dir) {
-  std::optional<Mapping> map = reader.Map(item, {"name", "type", "enabled", "base_url", "ca_file",
-                                                 "weight", "models", "keys", "model_mapping"});
+  std::optional<Mapping> map =
+      reader.Map(item, {"name", "type", "enabled", "base_url", "ca_file", "weight", "models",
+                        "keys", "model_mapping", "pricing"});
   if (!map.has_value()) {
     return std::nullopt;
   }
@@ -310,6 +312,7 @@ std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& i
   const Field keys = map->GetSecret("keys");
   const bool keys_ok = ReadKeys(reader, keys, &p);
   ReadModelMapping(reader, map->Get("model_mapping"), &p);
+  ReadPricing(reader, map->Get("pricing"), &p);
 
   if (type != nullptr && type->name == "zai" && keys_ok) {
     bool any_enabled = false;

@@ -67,13 +67,16 @@ ccrelay::v1::Routing DefaultRouting() {
   ccrelay::v1::Routing r;
   r.set_strategy("shuffle");
   r.set_max_attempts(3);
+  r.set_session_affinity(true);
+  r.set_session_affinity_ttl_ms(3600000);
   return r;
 }
 
 ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
                                  const std::vector<ReadProvider>& providers) {
   ccrelay::v1::Routing routing = DefaultRouting();
-  std::optional<Mapping> map = reader.Map(field, {"strategy", "failover", "max_attempts"});
+  std::optional<Mapping> map = reader.Map(field, {"strategy", "failover", "max_attempts",
+                                                  "session_affinity", "session_affinity_ttl_ms"});
   if (!map.has_value()) {
     return routing;
   }
@@ -91,6 +94,19 @@ ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
                                           ", got ", *v));
     } else {
       routing.set_max_attempts(static_cast<uint32_t>(*v));
+    }
+  }
+
+  if (std::optional<bool> v = reader.Bool(map->Get("session_affinity")); v.has_value()) {
+    routing.set_session_affinity(*v);
+  }
+  const Field ttl = map->Get("session_affinity_ttl_ms");
+  if (std::optional<uint64_t> v = reader.Uint(ttl, std::numeric_limits<uint32_t>::max());
+      v.has_value()) {
+    if (*v == 0) {
+      reader.Error(ttl, "must be at least 1 (turn affinity off with session_affinity: false)");
+    } else {
+      routing.set_session_affinity_ttl_ms(static_cast<uint32_t>(*v));
     }
   }
 

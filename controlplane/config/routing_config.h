@@ -9,7 +9,8 @@
 
 namespace ccrelay::controlplane {
 
-// routing: strategy shuffle, max_attempts 3, no failover chain.
+// routing: strategy shuffle, max_attempts 3, no failover chain, session affinity on with a
+// one-hour TTL.
 ccrelay::v1::Routing DefaultRouting();
 
 // Reads `routing:` (absent = defaults) and checks that failover.primary and every fallback

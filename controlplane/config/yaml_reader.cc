@@ -1,6 +1,7 @@
 #include "controlplane/config/yaml_reader.h"
 
 #include <charconv>
+#include <cmath>
 #include <sstream>
 #include <unordered_map>
 #include <utility>
@@ -269,6 +270,26 @@ std::optional<uint64_t> ConfigReader::Uint(const Field& field, uint64_t max) {
   if (ec != std::errc() || ptr != end || value > max) {
     Error(field,
           absl::StrCat("expected ", kWhat, " of at most ", max, ", got ", Quote(field, *text)));
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> ConfigReader::Number(const Field& field) {
+  if (!field.present) {
+    return std::nullopt;
+  }
+  constexpr const char* kWhat = "a number";
+  std::optional<std::string> text = ScalarText(field, kWhat);
+  if (!text.has_value()) {
+    return std::nullopt;
+  }
+  const std::string& number = *text;
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  const bool whole = ec == std::errc() && ptr == number.data() + number.size();
+  if (number.empty() || !whole || !std::isfinite(value)) {
+    Error(field, absl::StrCat("expected ", kWhat, ", got ", Quote(field, number)));
     return std::nullopt;
   }
   return value;

@@ -70,6 +70,8 @@ class ConfigReader {
   std::optional<std::string> String(const Field& field);
   std::optional<bool> Bool(const Field& field);
   std::optional<uint64_t> Uint(const Field& field, uint64_t max);
+  // A finite decimal number ("0.5", "1", "2e-1").
+  std::optional<double> Number(const Field& field);
   // A string that must be one of `allowed` (otherwise reported with a "did you mean").
   std::optional<std::string> Enum(const Field& field, const std::vector<std::string_view>& allowed);
   // A list; an empty value reads as an empty list.

@@ -256,6 +256,10 @@ void SseObserver::DispatchEvent() {
     saw_message_stop_ = true;
     return;
   }
+  if (!saw_content_ && event_name_ == "content_block_delta") {
+    saw_content_ = true;
+    return;
+  }
   if (!IsKeptEvent(event_name_)) {
     return;
   }

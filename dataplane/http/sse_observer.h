@@ -30,6 +30,9 @@ class SseObserver {
   size_t events() const { return events_; }
   bool saw_message_start() const { return saw_message_start_; }
   bool saw_message_stop() const { return saw_message_stop_; }
+  // A content_block_delta event was complete: the first token (text, thinking or tool input),
+  // for the time-to-first-token metric.
+  bool saw_content() const { return saw_content_; }
   bool saw_error() const { return saw_error_; }
   // Usage per protocols.md 1.6: message_start.message.usage, then each message_delta.usage
   // overwrites the fields it carries (cumulative values, never summed).
@@ -69,6 +72,7 @@ class SseObserver {
   size_t events_ = 0;
   bool saw_message_start_ = false;
   bool saw_message_stop_ = false;
+  bool saw_content_ = false;
   bool saw_error_ = false;
   Usage usage_;
   std::string error_type_;

@@ -28,7 +28,7 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr size_t kReadBufferBytes = 64 * 1024;
+constexpr size_t kReadBufferBytes = 16 * 1024;
 constexpr size_t kMaxRetryBodyBytes = 1 << 20;
 constexpr size_t kMaxUsageCopyBytes = 1 << 20;
 // A single SSE event larger than this is forwarded before its end is seen (memory bound).
@@ -76,6 +76,33 @@ std::string_view HeaderValue(const Fields& fields, bhttp::field f) {
   return it == fields.end() ? std::string_view() : std::string_view(it->value());
 }
 
+template <class Fields>
+std::string_view HeaderValue(const Fields& fields, std::string_view name) {
+  auto it = fields.find(boost::beast::string_view(name.data(), name.size()));
+  return it == fields.end() ? std::string_view() : std::string_view(it->value());
+}
+
+using CandidatePickerAfter = routing::CandidatePicker::After;
+
+// Claude Code's session header (else the session inside metadata.user_id), for affinity.
+constexpr std::string_view kSessionHeader = "x-claude-code-session-id";
+
+// Input tokens of a request before the upstream counts them: about 4 bytes of JSON per token
+// (what Anthropic suggests for English text). Base64 images and JSON punctuation make it an
+// overestimate, which errs on the safe side; the real count replaces it as soon as the answer
+// reports usage (message_start, or the body's usage).
+int64_t EstimateInputTokens(size_t body_bytes) { return static_cast<int64_t>(body_bytes / 4); }
+
+CandidatePickerAfter AfterStatus(int status) {
+  if (status == 429 || status == 401 || status == 403) {
+    return CandidatePickerAfter::kKeyProblem;
+  }
+  if (status == 529) {
+    return CandidatePickerAfter::kOverloaded;
+  }
+  return CandidatePickerAfter::kProviderFailure;
+}
+
 int64_t MsSince(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                t)
@@ -85,7 +112,10 @@ int64_t MsSince(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 Exchange::Exchange(Params&& params)
-    : p_(std::move(params)), table_(*p_.table), timer_(p_.worker->ioc) {
+    : p_(std::move(params)),
+      table_(*p_.table),
+      timer_(p_.worker->ioc),
+      backoff_timer_(p_.worker->ioc) {
   deadline_ = p_.start + table_.timeouts.total;
 }
 
@@ -104,8 +134,18 @@ void Exchange::Start() {
     }
     return;
   }
-  buf_.resize(kReadBufferBytes);
-  NextAttempt(false);
+  buf_.Allocate(kReadBufferBytes);
+  // Key pools: the request's estimated input tokens are reserved on the key tried and corrected
+  // with the usage the answer reports (count_tokens requests are not metered).
+  state::RequestCost cost;
+  cost.metered = !p_.count_tokens;
+  cost.input_tokens = cost.metered ? EstimateInputTokens(p_.request.body().size()) : 0;
+  std::string session(HeaderValue(p_.request, kSessionHeader));
+  if (session.empty()) {
+    session = p_.info.session_id;
+  }
+  picker_.emplace(table_, ranked_, cost, std::move(session), common::RealClock::Get());
+  NextAttempt(After::kStart);
 }
 
 void Exchange::Cancel() {
@@ -122,64 +162,111 @@ void Exchange::Cancel() {
   Finish(false);
 }
 
-bool Exchange::HasNext(bool same_provider_other_key) const {
-  if (attempts_ >= table_.max_attempts || std::chrono::steady_clock::now() >= deadline_) {
-    return false;
-  }
-  if (same_provider_other_key) {
-    const auto& prov = table_.providers[ranked_[provider_pos_]];
-    if (!prov.passthrough() && keys_tried_ < prov.keys.size()) {
-      return true;
-    }
-  }
-  return provider_pos_ + 1 < ranked_.size();
+bool Exchange::CanRetry() const {
+  return attempts_ < table_.max_attempts && std::chrono::steady_clock::now() < deadline_;
 }
 
-bool Exchange::PickNext(bool same_provider_other_key, Candidate* out) {
-  auto start_provider = [&](size_t pos) {
-    provider_pos_ = pos;
-    const auto& prov = table_.providers[ranked_[pos]];
-    out->provider = ranked_[pos];
-    if (prov.passthrough()) {
-      out->key = -1;
-      keys_tried_ = 0;
-      return;
-    }
-    const uint64_t cursor = prov.state->key_cursor.fetch_add(1, std::memory_order_relaxed);
-    key_start_ = prov.key_wheel[cursor % prov.key_wheel.size()];
-    keys_tried_ = 1;
-    out->key = static_cast<int>(key_start_);
-  };
-  if (attempts_ == 0) {
-    start_provider(0);
-    return true;
-  }
-  const auto& prov = table_.providers[ranked_[provider_pos_]];
-  if (same_provider_other_key && !prov.passthrough() && keys_tried_ < prov.keys.size()) {
-    out->provider = ranked_[provider_pos_];
-    out->key = static_cast<int>((key_start_ + keys_tried_) % prov.keys.size());
-    ++keys_tried_;
-    return true;
-  }
-  if (provider_pos_ + 1 >= ranked_.size()) {
-    return false;
-  }
-  start_provider(provider_pos_ + 1);
-  return true;
-}
-
-void Exchange::NextAttempt(bool same_provider_other_key) {
+void Exchange::NextAttempt(After after) {
   if (finished_) {
     return;
   }
-  if (attempts_ > 0 && !HasNext(same_provider_other_key)) {
+  Candidate next;
+  if (have_next_) {
+    next = next_;
+    have_next_ = false;
+  } else if (attempts_ > 0 && !CanRetry()) {
     FinishWithFailure();
     return;
-  }
-  if (!PickNext(same_provider_other_key, &current_)) {
-    FinishWithFailure();
+  } else if (!picker_->Next(after, &next)) {
+    if (attempts_ == 0) {
+      AnswerNoCandidate();
+    } else {
+      FinishWithFailure();
+    }
     return;
   }
+  current_ = next;
+  attempt_state_ = AttemptState::kPicked;
+  if (current_.not_before > std::chrono::steady_clock::now()) {
+    // Going back to a provider that answered 529: a short jittered backoff first.
+    backoff_timer_.expires_at(current_.not_before);
+    backoff_timer_.async_wait([self = shared_from_this()](const error_code& ec) {
+      if (ec || self->finished_) {
+        return;
+      }
+      self->StartAttempt();
+    });
+    return;
+  }
+  StartAttempt();
+}
+
+void Exchange::AnswerNoCandidate() {
+  if (picker_->why() == routing::NoCandidate::kRateLimited) {
+    const auto wait = picker_->retry_at() - std::chrono::steady_clock::now();
+    const int64_t seconds =
+        std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(wait).count());
+    WriteRelayError(429, "rate_limit_error",
+                    common::StrCat("every key able to serve model ", p_.info.model,
+                                   " is rate limited; retry after ", seconds, " s"),
+                    common::StrCat("retry-after: ", seconds, "\r\n"));
+    return;
+  }
+  if (picker_->why() == routing::NoCandidate::kDisabled) {
+    WriteRelayError(503, "api_error",
+                    common::StrCat("every key able to serve model ", p_.info.model,
+                                   " is disabled (the upstream rejected it)"));
+    return;
+  }
+  WriteRelayError(503, "api_error",
+                  common::StrCat("no provider is available for model ", p_.info.model));
+}
+
+void Exchange::LogEffects(const routing::ResponseEffects& effects, int status) {
+  const auto& prov = table_.providers[current_.provider];
+  const std::string key = current_.key >= 0
+                              ? prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint()
+                              : std::string("-");
+  if (effects.key_disabled) {
+    CCR_LOG(kWarn, "key_disabled", common::F("request_id", p_.request_id),
+            common::F("provider", prov.name), common::F("key", key), common::F("status", status),
+            common::Q("reason", status == 401 ? "upstream answered 401 authentication_error"
+                                              : "upstream answered 403 permission_error"));
+  }
+  if (effects.key_cooled) {
+    const int64_t ms = std::chrono::ceil<std::chrono::milliseconds>(
+                           effects.cooled_until - std::chrono::steady_clock::now())
+                           .count();
+    CCR_LOG(kInfo, "key_cooldown", common::F("request_id", p_.request_id),
+            common::F("provider", prov.name), common::F("key", key),
+            common::F("cooldown_ms", std::max<int64_t>(0, ms)));
+  }
+  using Transition = state::CircuitBreaker::Transition;
+  auto log_transition = [&](Transition t, std::string_view scope) {
+    if (t == Transition::kNone) {
+      return;
+    }
+    const char* event = t == Transition::kClosed
+                            ? "circuit_closed"
+                            : (t == Transition::kOpened ? "circuit_opened" : "circuit_reopened");
+    if (t == Transition::kClosed) {
+      CCR_LOG(kInfo, event, common::F("scope", scope), common::F("provider", prov.name),
+              common::F("key", scope == "key" ? key : std::string("-")));
+    } else {
+      CCR_LOG(kWarn, event, common::F("scope", scope), common::F("provider", prov.name),
+              common::F("key", scope == "key" ? key : std::string("-")),
+              common::F("status", status));
+    }
+  };
+  log_transition(effects.provider_transition, "provider");
+  log_transition(effects.key_transition, "key");
+}
+
+void Exchange::StartAttempt() {
+  if (finished_) {
+    return;
+  }
+  attempt_state_ = AttemptState::kSent;
   ++attempts_;
   stale_retry_done_ = false;
   timed_out_ = false;
@@ -332,7 +419,7 @@ void Exchange::SendRequest() {
   const auto& body = p_.request.body();
   ArmTimer(p_.info.stream || p_.count_tokens ? table_.timeouts.first_byte
                                              : table_.timeouts.first_byte_non_stream);
-  std::array<asio::const_buffer, 4> bufs;
+  auto& bufs = request_bufs_;
   size_t n = 0;
   bufs[n++] = asio::buffer(upstream_head_);
   if (splice_model_) {
@@ -374,7 +461,23 @@ void Exchange::OnResponseHeader(const error_code& ec, size_t /*n*/) {
   }
   status_ = static_cast<int>(parser_->get().result_int());
   conn_->requests++;
-  if (IsRetryableStatus(status_) && HasNext(status_ == 429)) {
+  // Key pools: learn from the rate-limit headers, cool / disable the key, count the outcome for
+  // the breakers, move the session's affinity.
+  state::UpstreamLimits limits;
+  if (current_.key >= 0) {
+    const int64_t now_unix_ms = common::RealClock::Get().UnixMillis();
+    for (const auto& f : parser_->get()) {
+      limits.Add(f.name_string(), f.value(), now_unix_ms);
+    }
+  }
+  attempt_state_ = AttemptState::kSettled;
+  LogEffects(picker_->OnResponse(current_, status_, limits), status_);
+  // A pooled key the upstream rejects (401/403) is taken out and the next key tried; with the
+  // client's own credentials (passthrough) the answer is the client's.
+  const bool retryable =
+      IsRetryableStatus(status_) || (current_.key >= 0 && (status_ == 401 || status_ == 403));
+  if (retryable && CanRetry() && picker_->Next(AfterStatus(status_), &next_)) {
+    have_next_ = true;
     ReadRetryBody();
     return;
   }
@@ -464,7 +567,9 @@ void Exchange::AttemptFailed(Failure failure, const std::string& detail) {
     common::StrAppend(&last_head_, "x-cc-relay-provider: ", prov.name, "\r\n");
     if (current_.key >= 0) {
       common::StrAppend(&last_head_, "x-cc-relay-key: ",
-                      prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint(), "\r\n");
+                        prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint(),
+                        "\r\nx-cc-relay-keys-available: ", current_.keys_available,
+                        "\r\nx-cc-relay-keys-total: ", current_.keys_total, "\r\n");
     }
     const bool reusable = conn_ && parser_->is_done() && parser_->keep_alive();
     ReleaseConnection(reusable);
@@ -475,6 +580,11 @@ void Exchange::AttemptFailed(Failure failure, const std::string& detail) {
   if (current_.key >= 0) {
     prov.keys[static_cast<size_t>(current_.key)].state->failures.fetch_add(
         1, std::memory_order_relaxed);
+  }
+  if (failure != Failure::kStatus) {
+    // No answer at all (an answer's status was settled when its head arrived).
+    attempt_state_ = AttemptState::kSettled;
+    LogEffects(picker_->OnTransportFailure(current_), 0);
   }
   if (auto* obs = p_.worker->observer) {
     static constexpr const char* kReason[] = {"none", "connect", "timeout", "status", "reset"};
@@ -491,7 +601,7 @@ void Exchange::AttemptFailed(Failure failure, const std::string& detail) {
                         ? prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint()
                         : std::string("-")),
           common::F("attempt", attempts_), common::Q("reason", detail));
-  NextAttempt(failure == Failure::kStatus && last_status_ == 429);
+  NextAttempt(failure == Failure::kStatus ? AfterStatus(last_status_) : After::kProviderFailure);
 }
 
 void Exchange::FinishWithFailure() {
@@ -555,8 +665,10 @@ void Exchange::StartResponse() {
   common::StrAppend(&h, "x-cc-relay-request-id: ", p_.request_id, "\r\nx-cc-relay-provider: ",
                   prov.name, "\r\nx-cc-relay-attempts: ", attempts_, "\r\n");
   if (current_.key >= 0) {
-    common::StrAppend(&h, "x-cc-relay-key: ",
-                    prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint(), "\r\n");
+    common::StrAppend(
+        &h, "x-cc-relay-key: ", prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint(),
+        "\r\nx-cc-relay-keys-available: ", current_.keys_available,
+        "\r\nx-cc-relay-keys-total: ", current_.keys_total, "\r\n");
   }
   if (chunked_) {
     h += "transfer-encoding: chunked\r\n";
@@ -569,7 +681,6 @@ void Exchange::StartResponse() {
   // bytes yet it goes out alone at once (time to first byte).
   head_pending_ = true;
   writing_ = 0;
-  parser_->eager(true);  // parse every chunk already buffered, not one per read
   PullBufferedBody();
   body_done_ = parser_->is_done();
   ForwardBytes(body_done_);
@@ -580,11 +691,15 @@ void Exchange::PullBufferedBody() {
   if (parser_->is_done() || buffer.size() == 0) {
     return;
   }
+  // Eager only for this synchronous drain of chunks already buffered: an eager parser inside
+  // async_read_some would keep reading until the buffer fills, holding events back.
   auto& body = parser_->get().body();
   body.data = buf_.data();
   body.size = buf_.size();
   error_code ec;
+  parser_->eager(true);
   const size_t used = parser_->put(buffer.data(), ec);
+  parser_->eager(false);
   buffer.consume(used);
   ConsumeBody(buf_.size() - parser_->get().body().size);
 }
@@ -615,6 +730,7 @@ void Exchange::OnBodyRead(const error_code& ec_in, size_t /*n*/) {
     UpstreamDiedMidStream(timed_out_ ? "upstream idle timeout" : ec.message());
     return;
   }
+  PullBufferedBody();  // further chunks that arrived in the same read
   body_done_ = parser_->is_done();
   ForwardBytes(body_done_);
 }
@@ -633,9 +749,14 @@ void Exchange::ForwardBytes(bool final_chunk) {
   }
   if (sse_) {
     observer_.Feed(std::string_view(pending_.data(), len));
+    picker_->SyncUsage(current_, observer_.usage());
+    if (!have_first_token_ && observer_.saw_content()) {
+      first_token_at_ = std::chrono::steady_clock::now();
+      have_first_token_ = true;
+    }
   }
   writing_ = len;
-  std::array<asio::const_buffer, 5> bufs;
+  auto& bufs = write_bufs_;
   size_t n = 0;
   if (head_pending_) {
     bufs[n++] = asio::buffer(out_);
@@ -703,6 +824,7 @@ void Exchange::UpstreamDiedMidStream(const std::string& detail) {
   const auto& prov = table_.providers[current_.provider];
   CCR_LOG(kWarn, "upstream_died_mid_stream", common::F("request_id", p_.request_id),
           common::F("provider", prov.name), common::Q("reason", detail));
+  LogEffects(picker_->OnMidStreamFailure(current_), status_);
   if (!sse_ || !chunked_) {
     // The client was promised a length or a JSON body: the only honest signal is to close.
     Finish(false);
@@ -713,6 +835,7 @@ void Exchange::UpstreamDiedMidStream(const std::string& detail) {
   const size_t complete = http::LastEventBoundary(pending_);
   pending_.resize(complete);
   observer_.Feed(pending_);
+  picker_->SyncUsage(current_, observer_.usage());
   std::string event = http::AnthropicErrorEvent(
       "api_error", common::StrCat("upstream connection lost mid-stream: ", detail), p_.request_id);
   std::string out;
@@ -726,7 +849,8 @@ void Exchange::UpstreamDiedMidStream(const std::string& detail) {
   WriteAll(std::move(out), true, p_.client_keep_alive);
 }
 
-void Exchange::WriteRelayError(int status, std::string_view type, const std::string& message) {
+void Exchange::WriteRelayError(int status, std::string_view type, const std::string& message,
+                               std::string_view extra_headers) {
   status_ = status;
   const std::string body = http::AnthropicErrorBody(type, message, p_.request_id);
   std::string out = common::StrCat(
@@ -737,6 +861,7 @@ void Exchange::WriteRelayError(int status, std::string_view type, const std::str
   if (status == 529 || status == 503 || status == 502 || status == 504) {
     out += "x-should-retry: true\r\n";
   }
+  out += extra_headers;
   if (!p_.client_keep_alive) {
     out += "connection: close\r\n";
   }
@@ -778,31 +903,58 @@ void Exchange::Finish(bool keep_alive) {
   }
   finished_ = true;
   DisarmTimer();
+  backoff_timer_.cancel();
   if (conn_) {
     conn_->Close();
     conn_.reset();
   }
   http::Usage usage = sse_ ? observer_.usage() : http::UsageFromMessageBody(json_copy_);
+  if (picker_) {
+    // Reservations of candidates that never got a verdict go back (probes released).
+    if (have_next_) {
+      picker_->Abandon(next_, false);
+      have_next_ = false;
+    }
+    if (attempt_state_ == AttemptState::kPicked || attempt_state_ == AttemptState::kSent) {
+      picker_->Abandon(current_, attempt_state_ == AttemptState::kSent);
+    } else if (attempt_state_ == AttemptState::kSettled && response_started_ && status_ >= 200 &&
+               status_ < 300) {
+      picker_->SyncUsage(current_, usage);
+    }
+    attempt_state_ = AttemptState::kNone;
+  }
   std::string provider = "-";
   std::string key = "-";
+  double cost_usd = 0;
   if (attempts_ > 0) {
     const auto& prov = table_.providers[current_.provider];
     provider = prov.name;
     if (current_.key >= 0) {
       key = prov.keys[static_cast<size_t>(current_.key)].secret.Fingerprint();
     }
+    cost_usd = prov.pricing.Cost(prov.MapModel(p_.info.model), usage);
   }
   const int64_t ttfb = have_first_byte_ ? std::chrono::duration_cast<std::chrono::milliseconds>(
                                               first_byte_at_ - p_.start)
                                               .count()
                                         : -1;
+  // Time to the first token: the first content event (streaming), else the head of a successful
+  // answer (a non-streaming body carries every token at once).
+  int64_t ttft = -1;
+  if (have_first_token_) {
+    ttft = std::chrono::duration_cast<std::chrono::milliseconds>(first_token_at_ - p_.start)
+               .count();
+  } else if (!sse_ && !p_.count_tokens && status_ >= 200 && status_ < 300) {
+    ttft = ttfb;
+  }
   CCR_LOG(kInfo, "request", common::F("request_id", p_.request_id),
           common::F("conn", p_.connection_id),
           common::F("endpoint", p_.count_tokens ? "count_tokens" : "messages"),
           common::F("provider", provider), common::F("key", key),
           common::Q("model", p_.info.model), common::F("stream", p_.info.stream),
           common::F("status", cancelled_ ? 499 : status_), common::F("attempts", attempts_),
-          common::F("ttfb_ms", ttfb), common::F("duration_ms", MsSince(p_.start)),
+          common::F("ttfb_ms", ttfb), common::F("ttft_ms", ttft),
+          common::F("duration_ms", MsSince(p_.start)),
           common::F("input_tokens", usage.input_tokens),
           common::F("output_tokens", usage.output_tokens),
           common::F("cache_read_tokens", usage.cache_read_input_tokens),
@@ -820,6 +972,8 @@ void Exchange::Finish(bool keep_alive) {
     rec.status = cancelled_ ? 499 : status_;
     rec.attempts = attempts_;
     rec.ttfb_ms = ttfb;
+    rec.ttft_ms = ttft;
+    rec.cost_usd = cost_usd;
     rec.duration_ms = MsSince(p_.start);
     rec.usage = usage;
     rec.stream = p_.info.stream;

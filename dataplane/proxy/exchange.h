@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "dataplane/auth/authenticator.h"
 #include "dataplane/http/request_scan.h"
 #include "dataplane/http/sse_observer.h"
+#include "dataplane/routing/candidate_picker.h"
 #include "dataplane/routing/routing_table.h"
 #include "dataplane/stats/request_observer.h"
 #include "dataplane/upstream/connection_pool.h"
@@ -73,14 +75,19 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
  private:
   enum class Failure { kNone, kConnect, kTimeout, kStatus, kReset };
 
-  struct Candidate {
-    uint32_t provider = 0;
-    int key = -1;  // index into ProviderEntry::keys, -1 = passthrough
-  };
+  using Candidate = routing::Candidate;
+  using After = routing::CandidatePicker::After;
 
-  bool PickNext(bool same_provider_other_key, Candidate* out);
-  bool HasNext(bool same_provider_other_key) const;
-  void NextAttempt(bool same_provider_other_key);
+  // Whether another attempt may start (max_attempts, total deadline).
+  bool CanRetry() const;
+  // Moves to the next candidate (the one already picked after a failed answer, else a new pick
+  // given what failed), waiting out its backoff first.
+  void NextAttempt(After after);
+  void StartAttempt();
+  // The first pick found nothing: 429 with retry-after when every key is rate limited, else 503.
+  void AnswerNoCandidate();
+  // Logs what an upstream answer or failure did to the key pool.
+  void LogEffects(const routing::ResponseEffects& effects, int status);
   void Connect();
   void OnResolved(const boost::system::error_code& ec,
                   boost::asio::ip::tcp::resolver::results_type results);
@@ -104,7 +111,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void OnClientWritten(const boost::system::error_code& ec, size_t n);
   void UpstreamDiedMidStream(const std::string& detail);
   void FinishWithFailure();
-  void WriteRelayError(int status, std::string_view type, const std::string& message);
+  void WriteRelayError(int status, std::string_view type, const std::string& message,
+                       std::string_view extra_headers = {});
   void WriteAll(std::string data, bool done_after, bool keep_alive);
   void Finish(bool keep_alive);
   void ArmTimer(std::chrono::milliseconds d);
@@ -121,12 +129,17 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   bool finished_ = false;
   bool response_started_ = false;
 
-  // Candidate iteration.
+  // Candidate iteration (key pools: routing/candidate_picker.h).
   std::vector<uint32_t> ranked_;
-  size_t provider_pos_ = 0;
-  size_t keys_tried_ = 0;
-  size_t key_start_ = 0;
+  std::optional<routing::CandidatePicker> picker_;
   Candidate current_;
+  // Where the current candidate is: picked (reserved, not sent yet), sent, or its outcome
+  // reported to the picker.
+  enum class AttemptState { kNone, kPicked, kSent, kSettled };
+  AttemptState attempt_state_ = AttemptState::kNone;
+  Candidate next_;  // picked after a retryable answer, used once its body is read
+  bool have_next_ = false;
+  boost::asio::steady_timer backoff_timer_;  // jittered wait before revisiting after a 529
   uint32_t attempts_ = 0;
   bool stale_retry_done_ = false;
   std::chrono::steady_clock::time_point deadline_;
@@ -149,7 +162,23 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // Streaming back.
   bool sse_ = false;
   bool chunked_ = false;
-  std::vector<char> buf_;
+  // Upstream body read buffer, allocated without zeroing (16 KiB per request).
+  struct ReadBuffer {
+    std::unique_ptr<char[]> bytes;
+    size_t length = 0;
+    void Allocate(size_t n) {
+      bytes = std::make_unique_for_overwrite<char[]>(n);
+      length = n;
+    }
+    char* data() { return bytes.get(); }
+    const char* data() const { return bytes.get(); }
+    size_t size() const { return length; }
+  };
+  ReadBuffer buf_;
+  // Buffer sequences of the writes in flight: Asio keeps only the span, so the array must
+  // outlive the operation.
+  std::array<boost::asio::const_buffer, 4> request_bufs_;
+  std::array<boost::asio::const_buffer, 5> write_bufs_;
   std::string pending_;      // SSE bytes not yet forwarded (partial event) or bytes to write
   std::string chunk_head_;
   size_t writing_ = 0;       // bytes of pending_ in the write in flight
@@ -160,6 +189,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   int status_ = 0;
   std::chrono::steady_clock::time_point first_byte_at_;
   bool have_first_byte_ = false;
+  std::chrono::steady_clock::time_point first_token_at_;  // first content event forwarded (SSE)
+  bool have_first_token_ = false;
   bool pooled_reuse_ = false;
   bool upstream_error_ = false;
   bool client_write_pending_ = false;

@@ -62,11 +62,36 @@ std::string FormatEndpoint(const asio::ip::tcp::endpoint& ep) {
                       : ccrelay::common::StrCat(addr.to_string(), ":", ep.port());
 }
 
+// Opens, binds and listens; `what` names the listener in the error.
+absl::Status Listen(asio::ip::tcp::acceptor& acceptor, const std::string& listen,
+                    std::string_view what) {
+  auto endpoint = ParseListen(listen);
+  if (!endpoint.ok()) {
+    return endpoint.status();
+  }
+  error_code ec;
+  acceptor.open(endpoint->protocol(), ec);
+  if (!ec) {
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    acceptor.bind(*endpoint, ec);
+  }
+  if (!ec) {
+    acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    return absl::UnavailableError(ccrelay::common::StrCat(
+        "cannot listen", what, " on ", FormatEndpoint(*endpoint), ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct DataPlane::Impl {
   asio::io_context main_ioc{1};
   asio::ip::tcp::acceptor acceptor{main_ioc};
+  asio::ip::tcp::acceptor metrics_acceptor{main_ioc};  // open only with metrics.listen
+  stats::DataPlaneMetrics metrics{CCR_VERSION};
   std::vector<std::unique_ptr<Worker>> workers;
   state::StateRegistry states;
   std::atomic<int64_t> active{0};
@@ -79,10 +104,12 @@ struct DataPlane::Impl {
   std::unique_ptr<asio::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
 
-  void Accept() {
+  // Accepts on `acc` forever, dealing connections to the workers round-robin.
+  void Accept(asio::ip::tcp::acceptor& acc, bool metrics_only) {
     Worker& w = *workers[next_worker];
     next_worker = (next_worker + 1) % workers.size();
-    acceptor.async_accept(w.ioc(), [this, &w](const error_code& ec, asio::ip::tcp::socket sock) {
+    acc.async_accept(w.ioc(), [this, &w, &acc, metrics_only](const error_code& ec,
+                                                            asio::ip::tcp::socket sock) {
       if (ec) {
         if (ec == asio::error::operation_aborted || shutting_down) {
           return;
@@ -90,17 +117,19 @@ struct DataPlane::Impl {
         CCR_LOG(kWarn, "accept_failed", ccrelay::common::Q("error", ec.message()));
         // EMFILE and friends: back off briefly instead of spinning.
         auto t = std::make_shared<asio::steady_timer>(main_ioc, std::chrono::milliseconds(50));
-        t->async_wait([this, t](const error_code&) { Accept(); });
+        t->async_wait([this, t, &acc, metrics_only](const error_code&) {
+          Accept(acc, metrics_only);
+        });
         return;
       }
       const uint64_t id = next_conn_id++;
-      asio::post(w.ioc(), [&w, id, s = std::move(sock)]() mutable {
+      asio::post(w.ioc(), [&w, id, metrics_only, s = std::move(sock)]() mutable {
         if (w.draining()) {
           return;
         }
-        std::make_shared<DownstreamSession>(std::move(s), w, id)->Start();
+        std::make_shared<DownstreamSession>(std::move(s), w, id, metrics_only)->Start();
       });
-      Accept();
+      Accept(acc, metrics_only);
     });
   }
 
@@ -138,39 +167,39 @@ stats::StatsCollector& DataPlane::stats() { return impl_->collector; }
 
 void DataPlane::AddObserver(stats::RequestObserver* observer) { impl_->observers.Add(observer); }
 
+stats::DataPlaneMetrics& DataPlane::metrics() { return impl_->metrics; }
+
 absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::CreateWithTable(
     routing::RoutingTableConstSharedPtr table, std::unique_ptr<Impl> impl, uint64_t version,
-    unsigned workers, const std::string& listen) {
-  auto endpoint = ParseListen(listen.empty() ? "127.0.0.1:8787" : listen);
-  if (!endpoint.ok()) {
-    return endpoint.status();
+    unsigned workers, const std::string& listen, const std::string& metrics_listen) {
+  if (absl::Status s = Listen(impl->acceptor, listen.empty() ? "127.0.0.1:8787" : listen, "");
+      !s.ok()) {
+    return s;
   }
-  error_code ec;
-  impl->acceptor.open(endpoint->protocol(), ec);
-  if (!ec) {
-    impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-    impl->acceptor.bind(*endpoint, ec);
-  }
-  if (!ec) {
-    impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    return absl::UnavailableError(ccrelay::common::StrCat(
-        "cannot listen on ", FormatEndpoint(*endpoint), ": ", ec.message()));
+  if (!metrics_listen.empty()) {
+    if (absl::Status s = Listen(impl->metrics_acceptor, metrics_listen, " (metrics.listen)");
+        !s.ok()) {
+      return s;
+    }
   }
   unsigned n = workers;
   if (n == 0) {
     n = std::max(1u, std::thread::hardware_concurrency());
   }
   impl->observers.Add(&impl->collector);
+  impl->observers.Add(&impl->metrics);
   for (unsigned i = 0; i < n; ++i) {
     impl->workers.push_back(std::make_unique<Worker>(impl->active));
     impl->workers.back()->SetTable(table);
     impl->workers.back()->context().observer = &impl->observers;
+    impl->workers.back()->set_metrics(&impl->metrics);
   }
   impl->drain = table->timeouts.drain;
   auto dp = std::unique_ptr<DataPlane>(new DataPlane(std::move(impl)));
   dp->listen_address_ = FormatEndpoint(dp->impl_->acceptor.local_endpoint());
+  if (dp->impl_->metrics_acceptor.is_open()) {
+    dp->metrics_address_ = FormatEndpoint(dp->impl_->metrics_acceptor.local_endpoint());
+  }
   dp->version_ = version;
   for (unsigned i = 0; i < n; ++i) {
     dp->impl_->workers[i]->StartThread(static_cast<int>(i));
@@ -187,12 +216,15 @@ absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::Create(
   }
   const std::string listen = options.listen.empty() ? (*table)->listen : options.listen;
   const unsigned workers = options.workers != 0 ? options.workers : initial.server().workers();
-  return CreateWithTable(*table, std::move(impl), initial.version(), workers, listen);
+  const std::string metrics_listen =
+      options.metrics_listen.empty() ? initial.metrics().listen() : options.metrics_listen;
+  return CreateWithTable(*table, std::move(impl), initial.version(), workers, listen,
+                         metrics_listen);
 }
 
 absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::Create(const Options& options) {
   return CreateWithTable(routing::BootstrapRoutingTable(), std::make_unique<Impl>(), 0,
-                         options.workers, options.listen);
+                         options.workers, options.listen, options.metrics_listen);
 }
 
 absl::Status DataPlane::ApplySnapshot(const ccrelay::v1::RoutingSnapshot& snapshot) {
@@ -200,6 +232,7 @@ absl::Status DataPlane::ApplySnapshot(const ccrelay::v1::RoutingSnapshot& snapsh
   if (!table.ok()) {
     CCR_LOG(kWarn, "snapshot_rejected", ccrelay::common::F("version", snapshot.version()),
             ccrelay::common::Q("error", table.status().message()));
+    impl_->metrics.OnSnapshotUpdate(false);
     return table.status();
   }
   std::vector<std::future<void>> done;
@@ -216,6 +249,7 @@ absl::Status DataPlane::ApplySnapshot(const ccrelay::v1::RoutingSnapshot& snapsh
   }
   asio::post(impl_->main_ioc, [this, d = (*table)->timeouts.drain] { impl_->drain = d; });
   version_ = snapshot.version();
+  impl_->metrics.OnSnapshotUpdate(true);
   CCR_LOG(kInfo, "snapshot_applied", ccrelay::common::F("version", snapshot.version()),
           ccrelay::common::F("providers", (*table)->providers.size()),
           ccrelay::common::F("strategy", (*table)->strategy->Name()));
@@ -227,7 +261,10 @@ void DataPlane::Run(bool handle_signals, std::function<void()> on_sighup) {
   ccrelay::common::LogLine(ccrelay::common::LogLevel::kInfo, "listening",
                            {ccrelay::common::F("address", listen_address_),
                             ccrelay::common::F("workers", impl_->workers.size()),
-                            ccrelay::common::F("version", version_.load())});
+                            ccrelay::common::F("version", version_.load()),
+                            ccrelay::common::F("metrics_address",
+                                               metrics_address_.empty() ? std::string("-")
+                                                                        : metrics_address_)});
   asio::signal_set signals(impl_->main_ioc);
   std::function<void()> wait_signal;
   if (handle_signals) {
@@ -252,19 +289,30 @@ void DataPlane::Run(bool handle_signals, std::function<void()> on_sighup) {
     };
     wait_signal();
   }
-  impl_->Accept();
+  impl_->Accept(impl_->acceptor, false);
+  if (impl_->metrics_acceptor.is_open()) {
+    impl_->Accept(impl_->metrics_acceptor, true);
+  }
   impl_->main_ioc.run();
   CCR_LOG(kInfo, "stopped");
 }
 
 void DataPlane::Shutdown() {
-  asio::post(impl_->main_ioc, [this] {
+  // Returns once the listener is closed (when called off the main thread while the main loop
+  // runs), so that no connection is accepted after Shutdown() returns.
+  auto closed = std::make_shared<std::promise<void>>();
+  auto closed_future = closed->get_future();
+  const bool inline_call = impl_->main_ioc.get_executor().running_in_this_thread();
+  asio::post(impl_->main_ioc, [this, closed] {
     if (impl_->shutting_down) {
+      closed->set_value();
       return;
     }
     impl_->shutting_down = true;
     error_code ec;
     impl_->acceptor.close(ec);
+    impl_->metrics_acceptor.close(ec);
+    closed->set_value();
     for (auto& w : impl_->workers) {
       asio::post(w->ioc(), [wp = w.get()] {
         wp->DrainSessions();
@@ -275,6 +323,9 @@ void DataPlane::Shutdown() {
     impl_->drain_timer = std::make_unique<asio::steady_timer>(impl_->main_ioc);
     impl_->CheckDrained();
   });
+  if (!inline_call && !impl_->main_ioc.stopped()) {
+    closed_future.wait_for(std::chrono::seconds(2));
+  }
 }
 
 }  // namespace ccrelay::server

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "dataplane/state/state_registry.h"
+#include "dataplane/stats/data_plane_metrics.h"
 #include "dataplane/stats/observer_list.h"
 #include "dataplane/stats/stats_collector.h"
 
@@ -29,6 +30,9 @@ class DataPlane {
   struct Options {
     std::string listen;    // overrides snapshot.server.listen when non-empty
     unsigned workers = 0;  // 0: snapshot.server.workers, else hardware threads
+    // A second listener serving only /metrics and /health; overrides snapshot.metrics.listen
+    // when non-empty. Bound once, at creation (a later snapshot does not move it).
+    std::string metrics_listen;
   };
 
   static absl::StatusOr<std::unique_ptr<DataPlane>> Create(
@@ -50,20 +54,26 @@ class DataPlane {
   void Shutdown();
   // "127.0.0.1:8787" as actually bound (port resolved when 0 was asked).
   const std::string& listen_address() const { return listen_address_; }
+  // The metrics listener as bound, "" when there is none.
+  const std::string& metrics_address() const { return metrics_address_; }
   int64_t active_sessions() const;
   // Deltas for the control plane's stats (see stats::StatsCollector::Take).
   stats::StatsCollector& stats();
   // More observers (metrics); call before Run(). The observer must outlive the data plane.
   void AddObserver(stats::RequestObserver* observer);
+  // The Prometheus metrics served by GET /metrics (fed by the observer hooks).
+  stats::DataPlaneMetrics& metrics();
 
  private:
   struct Impl;
   explicit DataPlane(std::unique_ptr<Impl> impl);
   static absl::StatusOr<std::unique_ptr<DataPlane>> CreateWithTable(
       std::shared_ptr<const routing::RoutingTable> table, std::unique_ptr<Impl> impl,
-      uint64_t version, unsigned workers, const std::string& listen);
+      uint64_t version, unsigned workers, const std::string& listen,
+      const std::string& metrics_listen);
   std::unique_ptr<Impl> impl_;
   std::string listen_address_;
+  std::string metrics_address_;
   std::atomic<uint64_t> version_{0};
 };
 

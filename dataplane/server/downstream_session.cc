@@ -11,6 +11,8 @@
 #include "dataplane/common/str.h"
 #include "dataplane/http/anthropic_error.h"
 #include "dataplane/server/worker.h"
+#include "dataplane/stats/data_plane_metrics.h"
+#include "dataplane/stats/key_metrics.h"
 
 namespace ccrelay::server {
 
@@ -51,9 +53,11 @@ std::string_view QueryParam(std::string_view query, std::string_view name) {
 
 }  // namespace
 
-DownstreamSession::DownstreamSession(asio::ip::tcp::socket&& socket, Worker& worker, uint64_t id)
+DownstreamSession::DownstreamSession(asio::ip::tcp::socket&& socket, Worker& worker, uint64_t id,
+                                     bool metrics_only)
     : socket_(std::move(socket)),
       worker_(worker),
+      metrics_only_(metrics_only),
       conn_id_(common::StrCat("C", id)),
       deadline_(worker.ioc()) {
   worker_.Register(this);
@@ -243,6 +247,19 @@ void DownstreamSession::Dispatch() {
   const bool is_get = method == bhttp::verb::get;
   const bool is_head = method == bhttp::verb::head;
 
+  if (path == "/metrics") {
+    if (!is_get && !is_head) {
+      WriteError(405, "method not allowed on /metrics", false, "allow: GET, HEAD\r\n");
+      return;
+    }
+    HandleMetrics();
+    return;
+  }
+  if (metrics_only_ && path != "/health" && path != "/") {
+    WriteError(404, common::StrCat("no route for ", path,
+                                   " on the metrics listener (it serves /metrics and /health)"));
+    return;
+  }
   if (path == "/v1/messages" || path == "/v1/messages/count_tokens") {
     if (method != bhttp::verb::post) {
       WriteError(405, common::StrCat("method ", std::string_view(req.method_string()),
@@ -379,6 +396,19 @@ void DownstreamSession::HandleModels(std::string_view query) {
                   begin < end ? http::JsonQuote(entries[begin].first) : "null", ",\"last_id\":",
                   begin < end ? http::JsonQuote(entries[end - 1].first) : "null", "}");
   WriteResponse(200, "application/json", std::move(body));
+}
+
+void DownstreamSession::HandleMetrics() {
+  stats::DataPlaneMetrics* metrics = worker_.metrics();
+  if (metrics == nullptr) {
+    WriteError(404, "metrics are not enabled on this data plane");
+    return;
+  }
+  stats::ScrapeState state;
+  state.snapshot_version = table_->version;
+  state.open_connections = worker_.active_sessions().load(std::memory_order_relaxed);
+  state.keys = stats::SampleKeys(*table_, std::chrono::steady_clock::now());
+  WriteResponse(200, stats::kPrometheusContentType, metrics->Render(state));
 }
 
 void DownstreamSession::WriteResponse(int status, std::string_view content_type, std::string body,

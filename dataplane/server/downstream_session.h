@@ -24,7 +24,9 @@ class Worker;
 class DownstreamSession : public proxy::ExchangeOwner,
                           public std::enable_shared_from_this<DownstreamSession> {
  public:
-  DownstreamSession(boost::asio::ip::tcp::socket&& socket, Worker& worker, uint64_t id);
+  // `metrics_only`: a connection of the metrics listener, which serves only /metrics and /health.
+  DownstreamSession(boost::asio::ip::tcp::socket&& socket, Worker& worker, uint64_t id,
+                    bool metrics_only = false);
   ~DownstreamSession() override;
 
   void Start();
@@ -44,6 +46,7 @@ class DownstreamSession : public proxy::ExchangeOwner,
   void OnBody(const boost::system::error_code& ec, size_t n);
   void Dispatch();
   void HandleModels(std::string_view query);
+  void HandleMetrics();
   void WriteResponse(int status, std::string_view content_type, std::string body,
                      std::string_view extra_headers = {});
   void WriteError(int status, std::string_view message, bool close = false,
@@ -56,6 +59,7 @@ class DownstreamSession : public proxy::ExchangeOwner,
 
   boost::asio::ip::tcp::socket socket_;
   Worker& worker_;
+  const bool metrics_only_;
   std::string conn_id_;
   routing::RoutingTableConstSharedPtr table_;  // held for the life of one request
   boost::beast::flat_buffer buffer_;

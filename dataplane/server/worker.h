@@ -14,6 +14,13 @@
 namespace ccrelay::server {
 
 class DownstreamSession;
+}  // namespace ccrelay::server
+
+namespace ccrelay::stats {
+class DataPlaneMetrics;
+}  // namespace ccrelay::stats
+
+namespace ccrelay::server {
 
 // One worker: an io_context run by one thread. Connections stay on their worker for life; the
 // routing table pointer, the upstream pool and the session set are touched only on this thread.
@@ -35,6 +42,9 @@ class Worker {
   void DrainSessions();
   bool draining() const { return draining_; }
   std::atomic<int64_t>& active_sessions() { return active_sessions_; }
+  // The data plane's metrics, served by GET /metrics (set before the thread starts).
+  stats::DataPlaneMetrics* metrics() const { return metrics_; }
+  void set_metrics(stats::DataPlaneMetrics* metrics) { metrics_ = metrics; }
 
  private:
   boost::asio::io_context ioc_{1};
@@ -44,6 +54,7 @@ class Worker {
   absl::flat_hash_set<DownstreamSession*> sessions_;
   std::atomic<int64_t>& active_sessions_;
   bool draining_ = false;
+  stats::DataPlaneMetrics* metrics_ = nullptr;
   std::thread thread_;
 };
 

@@ -22,9 +22,9 @@ class UpstreamConnection {
   using Socket = boost::asio::ip::tcp::socket;
   using TlsStream = boost::asio::ssl::stream<Socket&>;
 
-  // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes); 64 KiB
+  // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes); 16 KiB
   // up front makes one read take a whole burst of SSE events.
-  static constexpr size_t kReadBufferBytes = 64 * 1024;
+  static constexpr size_t kReadBufferBytes = 16 * 1024;
 
   UpstreamConnection(boost::asio::any_io_executor ex, std::string pool_key)
       : socket_(std::move(ex)), pool_key_(std::move(pool_key)) {

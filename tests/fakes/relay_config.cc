@@ -89,6 +89,8 @@ std::string RelayConfig::ToYaml() const {
     }
   }
   y += "  max_attempts: " + std::to_string(max_attempts) + "\n";
+  y += routing_yaml;
+  y += extra_yaml;
   return y;
 }
 

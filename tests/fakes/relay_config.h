@@ -54,6 +54,10 @@ struct RelayConfig {
   // "failover": primary = providers[0], fallbacks = the rest, in order.
   std::string strategy = "failover";
   int max_attempts = 3;
+  // Extra lines inside `routing:`, indented two spaces ("  session_affinity: false\n").
+  std::string routing_yaml{};
+  // Extra top-level sections, appended verbatim ("health:\n  cooldown_ms: 100\n").
+  std::string extra_yaml{};
 
   std::string ToYaml() const;
 };

@@ -20,7 +20,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::string_view kListenMarker = "listening address=127.0.0.1:";
+// The listening line in the text and in the JSON log format (--log-format json). The leading
+// space keeps "control_plane_listening address=..." (the gRPC port) from matching.
+constexpr std::string_view kListenMarkers[] = {" listening address=127.0.0.1:",
+                                               R"("event":"listening","address":"127.0.0.1:)"};
 
 bool ContainsAll(std::string_view line, const std::vector<std::string>& needles) {
   for (const auto& n : needles) {
@@ -80,8 +83,12 @@ bool RelayProcess::Start(std::string_view yaml, const std::vector<std::string>& 
     std::filesystem::create_directories(dir_.path() + sub, ec);
   }
 
-  std::vector<std::string> args = {CCR_RELAY_BINARY, "serve",    "--config",
-                                   config_path_,     "--listen", "127.0.0.1:0"};
+  // The control plane's gRPC port too is picked by the OS, so relays started at once by parallel
+  // tests never collide on the default 127.0.0.1:8788.
+  std::vector<std::string> args = {CCR_RELAY_BINARY, "serve",
+                                   "--config",       config_path_,
+                                   "--listen",       "127.0.0.1:0",
+                                   "--control-plane-listen", "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) {
@@ -144,9 +151,12 @@ bool RelayProcess::Start(std::string_view yaml, const std::vector<std::string>& 
   const auto deadline = Clock::now() + timeout;
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    const size_t at = log_.find(kListenMarker);
-    if (at != std::string::npos) {
-      const size_t digits = at + kListenMarker.size();
+    for (std::string_view marker : kListenMarkers) {
+      const size_t at = log_.find(marker);
+      if (at == std::string::npos) {
+        continue;
+      }
+      const size_t digits = at + marker.size();
       size_t end = digits;
       while (end < log_.size() && std::isdigit(static_cast<unsigned char>(log_[end])) != 0) {
         ++end;

@@ -27,8 +27,8 @@ class RelayProcess {
   RelayProcess(const RelayProcess&) = delete;
   RelayProcess& operator=(const RelayProcess&) = delete;
 
-  // Spawns `<binary> serve --config FILE --listen 127.0.0.1:0 <extra_args...>` and waits for the
-  // listening line. False on failure (see error() and log()).
+  // Spawns `<binary> serve --config FILE --listen 127.0.0.1:0 --control-plane-listen 127.0.0.1:0
+  // <extra_args...>` and waits for the listening line. False on failure (see error() and log()).
   bool Start(std::string_view yaml, const std::vector<std::string>& extra_args = {},
              std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 

@@ -72,6 +72,48 @@ TEST_F(StreamingTest, EventsArriveInOrderByteIdenticalAndUnbuffered) {
   EXPECT_TRUE(splitter.partial().empty());
 }
 
+// Lock step: the fake sends event N+1 only after the client has received event N. A relay that
+// held any event back (waiting for more bytes, a fuller buffer or the end of the stream) would
+// stall the fake at that event until its gate times out.
+TEST_F(StreamingTest, EveryEventReachesTheClientBeforeTheNextIsSent) {
+  FakeUpstream fake;
+  const std::vector<std::string> events = AnthropicSseEvents(SseOptions{.text_deltas = 6});
+  std::vector<std::shared_ptr<Notification>> seen;
+  for (size_t i = 0; i < events.size(); ++i) {
+    seen.push_back(std::make_shared<Notification>());
+  }
+  auto timed_out_at = std::make_shared<std::atomic<int>>(-1);
+  fake.SetHandler([events, seen, timed_out_at](const RecordedRequest&, Responder& r) {
+    r.SendHead(200, {{"content-type", "text/event-stream"}}, std::nullopt);
+    for (size_t i = 0; i < events.size(); ++i) {
+      r.SendBody(events[i]);
+      if (!r.WaitFor(*seen[i], milliseconds(3000))) {
+        timed_out_at->store(static_cast<int>(i));
+        break;
+      }
+    }
+    r.Finish();
+  });
+  ASSERT_NO_FATAL_FAILURE(StartRelay(OneProvider(fake)));
+  auto conn = HttpConnection::Connect(port());
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(conn->Send(BuildRequest("POST", "/v1/messages?beta=true", ClientHeaders(),
+                                      MessageBody("claude-test-1", true))));
+  SseSplitter splitter;
+  std::vector<std::string> received;
+  HttpResponse resp = conn->ReadResponse(milliseconds(20000), [&](std::string_view piece) {
+    for (auto& e : splitter.Feed(piece)) {
+      received.push_back(std::move(e));
+      seen[received.size() - 1]->Notify();
+    }
+    return true;
+  });
+  ASSERT_TRUE(resp.complete) << resp.error;
+  EXPECT_EQ(timed_out_at->load(), -1)
+      << "event " << timed_out_at->load() << " was held back by the relay";
+  EXPECT_EQ(received, events);
+}
+
 TEST_F(StreamingTest, EventSplitAcrossUpstreamChunksIsForwardedWhole) {
   FakeUpstream fake;
   const std::vector<std::string> events = AnthropicSseEvents(SseOptions{.thinking = false});
