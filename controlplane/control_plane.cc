@@ -17,6 +17,7 @@
 #include "controlplane/snapshot/limit_share.h"
 #include "controlplane/snapshot/snapshot_cache.h"
 #include "controlplane/state/config_store.h"
+#include "controlplane/stats/metrics_http_server.h"
 #include "controlplane/stats/stats_aggregator.h"
 #include "controlplane/stream/call_auth.h"
 #include "controlplane/stream/dataplane_registry.h"
@@ -25,6 +26,7 @@
 #include "dataplane/common/log.h"
 #include "dataplane/common/status_macros.h"
 #include "dataplane/common/str.h"
+#include "dataplane/stats/prometheus_text.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/support/client_interceptor.h"
@@ -140,6 +142,9 @@ class ControlPlaneImpl final : public ControlPlane {
     return server_->experimental().InProcessChannelWithInterceptors(args, std::move(creators));
   }
   std::string listen_address() const override { return listen_address_; }
+  std::string http_listen_address() const override {
+    return http_ == nullptr ? std::string() : http_->address();
+  }
   std::shared_ptr<const ccrelay::v1::RoutingSnapshot> CurrentSnapshot() const override {
     return cache_.Current();
   }
@@ -148,6 +153,8 @@ class ControlPlaneImpl final : public ControlPlane {
 
  private:
   ControlPlaneImpl() = default;
+  // The exposition of GET /metrics on the HTTP listener.
+  std::string RenderMetrics() const;
 
   SnapshotCache cache_;
   DataPlaneRegistry registry_;
@@ -158,6 +165,7 @@ class ControlPlaneImpl final : public ControlPlane {
   std::unique_ptr<ManagementService> management_;
   std::unique_ptr<grpc::Server> server_;  // after the services: destroyed before them
   std::unique_ptr<ConfigWatcher> watcher_;
+  std::unique_ptr<MetricsHttpServer> http_;  // renders from the members above
   std::string listen_address_;
   std::string token_;  // for the in-process channel only; never logged
   std::atomic<bool> shut_down_{false};
@@ -246,6 +254,14 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   md.env = env;
   cp->management_ = std::make_unique<ManagementService>(std::move(md));
 
+  // The HTTP listener is bound before the gRPC server starts, so that a failure leaves no
+  // "listening" line behind; it logs its own line after the gRPC one.
+  if (!options.http_listen.empty()) {
+    ControlPlaneImpl* self = cp.get();
+    ASSIGN_OR_RETURN(cp->http_, MetricsHttpServer::Start(options.http_listen,
+                                                         [self] { return self->RenderMetrics(); }));
+  }
+
   grpc::ServerBuilder builder;
   int selected_port = 0;
   if (listen.has_value()) {
@@ -295,6 +311,12 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
                      F("token", cp->auth_.enabled()), F("version", cp->cache_.version())});
   }
 
+  if (cp->http_ != nullptr) {
+    // Always printed, whatever the level: scripts and tests wait for this line.
+    common::LogLine(common::LogLevel::kInfo, "control_plane_http_listening",
+                    {F("address", cp->http_->address())});
+  }
+
   if (options.watch_config && !config_path.empty()) {
     ConfigStore* store = cp->store_.get();
     auto watcher = ConfigWatcher::Start(config_path, kReloadDebounce, [store] {
@@ -318,6 +340,7 @@ void ControlPlaneImpl::Shutdown() {
   if (shut_down_.exchange(true)) {
     return;
   }
+  http_.reset();
   watcher_.reset();
   if (server_ == nullptr) {
     return;  // Start failed before the server ran
@@ -327,6 +350,64 @@ void ControlPlaneImpl::Shutdown() {
   server_->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server_->Wait();
   CCR_LOG(kInfo, "control_plane_stopped", F("version", cache_.version()));
+}
+
+std::string ControlPlaneImpl::RenderMetrics() const {
+  using stats::Label;
+  using stats::MetricType;
+  std::string out;
+  stats::PrometheusTextWriter w(&out);
+  w.Family("ccrelay_build_info", "cc-relay build; always 1", MetricType::kGauge);
+  const Label version[] = {{"version", CCR_VERSION}};
+  w.Sample("ccrelay_build_info", version, 1);
+  w.Family("ccrelay_snapshot_version", "Routing snapshot version published", MetricType::kGauge);
+  w.Sample("ccrelay_snapshot_version", {}, static_cast<double>(cache_.version()));
+  w.Family("ccrelay_data_planes", "Data planes by state", MetricType::kGauge);
+  const Label connected[] = {{"state", "connected"}};
+  w.Sample("ccrelay_data_planes", connected, static_cast<double>(registry_.connected_count()));
+  const ConfigStatusInfo status = store_->Status();
+  w.Family("ccrelay_config_reloads_total", "Config file reloads by outcome", MetricType::kCounter);
+  const Label ok[] = {{"outcome", "ok"}};
+  const Label rejected[] = {{"outcome", "rejected"}};
+  w.Sample("ccrelay_config_reloads_total", ok, static_cast<double>(status.reloads_ok));
+  w.Sample("ccrelay_config_reloads_total", rejected, static_cast<double>(status.reloads_rejected));
+
+  // Totals the data planes reported, for the providers of the config in force.
+  KeyUsage sum;
+  std::vector<std::pair<std::string, uint64_t>> requests;
+  if (const auto snapshot = cache_.Current(); snapshot != nullptr) {
+    for (const auto& provider : snapshot->providers()) {
+      const KeyUsage u = stats_.Provider(provider.name());
+      requests.emplace_back(provider.name(), u.requests);
+      sum.input_tokens += u.input_tokens;
+      sum.output_tokens += u.output_tokens;
+      sum.cache_read_tokens += u.cache_read_tokens;
+      sum.cache_creation_tokens += u.cache_creation_tokens;
+    }
+  }
+  std::sort(requests.begin(), requests.end());
+  if (!requests.empty()) {
+    w.Family("ccrelay_aggregated_requests_total",
+             "Requests reported by every data plane since the control plane started",
+             MetricType::kCounter);
+    for (const auto& [name, count] : requests) {
+      const Label provider[] = {{"provider", name}};
+      w.Sample("ccrelay_aggregated_requests_total", provider, static_cast<double>(count));
+    }
+  }
+  w.Family("ccrelay_aggregated_tokens_total",
+           "Tokens reported by every data plane since the control plane started",
+           MetricType::kCounter);
+  const std::pair<std::string_view, uint64_t> tokens[] = {
+      {"cache_creation", sum.cache_creation_tokens},
+      {"cache_read", sum.cache_read_tokens},
+      {"input", sum.input_tokens},
+      {"output", sum.output_tokens}};
+  for (const auto& [type, count] : tokens) {
+    const Label label[] = {{"type", type}};
+    w.Sample("ccrelay_aggregated_tokens_total", label, static_cast<double>(count));
+  }
+  return out;
 }
 
 }  // namespace

@@ -35,6 +35,10 @@ struct ControlPlaneOptions {
   std::string state_file;
   // Watch the config file with inotify and reload on change.
   bool watch_config = true;
+  // HTTP listener serving GET /metrics (Prometheus text 0.0.4) and GET /health (200
+  // {"status":"ok"}); logs "control_plane_http_listening address=HOST:PORT" once bound. Port 0
+  // picks a free port; "" = none. Cannot be bound → Unavailable (like the gRPC listener).
+  std::string http_listen;
 };
 
 // The control plane: owns config loading, validation and hot reload, runtime changes, the
@@ -52,6 +56,8 @@ class ControlPlane {
   virtual std::shared_ptr<grpc::Channel> InProcessChannel() = 0;
   // "127.0.0.1:8788" as bound ("" without a network listener).
   virtual std::string listen_address() const = 0;
+  // The HTTP listener (/metrics, /health) as bound ("" without one).
+  virtual std::string http_listen_address() const { return ""; }
   // The effective snapshot in force (with secrets: for this process only, e.g. `serve` reading
   // server.listen and logging before its data plane has synced).
   virtual std::shared_ptr<const ccrelay::v1::RoutingSnapshot> CurrentSnapshot() const = 0;

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "absl/strings/match.h"
 #include <pthread.h>
 
 #include "proto/snapshot.pb.h"
@@ -19,7 +20,8 @@ constexpr std::string_view kHelp =
     R"(Run the control plane: config, hot reload, runtime changes, data-plane sync.
 
 Usage:
-  cc-relay control-plane [--config PATH] [--listen HOST:PORT] [--token-file FILE]
+  cc-relay control-plane [--config PATH] [--listen HOST:PORT] [--http-listen HOST:PORT]
+                         [--token-file FILE]
                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                          [--state-file FILE] [--no-watch] [--log-level L] [--log-format F]
 
@@ -28,6 +30,10 @@ Flags:
                         ~/.config/cc-relay/config.yaml, else the built-in default)
   --listen HOST:PORT    gRPC address for data planes and cc-relayctl (default 127.0.0.1:8788;
                         port 0 picks a free port). Anything but loopback needs --token-file.
+  --http-listen HOST:PORT
+                        HTTP for GET /metrics (Prometheus) and GET /health (default
+                        127.0.0.1:8789; port 0 picks a free port; "none" = off). When the
+                        default port is taken, the control plane goes on without it, and says so.
   --token-file FILE     Shared token (first line); every call must send
                         "authorization: Bearer <token>"
   --tls-cert FILE       Server certificate (PEM), with --tls-key FILE
@@ -39,13 +45,17 @@ Flags:
   --log-format FORMAT   text | json (overrides logging.format)
   -h, --help            Help for control-plane
 
-Logs "control_plane_listening address=HOST:PORT" once bound.
+Logs "control_plane_listening address=HOST:PORT" once bound (and
+"control_plane_http_listening address=HOST:PORT" for the HTTP listener).
 Signals: SIGTERM/SIGINT stop (data planes keep serving their last snapshot); SIGHUP reloads
 the config file (an invalid file is rejected whole and the running config stays).
 )";
 
+constexpr std::string_view kDefaultHttpListen = "127.0.0.1:8789";
+
 struct Flags {
   ControlPlaneOptions options;
+  bool http_listen_given = false;
   std::string log_level;
   std::string log_format;
   bool help = false;
@@ -54,6 +64,7 @@ struct Flags {
 
 Flags Parse(const std::vector<std::string_view>& args) {
   Flags f;
+  f.options.http_listen = std::string(kDefaultHttpListen);
   for (size_t i = 2; i < args.size() && f.error.empty(); ++i) {
     const std::string_view a = args[i];
     const std::string_view name = a.substr(0, a.find('='));
@@ -72,6 +83,12 @@ Flags Parse(const std::vector<std::string_view>& args) {
       take(&f.options.config_path);
     } else if (name == "--listen") {
       take(&f.options.listen);
+    } else if (name == "--http-listen") {
+      take(&f.options.http_listen);
+      f.http_listen_given = true;
+      if (f.error.empty() && f.options.http_listen.empty()) {
+        f.error = "--http-listen needs an address (or \"none\")";
+      }
     } else if (name == "--token-file") {
       take(&f.options.token_file);
     } else if (name == "--tls-cert") {
@@ -94,6 +111,9 @@ Flags Parse(const std::vector<std::string_view>& args) {
   }
   if (f.error.empty() && !f.help && f.options.listen.empty()) {
     f.error = "--listen needs an address";
+  }
+  if (f.options.http_listen == "none") {
+    f.options.http_listen.clear();
   }
   if (f.error.empty() && !f.log_level.empty()) {
     common::LogLevel lv;
@@ -141,6 +161,15 @@ int RunControlPlaneCommand(const std::vector<std::string_view>& args) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto cp = ControlPlane::Start(f.options);
+  if (!cp.ok() && absl::IsUnavailable(cp.status()) && !f.http_listen_given &&
+      absl::StrContains(cp.status().message(), "(HTTP)")) {
+    // The default HTTP port is taken (another control plane?): metrics are not worth failing for.
+    CCR_LOG(kWarn, "control_plane_http_listen_failed", common::Q("address", kDefaultHttpListen),
+            common::Q("error", cp.status().message()),
+            common::Q("hint", "this control plane serves no /metrics; pass --http-listen"));
+    f.options.http_listen.clear();
+    cp = ControlPlane::Start(f.options);
+  }
   if (!cp.ok()) {
     // One line per problem (config errors are file:line:col: key: message).
     std::fprintf(stderr, "%s\nerror: the control plane did not start\n",

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "absl/strings/match.h"
 #include <unistd.h>
 
 #include "proto/snapshot.pb.h"
@@ -31,6 +32,7 @@ constexpr std::string_view kServeHelp =
 
 Usage:
   cc-relay serve [--config PATH] [--listen HOST:PORT] [--control-plane-listen HOST:PORT]
+                 [--control-plane-http-listen HOST:PORT]
                  [--token-file FILE] [--admin-listen HOST:PORT] [--workers N]
                  [--log-level LEVEL] [--log-format FORMAT]
 
@@ -43,6 +45,10 @@ Flags:
                        gRPC for cc-relayctl and extra data planes (default 127.0.0.1:8788; port 0
                        picks a free port; "none" = in-process only). When the default port is
                        taken, serve goes on with the in-process channel only, and says so.
+  --control-plane-http-listen HOST:PORT
+                       The control plane's GET /metrics and GET /health (default 127.0.0.1:8789;
+                       port 0 picks a free port; "none" = off). When the default port is taken,
+                       serve goes on without it, and says so.
   --token-file FILE    Shared token for that gRPC listener (required beyond loopback)
   --admin-listen ADDR  The data plane's admin API (default 127.0.0.1:0; "none" = off)
   --workers N          Worker threads (default: server.workers, else one per core)
@@ -93,6 +99,8 @@ struct Flags {
   std::string listen;
   std::string control_plane;  // data-plane: remote address; serve: --control-plane-listen
   bool control_plane_listen_given = false;
+  std::string control_plane_http = "127.0.0.1:8789";  // serve: --control-plane-http-listen
+  bool control_plane_http_given = false;
   std::string token_file;
   std::string admin_listen = "127.0.0.1:0";
   std::string id;
@@ -150,6 +158,12 @@ Flags Parse(const std::vector<std::string_view>& args, bool serve) {
     } else if (serve && name == "--control-plane-listen") {
       take(&f.control_plane);
       f.control_plane_listen_given = true;
+    } else if (serve && name == "--control-plane-http-listen") {
+      take(&f.control_plane_http);
+      f.control_plane_http_given = true;
+      if (f.error.empty() && f.control_plane_http.empty()) {
+        f.error = "--control-plane-http-listen needs an address (or \"none\")";
+      }
     } else if (!serve && name == "--control-plane") {
       take(&f.control_plane);
     } else if (!serve && name == "--id") {
@@ -242,13 +256,24 @@ int RunServeCommand(const std::vector<std::string_view>& args) {
   cpo.config_path = f.config;
   cpo.listen = f.control_plane == "none" ? std::string() : f.control_plane;
   cpo.token_file = f.token_file;
+  cpo.http_listen = f.control_plane_http == "none" ? std::string() : f.control_plane_http;
   auto cp = ControlPlane::Start(cpo);
-  if (!cp.ok() && absl::IsUnavailable(cp.status()) && !f.control_plane_listen_given) {
-    // The default gRPC port is taken (another relay?): the relay itself still works.
-    CCR_LOG(kWarn, "control_plane_listen_failed", Q("address", cpo.listen),
-            Q("error", cp.status().message()),
-            Q("hint", "cc-relayctl cannot reach this relay; pass --control-plane-listen"));
-    cpo.listen.clear();
+  // A default port that is taken (another relay?) is not fatal: the relay itself still works.
+  for (int attempt = 0; attempt < 2 && !cp.ok() && absl::IsUnavailable(cp.status()); ++attempt) {
+    const bool http = absl::StrContains(cp.status().message(), "(HTTP)");
+    if (http && !f.control_plane_http_given && !cpo.http_listen.empty()) {
+      CCR_LOG(kWarn, "control_plane_http_listen_failed", Q("address", cpo.http_listen),
+              Q("error", cp.status().message()),
+              Q("hint", "the control plane serves no /metrics; pass --control-plane-http-listen"));
+      cpo.http_listen.clear();
+    } else if (!http && !f.control_plane_listen_given && !cpo.listen.empty()) {
+      CCR_LOG(kWarn, "control_plane_listen_failed", Q("address", cpo.listen),
+              Q("error", cp.status().message()),
+              Q("hint", "cc-relayctl cannot reach this relay; pass --control-plane-listen"));
+      cpo.listen.clear();
+    } else {
+      break;
+    }
     cp = ControlPlane::Start(cpo);
   }
   if (!cp.ok()) {

@@ -209,6 +209,7 @@ absl::Status ConfigStore::ReloadLocked(std::string bytes) {
       CCR_LOG(kError, "config_reload_rejected", Q("error", e.ToString()));
     }
     status_.last_reload_ok = false;
+    ++status_.reloads_rejected;
     status_.last_errors = errors;
     return absl::InvalidArgumentError(JoinErrors(errors));
   }
@@ -221,6 +222,7 @@ absl::Status ConfigStore::ReloadLocked(std::string bytes) {
   config_ = std::make_shared<const RoutingSnapshot>(*std::move(r.snapshot));
   state_ = std::move(next);
   status_.last_reload_ok = true;
+  ++status_.reloads_ok;
   status_.last_errors.clear();
   status_.loaded_unix_ms = now;
   const uint64_t before = cache_->version();

@@ -44,6 +44,9 @@ struct ConfigStatusInfo {
   int64_t loaded_unix_ms = 0;  // when the config in force was loaded
   bool last_reload_ok = true;
   int64_t last_reload_unix_ms = 0;
+  // Reloads of the config file since start (the initial load not counted), by outcome.
+  uint64_t reloads_ok = 0;
+  uint64_t reloads_rejected = 0;
   std::vector<ConfigError> last_errors;
 };
 

@@ -84,11 +84,12 @@ bool RelayProcess::Start(std::string_view yaml, const std::vector<std::string>& 
   }
 
   // The control plane's gRPC port too is picked by the OS, so relays started at once by parallel
-  // tests never collide on the default 127.0.0.1:8788.
+  // tests never collide on the default 127.0.0.1:8788 (nor on the HTTP listener's 127.0.0.1:8789).
   std::vector<std::string> args = {CCR_RELAY_BINARY, "serve",
                                    "--config",       config_path_,
                                    "--listen",       "127.0.0.1:0",
-                                   "--control-plane-listen", "127.0.0.1:0"};
+                                   "--control-plane-listen", "127.0.0.1:0",
+                                   "--control-plane-http-listen", "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::vector<char*> argv;
   for (auto& a : args) {
