@@ -3,8 +3,9 @@
 // wrong client key) and known token counts; then every log line (text and JSON, at debug
 // level), every metric and every response header and body is searched for each key: none may
 // appear. Positive controls make sure the sources are real (fingerprints and token counts do
-// appear). To search another output, add one AddSource(...) line (cc-relayctl, later).
+// appear), and cc-relayctl's outputs. To search another output, add one AddSource(...) line.
 #include <csignal>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "dataplane/common/secret.h"
 #include "tests/fakes/fake_upstream.h"
 #include "tests/fakes/http_client.h"
+#include "tests/fakes/metrics_text.h"
 #include "tests/fakes/relay_fixture.h"
 
 namespace ccrelay::testing {
@@ -151,6 +153,27 @@ class SecretsTest : public RelayTest {
     }
     AddSource(label + " response headers", headers);
     AddSource(label + " response bodies", bodies);
+    // Every read-only cc-relayctl command against the relay's control plane, both outputs.
+    const std::string log_text = relay_->log();
+    // Text ("control_plane_listening address=H:P") or JSON ("address":"H:P") log line.
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(
+        log_text, m, std::regex(R"(control_plane_listening[^\n]*?address[=":]+([0-9.:\[\]]+))")))
+        << "no control plane address in the log";
+    const std::string cp = m[1].str();
+    const std::vector<std::vector<std::string>> commands = {
+        {"providers", "list"}, {"keys", "list"},  {"dataplanes", "list"},
+        {"stats"},             {"config", "show"}, {"config", "status"}};
+    for (const char* output : {"table", "json"}) {
+      for (const auto& command : commands) {
+        std::vector<std::string> argv = {CCR_RELAYCTL_BINARY, "--control-plane", cp, "--output",
+                                         output};
+        argv.insert(argv.end(), command.begin(), command.end());
+        CommandResult r = RunCommand(argv);
+        EXPECT_EQ(r.exit_code, 0) << argv[5] << ": " << r.output;
+        AddSource(label + " cc-relayctl " + output + " " + argv[5], r.output);
+      }
+    }
     ASSERT_EQ(relay_->Stop(), std::optional<int>(0));
     AddSource(label + " log", relay_->log());
   }
