@@ -15,9 +15,10 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-readonly PROVIDER_KEY="sk-ant-api03-relay-provider-key"
-readonly CLIENT_KEY="sk-ant-api03-e2e-client-key-0123456789abcdef"
-readonly CLIENT_TOKEN="sk-ant-oat01-e2e-client-token-0123456789abcdef"
+# Fake credentials, made fresh for every run (never real keys).
+readonly PROVIDER_KEY="fake-provider-key-$(od -An -tx1 -N8 /dev/urandom | tr -d " \n")"
+readonly CLIENT_KEY="fake-client-key-$(od -An -tx1 -N8 /dev/urandom | tr -d " \n")"
+readonly CLIENT_TOKEN="fake-client-token-$(od -An -tx1 -N8 /dev/urandom | tr -d " \n")"
 readonly RELAY_ACCESS_KEY="relay-access-key-e2e-0123456789"
 readonly MOCK_TEXT="Hello from the mock upstream."
 readonly CLAUDE="${E2E_NODE_MODULES}/.bin/claude"

@@ -11,9 +11,10 @@
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-readonly PROVIDER_KEY="sk-ant-api03-relay-provider-key"
-readonly DEAD_KEY="sk-ant-api03-dead-provider-key"
-readonly CLIENT_KEY="sk-ant-api03-e2e-sdk-client-key-0123456789abcdef"
+# Fake credentials, made fresh for every run (never real keys).
+readonly PROVIDER_KEY="fake-provider-key-$(od -An -tx1 -N8 /dev/urandom | tr -d " \n")"
+readonly DEAD_KEY="fake-dead-provider-key-$(od -An -tx1 -N8 /dev/urandom | tr -d " \n")"
+readonly CLIENT_KEY="fake-sdk-client-key-$(od -An -tx1 -N8 /dev/urandom | tr -d " \n")"
 readonly MODEL="claude-opus-4-8"
 readonly DEAD_MODEL="claude-unreachable-1"
 

@@ -41,15 +41,15 @@ providers:
     models:
       - ${MODEL}
     keys:
-      - key: "sk-ant-api03-tui-test-key-alpha-1"
-      - key: "sk-ant-api03-tui-test-key-alpha-2"
+      - key: "fake-tui-key-alpha-1"
+      - key: "fake-tui-key-alpha-2"
   - name: bravo
     type: anthropic
     base_url: "http://127.0.0.1:${MOCK_A_PORT}"
     models:
       - ${MODEL}
     keys:
-      - key: "sk-ant-api03-tui-test-key-bravo-1"
+      - key: "fake-tui-key-bravo-1"
 EOF
 
 # start_serve CP_LISTEN LOGNAME: cc-relay serve with its control plane on CP_LISTEN; sets
