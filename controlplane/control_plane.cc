@@ -12,6 +12,7 @@
 #include "proto/snapshot.pb.h"
 
 #include "controlplane/config/config_loader.h"
+#include "controlplane/health/health_checker.h"
 #include "controlplane/management/management_service.h"
 #include "controlplane/reload/config_watcher.h"
 #include "controlplane/snapshot/limit_share.h"
@@ -126,6 +127,18 @@ class TokenInterceptorFactory final : public grpc::experimental::ClientIntercept
   const std::string header_;
 };
 
+// Tells the health checker about every new snapshot (it posts to its own thread: no blocking
+// under the cache's lock).
+class HealthConfigWatcher final : public SnapshotWatcher {
+ public:
+  explicit HealthConfigWatcher(HealthChecker* checker) : checker_(checker) {}
+  // SnapshotWatcher
+  void OnSnapshot(const SnapshotConstSharedPtr&) override { checker_->OnConfigChanged(); }
+
+ private:
+  HealthChecker* const checker_;
+};
+
 class ControlPlaneImpl final : public ControlPlane {
  public:
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Create(const ControlPlaneOptions& options);
@@ -157,6 +170,8 @@ class ControlPlaneImpl final : public ControlPlane {
   std::string RenderMetrics() const;
 
   SnapshotCache cache_;
+  std::unique_ptr<HealthChecker> health_;  // its results go into every data plane's snapshot
+  std::unique_ptr<HealthConfigWatcher> health_watcher_;
   DataPlaneRegistry registry_;
   StatsAggregator stats_{common::RealClock::Get()};
   CallAuthenticator auth_;
@@ -219,12 +234,21 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   so.env = env;
   ASSIGN_OR_RETURN(cp->store_, ConfigStore::Create(so, &cp->cache_));
 
+  // Active health checks (SPEC.md, Key pools): a changed verdict republishes the snapshot.
+  HealthChecker::Deps hd;
+  hd.current = [cache = &cp->cache_] { return cache->Current(); };
+  hd.on_change = [cache = &cp->cache_] { return cache->Republish(); };
+  hd.clock = &common::RealClock::Get();
+  cp->health_ = std::make_unique<HealthChecker>(std::move(hd));
+
   // Several data planes, one key: each connected data plane gets an equal share of every key
-  // limit, re-divided when one connects or disconnects (SPEC.md, Key pools).
-  cp->cache_.SetNodeHook(
-      [registry = &cp->registry_](const std::string&, ccrelay::v1::RoutingSnapshot* snapshot) {
-        DivideKeyLimits(registry->connected_count(), snapshot);
-      });
+  // limit, re-divided when one connects or disconnects (SPEC.md, Key pools); and every data
+  // plane gets the health checks' verdicts.
+  cp->cache_.SetNodeHook([registry = &cp->registry_, health = cp->health_.get()](
+                             const std::string&, ccrelay::v1::RoutingSnapshot* snapshot) {
+    DivideKeyLimits(registry->connected_count(), snapshot);
+    health->Overlay(snapshot);
+  });
   DataPlaneSyncService::Deps sd;
   sd.cache = &cp->cache_;
   sd.registry = &cp->registry_;
@@ -243,6 +267,15 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
       cache->Republish();
     }
   };
+  // A data plane's report of trouble with a key or provider gets it checked at once: the verdict
+  // then reaches every data plane.
+  sd.on_health = [health = cp->health_.get()](const ccrelay::v1::HealthReport& report) {
+    for (const ccrelay::v1::HealthObservation& o : report.observations()) {
+      if (o.state() != "ok" && !o.state().empty()) {
+        health->CheckSoon(o.provider(), o.key_fingerprint());
+      }
+    }
+  };
   cp->sync_ = std::make_unique<DataPlaneSyncService>(sd);
   ManagementService::Deps md;
   md.store = cp->store_.get();
@@ -252,6 +285,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   md.auth = &cp->auth_;
   md.clock = &common::RealClock::Get();
   md.env = env;
+  md.checks = cp->health_.get();
   cp->management_ = std::make_unique<ManagementService>(std::move(md));
 
   // The HTTP listener is bound before the gRPC server starts, so that a failure leaves no
@@ -330,6 +364,9 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
               Q("hint", "reload with SIGHUP or cc-relayctl config reload"));
     }
   }
+  cp->health_->Start();
+  cp->health_watcher_ = std::make_unique<HealthConfigWatcher>(cp->health_.get());
+  cp->cache_.Watch(cp->health_watcher_.get());
   CCR_LOG(kInfo, "control_plane_started",
           Q("config", config_path.empty() ? std::string("built-in default") : config_path),
           Q("state_file", so.state_file), F("version", cp->cache_.version()));
@@ -342,6 +379,12 @@ void ControlPlaneImpl::Shutdown() {
   }
   http_.reset();
   watcher_.reset();
+  if (health_watcher_ != nullptr) {
+    cache_.Cancel(health_watcher_.get());
+  }
+  if (health_ != nullptr) {
+    health_->Stop();
+  }
   if (server_ == nullptr) {
     return;  // Start failed before the server ran
   }
@@ -406,6 +449,34 @@ std::string ControlPlaneImpl::RenderMetrics() const {
   for (const auto& [type, count] : tokens) {
     const Label label[] = {{"type", type}};
     w.Sample("ccrelay_aggregated_tokens_total", label, static_cast<double>(count));
+  }
+
+  // Active health checks.
+  const HealthChecker::Counts counts = health_->counts();
+  w.Family("ccrelay_health_checks_total", "Active health check probes by verdict",
+           MetricType::kCounter);
+  const std::pair<std::string_view, uint64_t> verdicts[] = {
+      {"auth_failed", counts.auth_failed}, {"failure", counts.failure}, {"ok", counts.ok}};
+  for (const auto& [verdict, count] : verdicts) {
+    const Label label[] = {{"verdict", verdict}};
+    w.Sample("ccrelay_health_checks_total", label, static_cast<double>(count));
+  }
+  const auto checked = health_->All();
+  if (!checked.empty()) {
+    w.Family("ccrelay_health_check_healthy",
+             "1 when the health check verdict of a key (key - : the provider as a whole) is "
+             "healthy, 0 when unhealthy or auth_failed",
+             MetricType::kGauge);
+    for (const auto& [target, h] : checked) {
+      if (h.state() == ccrelay::v1::CheckedHealth::UNKNOWN) {
+        continue;
+      }
+      const std::string_view key =
+          target.second.empty() ? std::string_view("-") : std::string_view(target.second);
+      const Label labels[] = {{"provider", target.first}, {"key", key}};
+      w.Sample("ccrelay_health_check_healthy", labels,
+               h.state() == ccrelay::v1::CheckedHealth::HEALTHY ? 1.0 : 0.0);
+    }
   }
   return out;
 }

@@ -36,6 +36,7 @@ std::vector<std::string> Row(const v1::KeyInfo& k) {
   return {k.provider(),
           k.fingerprint(),
           k.state(),
+          k.check_state().empty() ? std::string("unknown") : k.check_state(),
           k.source(),
           Limit(k.limits().rpm_limit()),
           Limit(k.limits().tpm_limit()),
@@ -48,8 +49,10 @@ std::vector<std::string> Row(const v1::KeyInfo& k) {
 }
 
 std::vector<std::string> Header() {
-  return {"PROVIDER", "FINGERPRINT", "STATE",  "SOURCE",   "RPM",      "TPM",
-          "WEIGHT",   "REQUESTS",    "ERRORS", "RPM_USED", "TPM_USED", "REASON"};
+  // CHECK: the control plane's last active health check verdict of the key.
+  return {"PROVIDER", "FINGERPRINT", "STATE",    "CHECK",    "SOURCE", "RPM",
+          "TPM",      "WEIGHT",      "REQUESTS", "ERRORS",   "RPM_USED", "TPM_USED",
+          "REASON"};
 }
 
 }  // namespace

@@ -157,6 +157,9 @@ ccrelay::v1::RoutingSnapshot BuiltinDefaultSnapshot() {
   *snapshot.add_providers() = DefaultAnthropicProvider();
   *snapshot.mutable_routing() = DefaultRouting();
   *snapshot.mutable_health() = DefaultHealth();
+  // Choice (SPEC.md, Key pools): with no config file the relay sends nothing of its own
+  // upstream; there are no keys to check, only the client's own credentials.
+  snapshot.mutable_health()->mutable_checks()->set_interval_ms(0);
   snapshot.set_source(std::string(kBuiltinSource));
   return snapshot;
 }

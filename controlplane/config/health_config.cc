@@ -59,6 +59,27 @@ void ReadCircuitBreaker(ConfigReader& reader, const Field& field, ccrelay::v1::C
   }
 }
 
+void ReadChecks(ConfigReader& reader, const Field& field, ccrelay::v1::HealthChecks* checks) {
+  std::optional<Mapping> map = reader.Map(
+      field, {"interval_ms", "timeout_ms", "unhealthy_threshold", "healthy_threshold"});
+  if (!map.has_value()) {
+    return;
+  }
+  // 0 turns the checks off.
+  if (auto v = ReadBounded(reader, map->Get("interval_ms"), 0)) {
+    checks->set_interval_ms(*v);
+  }
+  if (auto v = ReadBounded(reader, map->Get("timeout_ms"), 1)) {
+    checks->set_timeout_ms(*v);
+  }
+  if (auto v = ReadBounded(reader, map->Get("unhealthy_threshold"), 1)) {
+    checks->set_unhealthy_threshold(*v);
+  }
+  if (auto v = ReadBounded(reader, map->Get("healthy_threshold"), 1)) {
+    checks->set_healthy_threshold(*v);
+  }
+}
+
 }  // namespace
 
 ccrelay::v1::Health DefaultHealth() {
@@ -71,12 +92,17 @@ ccrelay::v1::Health DefaultHealth() {
   cb->set_open_ms(30000);
   cb->set_half_open_probes(1);
   h.set_cooldown_ms(10000);
+  ccrelay::v1::HealthChecks* checks = h.mutable_checks();
+  checks->set_interval_ms(60000);
+  checks->set_timeout_ms(5000);
+  checks->set_unhealthy_threshold(2);
+  checks->set_healthy_threshold(1);
   return h;
 }
 
 ccrelay::v1::Health ReadHealth(ConfigReader& reader, const Field& field) {
   ccrelay::v1::Health health = DefaultHealth();
-  std::optional<Mapping> map = reader.Map(field, {"circuit_breaker", "cooldown_ms"});
+  std::optional<Mapping> map = reader.Map(field, {"circuit_breaker", "cooldown_ms", "checks"});
   if (!map.has_value()) {
     return health;
   }
@@ -84,6 +110,7 @@ ccrelay::v1::Health ReadHealth(ConfigReader& reader, const Field& field) {
   if (auto v = ReadBounded(reader, map->Get("cooldown_ms"), 1)) {
     health.set_cooldown_ms(*v);
   }
+  ReadChecks(reader, map->Get("checks"), health.mutable_checks());
   return health;
 }
 

@@ -279,7 +279,8 @@ class ManagementService::Impl final : public v1::Management::Service {
         [this](uint64_t version) { return d_.registry->AllConnectedAcked(version); });
     SnapshotConstSharedPtr config = d_.store->config();
     RuntimeState state = d_.store->runtime_state();
-    return BuildProviderInfos(ProviderViewInputs{effective, *config, state, *d_.stats, draining});
+    return BuildProviderInfos(
+        ProviderViewInputs{effective, *config, state, *d_.stats, draining, d_.checks});
   }
 
   grpc::Status FindProvider(const std::string& name, v1::ProviderInfo* out) {

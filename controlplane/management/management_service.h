@@ -14,6 +14,8 @@ class Clock;
 
 namespace ccrelay::controlplane {
 
+class HealthChecker;
+
 class CallAuthenticator;
 class ConfigStore;
 class DataPlaneRegistry;
@@ -34,6 +36,7 @@ class ManagementService {
     const CallAuthenticator* auth = nullptr;
     const common::Clock* clock = nullptr;
     EnvLookup env;  // for ValidateConfig's ${VAR}
+    const HealthChecker* checks = nullptr;  // active health checks, shown with providers/keys
   };
   explicit ManagementService(Deps deps);
   ~ManagementService();

@@ -44,6 +44,13 @@ void SetLimits(uint32_t rpm, uint32_t tpm, uint32_t itpm, uint32_t otpm, uint32_
   l->set_weight(weight);
 }
 
+template <typename Info>
+void SetCheck(const ccrelay::v1::CheckedHealth& h, Info* info) {
+  info->set_check_state(std::string(CheckedStateName(h.state())));
+  info->set_check_reason(h.reason());
+  info->set_check_since_unix_ms(h.since_unix_ms());
+}
+
 }  // namespace
 
 std::vector<ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in) {
@@ -67,6 +74,10 @@ std::vector<ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in) {
       ki->set_source(InConfig(in.config, p.name(), k.fingerprint()) ? "config" : "runtime");
       SetLimits(k.rpm_limit(), k.tpm_limit(), k.itpm_limit(), k.otpm_limit(), k.weight(), ki);
       SetUsage(in.stats.Key(p.name(), k.fingerprint()), ki);
+      const ccrelay::v1::CheckedHealth checked =
+          in.checks != nullptr ? in.checks->Get(p.name(), k.fingerprint())
+                               : ccrelay::v1::CheckedHealth();
+      SetCheck(checked, ki);
       if (!k.enabled()) {
         ki->set_state("disabled");
         ki->set_reason("disabled (enabled: false)");
@@ -74,6 +85,11 @@ std::vector<ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in) {
         ki->set_state(h->state);
         ki->set_reason(h->reason.empty() ? common::StrCat("reported by ", h->data_plane)
                                          : common::StrCat(h->reason, " (", h->data_plane, ")"));
+      } else if (checked.state() == ccrelay::v1::CheckedHealth::AUTH_FAILED ||
+                 checked.state() == ccrelay::v1::CheckedHealth::UNHEALTHY) {
+        ki->set_state(checked.state() == ccrelay::v1::CheckedHealth::AUTH_FAILED ? "auth_failed"
+                                                                                 : "failing");
+        ki->set_reason(common::StrCat("health check: ", checked.reason()));
       } else {
         ki->set_state("active");
       }
@@ -101,9 +117,13 @@ std::vector<ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in) {
                                 : static_cast<double>(usage.latency_ms_sum) /
                                       static_cast<double>(usage.latency_count));
     const auto whole = in.stats.Health(p.name(), "");
+    const ccrelay::v1::CheckedHealth checked =
+        in.checks != nullptr ? in.checks->GetProvider(p.name()) : ccrelay::v1::CheckedHealth();
+    SetCheck(checked, &info);
     if (!p.enabled()) {
       info.set_health("disabled");
     } else if ((whole.has_value() && whole->state != "cooldown") ||
+               checked.state() == ccrelay::v1::CheckedHealth::UNHEALTHY ||
                (p.keys_size() > 0 && active == 0)) {
       info.set_health("unhealthy");
     } else if (whole.has_value() || not_active > 0) {

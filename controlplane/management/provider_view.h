@@ -5,6 +5,7 @@
 #include "proto/management.pb.h"
 #include "proto/snapshot.pb.h"
 
+#include "controlplane/health/health_checker.h"
 #include "controlplane/state/config_store.h"
 #include "controlplane/state/runtime_state.h"
 #include "controlplane/stats/stats_aggregator.h"
@@ -20,12 +21,14 @@ struct ProviderViewInputs {
   const RuntimeState& state;
   const StatsAggregator& stats;
   const std::vector<DrainingKey>& draining;
+  const HealthChecker* checks = nullptr;  // the active health checks (none: not shown)
 };
 
 // Key states: disabled (enabled: false), cooldown | failing | auth_failed (observed by a data
-// plane), draining (removed or rotated away, data planes not all past it yet), else active.
-// Provider health: disabled; unhealthy (a provider-wide failure, or keys and none active);
-// degraded (some key not active, or a provider-wide cooldown); else healthy.
+// plane), auth_failed | failing (the control plane's health check refused the key / could not
+// reach it), draining (removed or rotated away, data planes not all past it yet), else active.
+// Provider health: disabled; unhealthy (a provider-wide failure observed or checked, or keys and
+// none active); degraded (some key not active, or a provider-wide cooldown); else healthy.
 std::vector<ccrelay::v1::ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in);
 
 }  // namespace ccrelay::controlplane

@@ -219,6 +219,9 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
       case DataPlaneMessage::kHealth:
         deps_.registry->Touch(node_id_, now);
         deps_.stats->AddHealth(node_id_, in_.health());
+        if (deps_.on_health) {
+          deps_.on_health(in_.health());
+        }
         break;
       case DataPlaneMessage::MSG_NOT_SET:
         deps_.registry->Touch(node_id_, now);

@@ -11,6 +11,10 @@ namespace ccrelay::common {
 class Clock;
 }
 
+namespace ccrelay::v1 {
+class HealthReport;
+}
+
 namespace ccrelay::controlplane {
 
 class CallAuthenticator;
@@ -34,6 +38,9 @@ class DataPlaneSyncService {
     // Called (on a gRPC thread, no lock held) when the set of connected data planes changes: a
     // data plane's first stream opened or its last one ended. Optional.
     std::function<void()> on_membership_change;
+    // Called (on a gRPC thread, no lock held) with each HealthReport a data plane sends, after
+    // the stats aggregator has it. Optional.
+    std::function<void(const ccrelay::v1::HealthReport&)> on_health;
   };
   explicit DataPlaneSyncService(const Deps& deps);
   ~DataPlaneSyncService();

@@ -15,6 +15,9 @@ class OllamaProvider : public Provider {
   void AuthHeaders(std::string_view key, std::vector<HeaderField>* out) const override;
   bool SupportsCountTokens() const override { return false; }
   bool SupportsPassthrough() const override { return false; }
+  // Ollama's own model list (protocols.md 7.2); Ollama accepts any key, so one check per provider.
+  std::string_view HealthCheckTarget() const override { return "/api/tags"; }
+  bool HealthCheckVerifiesKeys() const override { return false; }
 };
 
 }  // namespace ccrelay::providers

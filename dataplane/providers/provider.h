@@ -29,6 +29,14 @@ class Provider {
   virtual bool SupportsCountTokens() const = 0;
   // Whether a provider of this type without keys forwards the client's own credentials.
   virtual bool SupportsPassthrough() const = 0;
+
+  // The control plane's active health check: a cheap GET (path and query, appended to the base
+  // URL's path prefix) that costs no tokens. Anthropic-shaped types ask for one model
+  // (GET /v1/models?limit=1), which needs a valid key.
+  virtual std::string_view HealthCheckTarget() const { return "/v1/models?limit=1"; }
+  // Whether that GET verifies the key (so each key is checked on its own); false: one check per
+  // provider.
+  virtual bool HealthCheckVerifiesKeys() const { return true; }
 };
 
 // The adapter for a type name, or nullptr for an unknown type.

@@ -149,6 +149,9 @@ bool CandidatePicker::TryAffinity(common::MonoTime now, Candidate* out) {
   const uint32_t p = it->second.provider;
   const int k = it->second.key;
   const ProviderEntry& prov = table_.providers[p];
+  if (prov.check_failed() || (k >= 0 && prov.keys[static_cast<size_t>(k)].check_failed())) {
+    return false;  // the control plane's health check says otherwise
+  }
   // Healthy means closed breakers: a half-open one is probed by the normal order instead.
   const Admission padm = prov.state->breaker.TryAcquire(table_.provider_breaker, now);
   if (padm != Admission::kAllowed) {
@@ -189,8 +192,11 @@ bool CandidatePicker::TryProvider(uint32_t p, bool skip_tried, int prefer_key, c
       Release(pbreaker, padm);
       return false;
     }
-    if (pblocked) {
-      forced_.push_back(Forced{p, -1, true, false, pbreaker.opened_at()});
+    if (pblocked || prov.check_failed()) {
+      // Last resort. A failed health check ranks before an open breaker (epoch: first).
+      Release(pbreaker, padm);
+      forced_.push_back(
+          Forced{p, -1, pblocked, false, pblocked ? pbreaker.opened_at() : common::MonoTime{}});
       return false;
     }
     *out = Candidate{};
@@ -238,7 +244,7 @@ bool CandidatePicker::TryProvider(uint32_t p, bool skip_tried, int prefer_key, c
       continue;
     }
     const bool kblocked = !key.state->breaker().WouldAdmit(table_.key_breaker, now);
-    if (pblocked || kblocked) {
+    if (pblocked || kblocked || prov.check_failed() || key.check_failed()) {
       const common::MonoTime kopened =
           kblocked ? key.state->breaker().opened_at() : common::MonoTime{};
       forced_.push_back(Forced{p, k, pblocked, kblocked, std::max(popened, kopened)});

@@ -58,8 +58,10 @@ struct ResponseEffects {
 // closed, not cooling, headroom, still in the table); otherwise the ranked providers in order,
 // and in each the keys from the provider's cursor along its weighted wheel, keys the upstream
 // reported as running low after the others, skipping keys without headroom, disabled keys and
-// keys whose breaker is open. Providers whose breaker is open are skipped. When every candidate
-// with headroom is behind an open breaker, the least recently opened one is tried anyway.
+// keys whose breaker is open. Providers whose breaker is open are skipped, and so are providers
+// and keys the control plane's health check found unhealthy or refused (CheckState). When every
+// candidate with headroom is set aside like that, one is tried anyway: those set aside only by
+// the health check first, then the least recently opened breaker.
 //
 // Later attempts (Next with the kind of failure): after a key problem (429, 401, 403) another key
 // of the same provider, then the providers not tried yet; after a provider failure (5xx,

@@ -7,6 +7,8 @@
 #include "dataplane/common/status_macros.h"
 #include "dataplane/http/request_scan.h"
 #include "dataplane/providers/provider.h"
+#include "dataplane/common/log.h"
+#include "dataplane/common/secret.h"
 #include "dataplane/common/str.h"
 
 namespace ccrelay::routing {
@@ -19,6 +21,19 @@ constexpr std::string_view kModelCreatedAt = "2025-01-21T22:53:20Z";
 
 std::chrono::milliseconds Ms(uint32_t v, std::chrono::milliseconds dflt) {
   return v == 0 ? dflt : std::chrono::milliseconds(v);
+}
+
+CheckState ToCheckState(ccrelay::v1::CheckedHealth::State s) {
+  switch (s) {
+    case ccrelay::v1::CheckedHealth::HEALTHY:
+      return CheckState::kHealthy;
+    case ccrelay::v1::CheckedHealth::UNHEALTHY:
+      return CheckState::kUnhealthy;
+    case ccrelay::v1::CheckedHealth::AUTH_FAILED:
+      return CheckState::kAuthFailed;
+    default:
+      return CheckState::kUnknown;
+  }
 }
 }  // namespace
 
@@ -221,7 +236,15 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       key.itpm_limit = k.itpm_limit();
       key.otpm_limit = k.otpm_limit();
       key.weight = std::max<uint32_t>(1, k.weight());
+      key.check = ToCheckState(k.health().state());
       key.state = states.Key(key.id);
+      // Disabled here after a 401/403, found good by the control plane's check since: back.
+      if (key.check == CheckState::kHealthy &&
+          key.state->EnableIfDisabledBefore(k.health().since_unix_ms())) {
+        CCR_LOG(kInfo, "key_enabled", common::Q("provider", p.name()),
+                common::Q("key", common::FingerprintOf(k.secret())),
+                common::Q("reason", common::StrCat("health check: ", k.health().reason())));
+      }
       // The snapshot's limits are what this data plane enforces (its share of the key).
       key.state->SetLimits(
           state::KeyLimits{key.rpm_limit, key.tpm_limit, key.itpm_limit, key.otpm_limit},
@@ -260,6 +283,7 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       prices.push_back(std::move(rule));
     }
     e.pricing = PriceTable(std::move(prices), UsesBuiltinClaudePrices(e.type));
+    e.check = ToCheckState(p.health().state());
     e.state = states.Provider(e.name);
     index_by_name[e.name] = static_cast<uint32_t>(table->providers.size());
     table->providers.push_back(std::move(e));

@@ -40,6 +40,10 @@ struct UpstreamUrl {
 
 absl::StatusOr<UpstreamUrl> ParseUpstreamUrl(std::string_view url);
 
+// The control plane's active health check verdict on a key or provider (snapshot
+// CheckedHealth). Unhealthy and auth_failed targets are tried only when nothing else is left.
+enum class CheckState : uint8_t { kUnknown, kHealthy, kUnhealthy, kAuthFailed };
+
 struct KeyEntry {
   std::string id;  // "<provider>/<fingerprint>": keys the mutable state and session affinity
   common::Secret secret;
@@ -48,7 +52,12 @@ struct KeyEntry {
   uint32_t itpm_limit = 0;
   uint32_t otpm_limit = 0;
   uint32_t weight = 1;
+  CheckState check = CheckState::kUnknown;
   std::shared_ptr<state::KeyState> state;
+
+  bool check_failed() const {
+    return check == CheckState::kUnhealthy || check == CheckState::kAuthFailed;
+  }
 };
 
 struct ModelRule {
@@ -69,11 +78,13 @@ struct ProviderEntry {
   std::vector<KeyEntry> keys;          // enabled keys only
   std::vector<uint32_t> key_wheel;     // key indices repeated by weight, for spreading
   uint32_t weight = 1;
+  CheckState check = CheckState::kUnknown;  // the provider as a whole
   std::shared_ptr<state::ProviderState> state;
   PriceTable pricing;  // for the cost metrics (providers[].pricing, built-in Claude prices)
 
   // No keys: the client's own credentials pass through.
   bool passthrough() const { return keys.empty(); }
+  bool check_failed() const { return check == CheckState::kUnhealthy; }
   // Serves `model`: no `models` list, or the model is listed, or a mapping rule matches.
   bool Serves(std::string_view model) const;
   // The model name to send upstream (model_mapping applied; first matching rule wins).

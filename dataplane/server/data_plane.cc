@@ -2,6 +2,7 @@
 
 #include <future>
 
+#include "absl/synchronization/mutex.h"
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -101,6 +102,8 @@ struct DataPlane::Impl {
   uint64_t next_conn_id = 1;
   bool shutting_down = false;
   std::chrono::milliseconds drain{30000};
+  mutable absl::Mutex table_mu;
+  routing::RoutingTableConstSharedPtr table ABSL_GUARDED_BY(table_mu);
   std::unique_ptr<asio::steady_timer> drain_timer;
   std::chrono::steady_clock::time_point drain_deadline;
 
@@ -195,6 +198,10 @@ absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::CreateWithTable(
     impl->workers.back()->set_metrics(&impl->metrics);
   }
   impl->drain = table->timeouts.drain;
+  {
+    absl::MutexLock lock(&impl->table_mu);
+    impl->table = table;
+  }
   auto dp = std::unique_ptr<DataPlane>(new DataPlane(std::move(impl)));
   dp->listen_address_ = FormatEndpoint(dp->impl_->acceptor.local_endpoint());
   if (dp->impl_->metrics_acceptor.is_open()) {
@@ -248,6 +255,10 @@ absl::Status DataPlane::ApplySnapshot(const ccrelay::v1::RoutingSnapshot& snapsh
     f.wait();
   }
   asio::post(impl_->main_ioc, [this, d = (*table)->timeouts.drain] { impl_->drain = d; });
+  {
+    absl::MutexLock lock(&impl_->table_mu);
+    impl_->table = *table;
+  }
   version_ = snapshot.version();
   impl_->metrics.OnSnapshotUpdate(true);
   CCR_LOG(kInfo, "snapshot_applied", ccrelay::common::F("version", snapshot.version()),
@@ -326,6 +337,11 @@ void DataPlane::Shutdown() {
   if (!inline_call && !impl_->main_ioc.stopped()) {
     closed_future.wait_for(std::chrono::seconds(2));
   }
+}
+
+std::shared_ptr<const routing::RoutingTable> DataPlane::table() const {
+  absl::MutexLock lock(&impl_->table_mu);
+  return impl_->table;
 }
 
 }  // namespace ccrelay::server

@@ -63,6 +63,9 @@ class DataPlane {
   void AddObserver(stats::RequestObserver* observer);
   // The Prometheus metrics served by GET /metrics (fed by the observer hooks).
   stats::DataPlaneMetrics& metrics();
+  // The routing table in force (for the health report; not for the request path, which holds
+  // its worker's copy).
+  std::shared_ptr<const routing::RoutingTable> table() const;
 
  private:
   struct Impl;

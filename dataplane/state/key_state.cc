@@ -191,6 +191,17 @@ void KeyState::Enable() {
   disabled_at_unix_ms_ = 0;
 }
 
+bool KeyState::EnableIfDisabledBefore(int64_t unix_ms) {
+  absl::MutexLock lock(&mu_);
+  if (!disabled_.load(std::memory_order_relaxed) || disabled_at_unix_ms_ >= unix_ms) {
+    return false;
+  }
+  disabled_.store(false, std::memory_order_release);
+  disabled_reason_.clear();
+  disabled_at_unix_ms_ = 0;
+  return true;
+}
+
 KeyStatus KeyState::Status(const BreakerConfig& breaker_config, common::MonoTime now) {
   KeyStatus status;
   status.requests = requests.load(std::memory_order_relaxed);

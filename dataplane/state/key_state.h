@@ -112,6 +112,9 @@ class KeyState {
   bool Disable(std::string_view reason, int64_t unix_ms);
   // Puts a disabled key back (management, a later health check).
   void Enable();
+  // The control plane's health check found the key good at `unix_ms`: a key disabled before then
+  // is put back (the problem was fixed upstream). True when it was.
+  bool EnableIfDisabledBefore(int64_t unix_ms);
   bool disabled() const { return disabled_.load(std::memory_order_acquire); }
 
   CircuitBreaker& breaker() { return breaker_; }

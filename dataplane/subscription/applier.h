@@ -10,6 +10,7 @@
 namespace ccrelay::v1 {
 class RoutingSnapshot;
 class StatsReport;
+class HealthReport;
 }  // namespace ccrelay::v1
 
 namespace ccrelay::subscription {
@@ -27,6 +28,13 @@ class SnapshotApplier {
   virtual uint64_t version() const = 0;
   // Fills `report` with the deltas since the previous call.
   virtual void TakeStats(ccrelay::v1::StatsReport* report) = 0;
+  // Fills `report` with what changed in the upstream health it observes since the previous call
+  // (with `full`, everything not ok: a new stream). False when there is nothing to send.
+  virtual bool TakeHealth(ccrelay::v1::HealthReport* report, bool full) {
+    (void)report;
+    (void)full;
+    return false;
+  }
 };
 
 using SnapshotApplierPtr = std::unique_ptr<SnapshotApplier>;

@@ -87,6 +87,16 @@ void DataPlaneApplier::TakeStats(ccrelay::v1::StatsReport* report) {
   }
 }
 
+bool DataPlaneApplier::TakeHealth(ccrelay::v1::HealthReport* report, bool full) {
+  const auto table = data_plane_.table();
+  if (table == nullptr) {
+    return false;
+  }
+  const auto observed = stats::ObserveHealth(*table, std::chrono::steady_clock::now(),
+                                             common::RealClock::Get().UnixMillis());
+  return health_.Take(observed, full, report);
+}
+
 void DataPlaneApplier::Close() {
   absl::MutexLock apply_lock(&apply_mu_);
   closed_ = true;

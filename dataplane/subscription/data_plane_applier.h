@@ -5,6 +5,7 @@
 
 #include "absl/synchronization/mutex.h"
 
+#include "dataplane/stats/health_report.h"
 #include "dataplane/subscription/applier.h"
 
 namespace ccrelay::server {
@@ -24,6 +25,7 @@ class DataPlaneApplier : public SnapshotApplier {
   absl::Status Apply(const ccrelay::v1::RoutingSnapshot& snapshot) override;
   uint64_t version() const override;
   void TakeStats(ccrelay::v1::StatsReport* report) override;
+  bool TakeHealth(ccrelay::v1::HealthReport* report, bool full) override;
 
   // Enabled providers of the snapshot in force (for the admin API).
   std::vector<std::string> providers() const;
@@ -39,6 +41,7 @@ class DataPlaneApplier : public SnapshotApplier {
   bool closed_ ABSL_GUARDED_BY(apply_mu_) = false;
   mutable absl::Mutex mu_;
   std::vector<std::string> providers_ ABSL_GUARDED_BY(mu_);
+  stats::HealthReporter health_;  // the subscription's thread only
 };
 
 }  // namespace ccrelay::subscription

@@ -86,6 +86,7 @@ struct SnapshotSubscription::Impl {
   bool stream_up = false;    // a message arrived on this stream
   bool writing = false;
   bool stats_queued = false;
+  bool health_full = true;  // the next health report is a full one (a new stream)
   std::deque<v1::DataPlaneMessage> queue;
   std::optional<v1::SnapshotUpdate> pending;
   uint64_t pending_gen = 0;
@@ -187,6 +188,7 @@ void SnapshotSubscription::Impl::Connect() {
   call_active = true;
   stream_up = false;
   stats_queued = false;
+  health_full = true;
   queue.clear();
   c->out = Hello();
   writing = true;
@@ -387,6 +389,12 @@ void SnapshotSubscription::Impl::OnStatsTick() {
   applier.TakeStats(msg.mutable_stats());
   queue.push_back(std::move(msg));
   stats_queued = true;
+  // What it saw of upstream health, when that changed (passive health for the control plane).
+  v1::DataPlaneMessage health;
+  if (applier.TakeHealth(health.mutable_health(), health_full)) {
+    queue.push_back(std::move(health));
+  }
+  health_full = false;
   MaybeWrite();
 }
 

@@ -46,7 +46,8 @@ struct SubscriptionStatus {
 // control plane. Sends a hello (id, build version, labels, addresses, last applied version), then
 // applies each SnapshotUpdate on its own thread (never in a gRPC reaction) and answers ACK
 // (version, nonce) or NACK (rejected version, last good version, nonce, error). Sends a
-// StatsReport every stats_interval while connected. When the stream fails it reconnects with
+// StatsReport every stats_interval while connected, and a HealthReport when what it observes of
+// upstream health changed (all of it on each new stream). When the stream fails it reconnects with
 // jittered exponential backoff and re-sends the hello; meanwhile the data plane keeps serving its
 // last snapshot (static stability). Updates that arrive while one is being applied are coalesced:
 // only the newest is applied and answered (state of the world).

@@ -50,6 +50,10 @@ write_config() {
       echo "  auth:"
       echo "    api_key: \"${relay_key}\""
     fi
+    # The mock records every request it gets: no health-check probes among them.
+    echo "health:"
+    echo "  checks:"
+    echo "    interval_ms: 0"
     echo "providers:"
     echo "  - name: mock"
     echo "    type: anthropic"

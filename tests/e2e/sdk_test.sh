@@ -36,6 +36,10 @@ server:
   workers: 1
   timeouts:
     connect_ms: 2000
+# The mock records every request it gets: no health-check probes among them.
+health:
+  checks:
+    interval_ms: 0
 providers:
   - name: mock
     type: anthropic

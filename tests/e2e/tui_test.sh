@@ -34,6 +34,10 @@ cat >"${CASE_DIR}/relay.yaml" <<EOF
 server:
   listen: "127.0.0.1:0"
   workers: 1
+# The mock records every request it gets: no health-check probes among them.
+health:
+  checks:
+    interval_ms: 0
 providers:
   - name: alpha
     type: anthropic

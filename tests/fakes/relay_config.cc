@@ -90,6 +90,11 @@ std::string RelayConfig::ToYaml() const {
   }
   y += "  max_attempts: " + std::to_string(max_attempts) + "\n";
   y += routing_yaml;
+  y += "health:\n";
+  y += "  checks:\n";
+  y += "    interval_ms: " + std::to_string(health_check_interval_ms) + "\n";
+  y += health_checks_yaml;
+  y += health_yaml;
   y += extra_yaml;
   return y;
 }

@@ -56,7 +56,14 @@ struct RelayConfig {
   int max_attempts = 3;
   // Extra lines inside `routing:`, indented two spaces ("  session_affinity: false\n").
   std::string routing_yaml{};
-  // Extra top-level sections, appended verbatim ("health:\n  cooldown_ms: 100\n").
+  // The control plane's active health checks (health.checks.interval_ms). Off by default in tests
+  // so that a fake upstream sees only the requests a test sends; a test of the checks sets it.
+  int health_check_interval_ms = 0;
+  // Extra lines inside `health.checks:`, indented four spaces ("    unhealthy_threshold: 1\n").
+  std::string health_checks_yaml{};
+  // Extra lines inside `health:`, indented two spaces ("  cooldown_ms: 100\n").
+  std::string health_yaml{};
+  // Extra top-level sections, appended verbatim ("metrics:\n  listen: ...\n").
   std::string extra_yaml{};
 
   std::string ToYaml() const;

@@ -144,7 +144,12 @@ std::vector<std::string> KeyFps(const v1::RoutingSnapshot& s, const std::string&
   return out;
 }
 
-constexpr std::string_view kConfig = R"(providers:
+// No base_url: the providers point at api.anthropic.com, so the active health checks are off
+// (tests send nothing beyond loopback).
+constexpr std::string_view kConfig = R"(health:
+  checks:
+    interval_ms: 0
+providers:
   - name: anthropic
     type: anthropic
     keys:

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -759,6 +760,93 @@ TEST(ServeTest, ServeRunsItsDataPlaneThroughTheControlPlane) {
   ASSERT_EQ(added.exit_code, 0) << added.err;
   ASSERT_TRUE(relay.WaitForLog("snapshot_applied version=2", milliseconds(5000)));
   EXPECT_EQ(relay.Stop(milliseconds(10000)), std::optional<int>(0));
+}
+
+TEST_F(DistributedTest, OneDataPlanes401KeepsTheOtherOffTheKey) {
+  // dp1 meets a revoked key; it reports it, the control plane checks the key at once, and the
+  // verdict reaches dp2 in a snapshot before dp2 ever sends the key.
+  std::mutex mu;
+  std::set<std::string> refused;
+  FakeUpstream fake;
+  fake.SetHandler([&mu, &refused](const RecordedRequest& req, Responder& r) {
+    bool no = false;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      no = refused.count(req.Header("x-api-key").value_or("")) != 0;
+    }
+    if (no) {
+      r.Respond(401, {{"content-type", "application/json"}},
+                AnthropicErrorJson("authentication_error", "invalid x-api-key"));
+    } else if (req.method == "GET") {
+      r.Respond(200, {{"content-type", "application/json"}}, R"({"data":[],"has_more":false})");
+    } else {
+      MessageScript()(req, r);
+    }
+  });
+  const std::string flaky = "sk-ant-hc-flaky";
+  const std::string steady = "sk-ant-hc-steady";
+  RelayConfig config = OneProviderConfig(fake, {flaky, steady});
+  config.health_check_interval_ms = 60000;  // one round at start, then only early checks
+  WriteConfig(config.ToYaml());
+  ASSERT_NO_FATAL_FAILURE(StartControlPlane());
+  StartDataPlane("dp1");
+  StartDataPlane("dp2");
+  ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(fake.WaitForRequests(2, kSyncTimeout)) << "the first round probes both keys";
+  std::this_thread::sleep_for(milliseconds(1100));  // HealthChecker::kMinEarlyGap
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    refused.insert(flaky);
+  }
+  auto posts_with = [&fake](const std::string& key, size_t from) {
+    size_t n = 0;
+    const auto requests = fake.requests();
+    for (size_t i = from; i < requests.size(); ++i) {
+      n += requests[i].method == "POST" && requests[i].Header("x-api-key") == key ? 1 : 0;
+    }
+    return n;
+  };
+
+  size_t mark = fake.request_count();
+  for (int i = 0; i < 4; ++i) {
+    HttpResponse r = Fetch(dps_[0].port, "POST", "/v1/messages", ClientHeaders(), MessageBody());
+    ASSERT_EQ(r.status, 200) << r.error << r.body;
+    EXPECT_EQ(r.Header("x-cc-relay-key"), common::FingerprintOf(steady));
+  }
+  ASSERT_EQ(posts_with(flaky, mark), 1u) << "dp1 met the 401 once";
+
+  const std::vector<std::string> verdict = {"health_check",
+                                            "key=\"" + common::FingerprintOf(flaky) + "\"",
+                                            "state=\"auth_failed\""};
+  ASSERT_TRUE(cp_->WaitForLog("state=\"auth_failed\"", kSyncTimeout)) << "no early check";
+  const std::vector<std::string> lines = cp_->LogLinesWith(verdict);
+  ASSERT_EQ(lines.size(), 1u);
+  const size_t at = lines[0].find(" version=");
+  ASSERT_NE(at, std::string::npos) << lines[0];
+  const std::string version = std::to_string(std::stoull(lines[0].substr(at + 9)));
+  ASSERT_TRUE(dps_[1].proc->WaitForLog("snapshot_applied version=" + version, kSyncTimeout));
+
+  mark = fake.request_count();
+  for (int i = 0; i < 6; ++i) {
+    HttpResponse r = Fetch(dps_[1].port, "POST", "/v1/messages", ClientHeaders(), MessageBody());
+    ASSERT_EQ(r.status, 200) << r.error << r.body;
+    EXPECT_EQ(r.Header("x-cc-relay-key"), common::FingerprintOf(steady));
+    EXPECT_EQ(r.Header("x-cc-relay-attempts"), "1");
+  }
+  EXPECT_EQ(posts_with(flaky, mark), 0u) << "dp2 never sent the revoked key";
+
+  // The control plane shows what dp1 saw.
+  const nlohmann::json keys = CtlJson({"keys", "list"});
+  bool found = false;
+  for (const auto& k : keys["keys"]) {
+    if (k["fingerprint"] == common::FingerprintOf(flaky)) {
+      found = true;
+      EXPECT_EQ(k["state"], "auth_failed") << k.dump();
+      EXPECT_EQ(k["check_state"], "auth_failed") << k.dump();
+      EXPECT_NE(k["reason"].get<std::string>().find("dp1"), std::string::npos) << k.dump();
+    }
+  }
+  EXPECT_TRUE(found) << keys.dump();
 }
 
 }  // namespace

@@ -127,8 +127,7 @@ TEST_F(KeyPoolTest, BreakerOpensOnFailuresAndClosesAfterRecovery) {
   a.SetHandler(InternalErrorScript());
   RelayConfig config;
   config.providers = {ProviderFor("a", a, {"sk-prov-a1"}), ProviderFor("b", b, {"sk-prov-b1"})};
-  config.extra_yaml =
-      "health:\n"
+  config.health_yaml =
       "  circuit_breaker:\n"
       "    failure_threshold: 3\n"
       "    open_ms: 300\n";

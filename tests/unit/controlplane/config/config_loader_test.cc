@@ -503,6 +503,11 @@ TEST(ConfigLoaderTest, BuiltinDefaultSnapshot) {
 TEST(ConfigLoaderTest, BuiltinDefaultEqualsMinimalConfig) {
   ccrelay::v1::RoutingSnapshot loaded = LoadOk(kMinimal);
   loaded.set_source("built-in default");
+  // The one difference: a config file gets active health checks every minute; the built-in
+  // default (no file, no keys) sends nothing upstream of its own.
+  EXPECT_EQ(loaded.health().checks().interval_ms(), 60000u);
+  EXPECT_EQ(BuiltinDefaultSnapshot().health().checks().interval_ms(), 0u);
+  loaded.mutable_health()->mutable_checks()->set_interval_ms(0);
   EXPECT_EQ(loaded.SerializeAsString(), BuiltinDefaultSnapshot().SerializeAsString());
 }
 

@@ -118,5 +118,44 @@ TEST(KeyPoolConfigTest, BadValuesAreReportedWithTheirPosition) {
                           "number, got \"half\""));
 }
 
+TEST(KeyPoolConfigTest, HealthChecks) {
+  LoadResult d = LoadConfigString(std::string(kProvider), "c.yaml", NoEnv());
+  ASSERT_TRUE(d.ok());
+  const auto& dc = d.snapshot->health().checks();
+  EXPECT_EQ(dc.interval_ms(), 60000u);
+  EXPECT_EQ(dc.timeout_ms(), 5000u);
+  EXPECT_EQ(dc.unhealthy_threshold(), 2u);
+  EXPECT_EQ(dc.healthy_threshold(), 1u);
+
+  LoadResult r = LoadConfigString(std::string(kProvider) +
+                                      "health:\n"
+                                      "  checks:\n"
+                                      "    interval_ms: 15000\n"
+                                      "    timeout_ms: 2000\n"
+                                      "    unhealthy_threshold: 3\n"
+                                      "    healthy_threshold: 2\n",
+                                  "c.yaml", NoEnv());
+  ASSERT_TRUE(r.ok()) << (r.errors.empty() ? "" : r.errors[0].ToString());
+  const auto& c = r.snapshot->health().checks();
+  EXPECT_EQ(c.interval_ms(), 15000u);
+  EXPECT_EQ(c.timeout_ms(), 2000u);
+  EXPECT_EQ(c.unhealthy_threshold(), 3u);
+  EXPECT_EQ(c.healthy_threshold(), 2u);
+
+  LoadResult off =
+      LoadConfigString(std::string(kProvider) + "health:\n  checks:\n    interval_ms: 0\n",
+                       "c.yaml", NoEnv());
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off.snapshot->health().checks().interval_ms(), 0u);
+
+  EXPECT_THAT(ErrorsOf(std::string(kProvider) + "health:\n"
+                                                "  checks:\n"
+                                                "    timeout_ms: 0\n"
+                                                "    unhealthy_treshold: 2\n"),
+              ElementsAre("c.yaml:4:17: health.checks.timeout_ms: must be at least 1, got 0",
+                          "c.yaml:5:5: health.checks.unhealthy_treshold: unknown key "
+                          "\"unhealthy_treshold\" (did you mean \"unhealthy_threshold\"?)"));
+}
+
 }  // namespace
 }  // namespace ccrelay::controlplane

@@ -24,6 +24,9 @@ struct KeySpec {
   std::string secret;
   uint32_t rpm = 0;
   uint32_t itpm = 0;
+  // The control plane's health check verdict carried by the snapshot.
+  v1::CheckedHealth::State check = v1::CheckedHealth::UNKNOWN;
+  int64_t check_since_unix_ms = 0;
 };
 
 class CandidatePickerTest : public ::testing::Test {
@@ -45,6 +48,11 @@ class CandidatePickerTest : public ::testing::Test {
         key->set_weight(1);
         key->set_rpm_limit(k.rpm);
         key->set_itpm_limit(k.itpm);
+        key->mutable_health()->set_state(k.check);
+        key->mutable_health()->set_since_unix_ms(k.check_since_unix_ms);
+      }
+      if (auto it = provider_checks_.find(i); it != provider_checks_.end()) {
+        p->mutable_health()->set_state(it->second);
       }
     }
     s.mutable_routing()->set_strategy("failover");
@@ -87,6 +95,7 @@ class CandidatePickerTest : public ::testing::Test {
     return *table_->providers[provider].keys[key].state;
   }
 
+  std::map<size_t, v1::CheckedHealth::State> provider_checks_;  // by provider index
   testing::FakeClock clock_;
   state::StateRegistry states_;
   RoutingTableConstSharedPtr table_;
@@ -437,6 +446,57 @@ TEST_F(CandidatePickerTest, PassthroughProviderHasNoKey) {
   EXPECT_EQ(c.keys_total, 0u);
   picker.OnResponse(c, 200, state::UpstreamLimits{});
   EXPECT_EQ(Serve("s"), "-");
+}
+
+TEST_F(CandidatePickerTest, KeysThatFailedTheirCheckAreChosenOnlyWhenNothingElseIs) {
+  Build({{{"k1", 0, 0, v1::CheckedHealth::AUTH_FAILED}, {"k2"}, {"k3", 0, 0, v1::CheckedHealth::UNHEALTHY}}});
+  for (int i = 0; i < 6; ++i) {
+    EXPECT_EQ(Serve(""), "k2");
+  }
+  // Every key failed its check: one is still tried (the answer decides, not the check).
+  Build({{{"k1", 0, 0, v1::CheckedHealth::AUTH_FAILED}, {"k3", 0, 0, v1::CheckedHealth::UNHEALTHY}}});
+  std::set<std::string> used;
+  for (int i = 0; i < 4; ++i) {
+    used.insert(Serve(""));
+  }
+  EXPECT_FALSE(used.empty());
+  EXPECT_EQ(used.count("-"), 0u);
+}
+
+TEST_F(CandidatePickerTest, UnhealthyProviderIsTriedAfterTheHealthyOnes) {
+  provider_checks_[0] = v1::CheckedHealth::UNHEALTHY;
+  Build({{{"k1"}}, {{"k2"}}});  // p0 is the failover primary
+  EXPECT_EQ(Serve(""), "k2");
+  provider_checks_[1] = v1::CheckedHealth::UNHEALTHY;
+  Build({{{"k1"}}, {{"k2"}}});
+  EXPECT_EQ(Serve(""), "k1") << "everything unhealthy: the first in strategy order";
+  provider_checks_.clear();
+}
+
+TEST_F(CandidatePickerTest, AffinityLeavesAKeyThatFailedItsCheck) {
+  Build({{{"k1"}, {"k2"}}});
+  const std::string home = Serve("s");
+  const std::string other = home == "k1" ? "k2" : "k1";
+  std::vector<std::vector<KeySpec>> spec = {{{"k1"}, {"k2"}}};
+  (home == "k1" ? spec[0][0] : spec[0][1]).check = v1::CheckedHealth::AUTH_FAILED;
+  Build(spec);
+  EXPECT_EQ(Serve("s"), other);
+}
+
+TEST_F(CandidatePickerTest, PassingCheckPutsBackAKeyDisabledBeforeIt) {
+  Build({{{"k1"}, {"k2"}}});
+  ASSERT_TRUE(KeyOf(0, 0).Disable("401 authentication_error", 5000));
+  // A verdict older than the 401 changes nothing.
+  Build({{{"k1", 0, 0, v1::CheckedHealth::HEALTHY, 4000}, {"k2"}}});
+  EXPECT_TRUE(KeyOf(0, 0).disabled());
+  // A check that passed after it puts the key back.
+  Build({{{"k1", 0, 0, v1::CheckedHealth::HEALTHY, 6000}, {"k2"}}});
+  EXPECT_FALSE(KeyOf(0, 0).disabled());
+  std::set<std::string> used;
+  for (int i = 0; i < 4; ++i) {
+    used.insert(Serve(""));
+  }
+  EXPECT_EQ(used, (std::set<std::string>{"k1", "k2"}));
 }
 
 }  // namespace
