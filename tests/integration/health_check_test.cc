@@ -20,6 +20,7 @@
 #include "tests/fakes/fake_upstream.h"
 #include "tests/fakes/http_client.h"
 #include "tests/fakes/relay_fixture.h"
+#include "tests/fakes/test_ca.h"
 
 namespace ccrelay::testing {
 namespace {
@@ -32,7 +33,7 @@ constexpr milliseconds kVerdictTimeout{5000};
 // An upstream whose keys can be refused (401 to everything, probes included) and let back in.
 class KeyedUpstream {
  public:
-  KeyedUpstream() {
+  explicit KeyedUpstream(const FakeUpstream::Options& options = {}) : fake_(options) {
     fake_.SetHandler([this](const RecordedRequest& req, Responder& r) {
       const std::string key = req.Header("x-api-key").value_or("");
       if (Refused(key) || (req.method == "GET" && ProbeRefused(key))) {
@@ -300,6 +301,34 @@ TEST_F(HealthCheckTest, KeyDisabledByA401ComesBackOnceItsCheckPasses) {
     ASSERT_EQ(resp.status, 200) << resp.error << resp.body;
   }
   EXPECT_GE(up.Count("POST", "sk-hc-flaky", mark), 1u) << "the key is in rotation again";
+}
+
+TEST_F(HealthCheckTest, ChecksSpeakVerifiedTls) {
+  std::string error;
+  std::unique_ptr<TestPki> pki = TestPki::Create(&error);
+  ASSERT_NE(pki, nullptr) << error;
+  FakeUpstream::Options tls;
+  tls.tls = true;
+  tls.cert_file = pki->localhost().cert_file;
+  tls.key_file = pki->localhost().key_file;
+  KeyedUpstream trusted(tls);
+  KeyedUpstream untrusted(tls);
+  trusted.Refuse("sk-hc-tls-revoked", true);
+  ProviderSpec a = ProviderFor("a", trusted.fake(), {"sk-hc-tls-revoked", "sk-hc-tls-good"});
+  a.ca_file = pki->ca_file();
+  ProviderSpec b = ProviderFor("b", untrusted.fake(), {"sk-hc-tls-b"});  // no ca_file
+  RelayConfig config;
+  config.providers = {a, b};
+  config.health_check_interval_ms = 60000;
+  config.health_checks_yaml = "    unhealthy_threshold: 1\n";
+  ASSERT_NO_FATAL_FAILURE(StartRelay(config));
+  // Over HTTPS with the provider's CA: the answer (a 401) came back through TLS.
+  ASSERT_NO_FATAL_FAILURE(WaitForVerdict("a", "sk-hc-tls-revoked", "auth_failed"));
+  EXPECT_EQ(KeyInfo("a", "sk-hc-tls-good").value("check_state", ""), "healthy");
+  // A certificate the system store does not trust fails the check, as it fails traffic.
+  ASSERT_NO_FATAL_FAILURE(WaitForVerdict("b", "sk-hc-tls-b", "unhealthy"));
+  EXPECT_THAT(KeyInfo("b", "sk-hc-tls-b").value("check_reason", ""), HasSubstr("tls handshake"));
+  EXPECT_EQ(untrusted.fake().request_count(), 0u) << "nothing was sent over an untrusted link";
 }
 
 }  // namespace
