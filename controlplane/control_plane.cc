@@ -233,6 +233,11 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   }
   so.env = env;
   ASSIGN_OR_RETURN(cp->store_, ConfigStore::Create(so, &cp->cache_));
+  if (options.on_config_loaded) {
+    if (const SnapshotConstSharedPtr loaded = cp->cache_.Current(); loaded != nullptr) {
+      options.on_config_loaded(*loaded);
+    }
+  }
 
   // Active health checks (SPEC.md, Key pools): a changed verdict republishes the snapshot.
   HealthChecker::Deps hd;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,9 @@ struct ControlPlaneOptions {
   // {"status":"ok"}); logs "control_plane_http_listening address=HOST:PORT" once bound. Port 0
   // picks a free port; "" = none. Cannot be bound → Unavailable (like the gRPC listener).
   std::string http_listen;
+  // Called once the config is loaded, before anything is logged about listeners (the commands
+  // apply its `logging` section here, so that every line follows it). Optional.
+  std::function<void(const ccrelay::v1::RoutingSnapshot&)> on_config_loaded;
 };
 
 // The control plane: owns config loading, validation and hot reload, runtime changes, the

@@ -128,15 +128,6 @@ Flags Parse(const std::vector<std::string_view>& args) {
   return f;
 }
 
-void ApplyLogging(const std::string& level, const std::string& format) {
-  common::LogLevel lv = common::LogLevel::kInfo;
-  if (!level.empty()) {
-    common::ParseLogLevel(level, &lv);
-  }
-  common::SetLogLevel(lv);
-  common::SetLogFormat(format == "json" ? common::LogFormat::kJson : common::LogFormat::kText);
-}
-
 }  // namespace
 
 int RunControlPlaneCommand(const std::vector<std::string_view>& args) {
@@ -149,7 +140,7 @@ int RunControlPlaneCommand(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "error: %s\n\n%s", f.error.c_str(), kHelp.data());
     return 2;
   }
-  ApplyLogging(f.log_level, f.log_format);
+  common::ApplyLogSettings(f.log_level, f.log_format);
 
   // Signals are taken by sigwait below; block them before any thread starts so that none of
   // gRPC's threads gets them.
@@ -160,6 +151,11 @@ int RunControlPlaneCommand(const std::vector<std::string_view>& args) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // The config's logging section (unless a flag says otherwise) before the first line about it.
+  f.options.on_config_loaded = [&f](const ccrelay::v1::RoutingSnapshot& s) {
+    common::ApplyLogSettings(f.log_level.empty() ? s.logging().level() : f.log_level,
+                             f.log_format.empty() ? s.logging().format() : f.log_format);
+  };
   auto cp = ControlPlane::Start(f.options);
   if (!cp.ok() && absl::IsUnavailable(cp.status()) && !f.http_listen_given &&
       absl::StrContains(cp.status().message(), "(HTTP)")) {
@@ -175,10 +171,6 @@ int RunControlPlaneCommand(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "%s\nerror: the control plane did not start\n",
                  std::string(cp.status().message()).c_str());
     return 1;
-  }
-  if (auto snapshot = (*cp)->CurrentSnapshot(); snapshot != nullptr) {
-    ApplyLogging(f.log_level.empty() ? snapshot->logging().level() : f.log_level,
-                 f.log_format.empty() ? snapshot->logging().format() : f.log_format);
   }
   for (;;) {
     int sig = 0;

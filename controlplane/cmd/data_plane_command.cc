@@ -211,15 +211,6 @@ Flags Parse(const std::vector<std::string_view>& args, bool serve) {
   return f;
 }
 
-void ApplyLogging(const std::string& level, const std::string& format) {
-  common::LogLevel lv = common::LogLevel::kInfo;
-  if (!level.empty()) {
-    common::ParseLogLevel(level, &lv);
-  }
-  common::SetLogLevel(lv);
-  common::SetLogFormat(format == "json" ? common::LogFormat::kJson : common::LogFormat::kText);
-}
-
 std::string DefaultId() {
   std::array<char, 256> host{};
   std::string name = "dp";
@@ -250,13 +241,18 @@ int RunServeCommand(const std::vector<std::string_view>& args) {
   }
   // Before any thread starts (gRPC's included): signals are taken by sigwait in Run().
   subscription::SubscribedDataPlane::BlockSignals();
-  ApplyLogging(f.log_level, f.log_format);
+  common::ApplyLogSettings(f.log_level, f.log_format);
 
   ControlPlaneOptions cpo;
   cpo.config_path = f.config;
   cpo.listen = f.control_plane == "none" ? std::string() : f.control_plane;
   cpo.token_file = f.token_file;
   cpo.http_listen = f.control_plane_http == "none" ? std::string() : f.control_plane_http;
+  // The config's logging section (unless a flag says otherwise) before the first line about it.
+  cpo.on_config_loaded = [&f](const ccrelay::v1::RoutingSnapshot& s) {
+    common::ApplyLogSettings(f.log_level.empty() ? s.logging().level() : f.log_level,
+                             f.log_format.empty() ? s.logging().format() : f.log_format);
+  };
   auto cp = ControlPlane::Start(cpo);
   // A default port that is taken (another relay?) is not fatal: the relay itself still works.
   for (int attempt = 0; attempt < 2 && !cp.ok() && absl::IsUnavailable(cp.status()); ++attempt) {
@@ -286,10 +282,6 @@ int RunServeCommand(const std::vector<std::string_view>& args) {
   }
   ControlPlane* plane = cp->get();
   std::shared_ptr<const ccrelay::v1::RoutingSnapshot> snapshot = plane->CurrentSnapshot();
-  if (snapshot != nullptr) {
-    ApplyLogging(f.log_level.empty() ? snapshot->logging().level() : f.log_level,
-                 f.log_format.empty() ? snapshot->logging().format() : f.log_format);
-  }
 
   subscription::SubscribedDataPlaneOptions o;
   o.data_plane.listen =
@@ -342,7 +334,7 @@ int RunDataPlaneCommand(const std::vector<std::string_view>& args) {
     return UsageError(f, kDataPlaneHelp);
   }
   subscription::SubscribedDataPlane::BlockSignals();
-  ApplyLogging(f.log_level, f.log_format);
+  common::ApplyLogSettings(f.log_level, f.log_format);
 
   subscription::ControlPlaneChannelOptions co;
   co.address = f.control_plane;

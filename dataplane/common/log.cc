@@ -166,4 +166,13 @@ void CheckFailed(const char* expr, const char* file, int line) {
   std::abort();
 }
 
+void ApplyLogSettings(std::string_view level, std::string_view format) {
+  LogLevel lv = LogLevel::kInfo;
+  if (!level.empty() && !ParseLogLevel(level, &lv)) {
+    lv = LogLevel::kInfo;
+  }
+  SetLogLevel(lv);
+  SetLogFormat(format == "json" ? LogFormat::kJson : LogFormat::kText);
+}
+
 }  // namespace ccrelay::common

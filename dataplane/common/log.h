@@ -18,6 +18,9 @@ void SetLogLevel(LogLevel level);
 LogLevel GetLogLevel();
 void SetLogFormat(LogFormat format);
 bool ParseLogLevel(std::string_view name, LogLevel* out);
+// Sets both from their config/flag names: `level` debug|info|warn|error ("" or unknown: info),
+// `format` json, anything else text.
+void ApplyLogSettings(std::string_view level, std::string_view format);
 
 inline bool LogEnabled(LogLevel level) {
   extern std::atomic<int> g_log_level;

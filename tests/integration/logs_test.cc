@@ -109,6 +109,20 @@ TEST_F(LogsTest, JsonRequestLineWithTheConfigKey) {
   ASSERT_TRUE(relay_->WaitForLogLines({"\"event\":\"request\"", id}, 1, milliseconds(5000)))
       << relay_->log();
   ExpectJsonRequestLine(*relay_, id);
+  // Every line, from the control plane's first ones on, follows the config's format.
+  const std::string log = relay_->log();
+  size_t begin = 0;
+  while (begin < log.size()) {
+    size_t end = log.find('\n', begin);
+    if (end == std::string::npos) {
+      end = log.size();
+    }
+    const std::string line = log.substr(begin, end - begin);
+    if (!line.empty()) {
+      EXPECT_TRUE(ParseJson(line).is_object()) << "not JSON: " << line;
+    }
+    begin = end + 1;
+  }
 }
 
 }  // namespace
