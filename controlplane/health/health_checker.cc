@@ -187,9 +187,10 @@ std::map<TargetKey, HealthChecker::Impl::Target> HealthChecker::Impl::BuildTarge
         base.request.tls = it->second;
       }
     }
+    // Keys the relay may send requests of its own with (not subscription OAuth tokens).
     std::vector<const ccrelay::v1::Key*> keys;
     for (const ccrelay::v1::Key& k : p.keys()) {
-      if (k.enabled()) {
+      if (k.enabled() && adapter->MayProbeWithKey(k.secret())) {
         keys.push_back(&k);
       }
     }

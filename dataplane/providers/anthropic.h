@@ -15,6 +15,11 @@ class AnthropicProvider : public Provider {
   void AuthHeaders(std::string_view key, std::vector<HeaderField>* out) const override;
   bool SupportsCountTokens() const override { return true; }
   bool SupportsPassthrough() const override { return true; }
+  // Subscription OAuth tokens (sk-ant-oat…) are for Anthropic's own clients: the relay forwards
+  // Claude Code's requests with them but synthesises none (protocols.md 1.3).
+  bool MayProbeWithKey(std::string_view key) const override {
+    return !key.starts_with("sk-ant-oat");
+  }
 };
 
 }  // namespace ccrelay::providers

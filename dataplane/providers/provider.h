@@ -37,6 +37,12 @@ class Provider {
   // Whether that GET verifies the key (so each key is checked on its own); false: one check per
   // provider.
   virtual bool HealthCheckVerifiesKeys() const { return true; }
+  // Whether the relay may send a request of its own with `key` (false for credentials only
+  // their owner's client may use, such as subscription OAuth tokens).
+  virtual bool MayProbeWithKey(std::string_view key) const {
+    (void)key;
+    return true;
+  }
 };
 
 // The adapter for a type name, or nullptr for an unknown type.

@@ -331,5 +331,34 @@ TEST_F(HealthCheckTest, ChecksSpeakVerifiedTls) {
   EXPECT_EQ(untrusted.fake().request_count(), 0u) << "nothing was sent over an untrusted link";
 }
 
+TEST_F(HealthCheckTest, SubscriptionTokensAreNeverProbed) {
+  // OAuth tokens are for Anthropic's own clients: the relay forwards requests made with them but
+  // makes none of its own (protocols.md 1.3).
+  KeyedUpstream up;
+  RelayConfig config;
+  config.providers = {ProviderFor("a", up.fake(), {"sk-ant-oat01-hc-fake", "sk-hc-api"}),
+                      ProviderFor("b", up.fake(), {"sk-ant-oat01-hc-only"})};
+  config.health_check_interval_ms = 60000;
+  ASSERT_NO_FATAL_FAILURE(StartRelay(config));
+  // b has only a token: it is checked once, without credentials (its 401 proves it is there).
+  ASSERT_TRUE(up.fake().WaitForRequests(2, kVerdictTimeout));
+  // (A first healthy verdict is not logged: ask the control plane until it has one.)
+  const auto deadline = std::chrono::steady_clock::now() + kVerdictTimeout;
+  while (KeyInfo("a", "sk-hc-api").value("check_state", "") != "healthy") {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << relay().log();
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  size_t without_credentials = 0;
+  for (const auto& r : up.fake().requests()) {
+    const std::string auth = r.Header("authorization").value_or("");
+    EXPECT_EQ(auth.find("sk-ant-oat01"), std::string::npos) << r.method << " " << r.target;
+    if (r.method == "GET" && auth.empty() && !r.HasHeader("x-api-key")) {
+      ++without_credentials;
+    }
+  }
+  EXPECT_EQ(without_credentials, 1u) << "b's reachability check";
+  EXPECT_EQ(KeyInfo("a", "sk-ant-oat01-hc-fake").value("check_state", ""), "unknown");
+}
+
 }  // namespace
 }  // namespace ccrelay::testing
