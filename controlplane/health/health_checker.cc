@@ -233,6 +233,9 @@ void HealthChecker::Impl::Round(bool only_new) {
   if (interval_ms == 0) {
     round_timer.cancel();
     known.clear();
+    for (const TargetKey& key : queue) {
+      pending.erase(key);  // probes in flight leave `pending` when they end
+    }
     queue.clear();
     absl::MutexLock lock(&mu);
     if (!states.empty() || !providers.empty()) {
