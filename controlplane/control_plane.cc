@@ -272,11 +272,12 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
       cache->Republish();
     }
   };
-  // A data plane's report of trouble with a key or provider gets it checked at once: the verdict
-  // then reaches every data plane.
+  // A data plane's report of a refused key or a failing provider/key gets it checked at once:
+  // the verdict then reaches every data plane. (A cooldown is not checked: probing a key that
+  // is being rate limited would only add to its load.)
   sd.on_health = [health = cp->health_.get()](const ccrelay::v1::HealthReport& report) {
     for (const ccrelay::v1::HealthObservation& o : report.observations()) {
-      if (o.state() != "ok" && !o.state().empty()) {
+      if (o.state() == "disabled" || o.state() == "failing") {
         health->CheckSoon(o.provider(), o.key_fingerprint());
       }
     }
