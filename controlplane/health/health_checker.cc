@@ -245,15 +245,29 @@ void HealthChecker::Impl::Round(bool only_new) {
     }
   } else {
     std::map<std::string, bool> per_key_now;
+    std::map<TargetKey, Target> previous = std::move(known);
     known = BuildTargets(*snapshot, &per_key_now);
+    for (auto it = last_probe.begin(); it != last_probe.end();) {
+      it = known.count(it->first) == 0 ? last_probe.erase(it) : std::next(it);
+    }
     absl::MutexLock lock(&mu);
     per_key = std::move(per_key_now);
     for (auto it = states.begin(); it != states.end();) {
-      if (known.count(it->first) == 0) {
+      auto now_it = known.find(it->first);
+      bool keep = now_it != known.end();
+      if (keep) {
+        // A target that moved (another base URL or path) starts over: its verdict was about the
+        // old endpoint.
+        auto before = previous.find(it->first);
+        keep = before == previous.end() ||
+               (before->second.request.url.pool_key == now_it->second.request.url.pool_key &&
+                before->second.request.target == now_it->second.request.target);
+      }
+      if (keep) {
+        ++it;
+      } else {
         dirty = dirty || it->second.published.state() != CheckedHealth::UNKNOWN;
         it = states.erase(it);
-      } else {
-        ++it;
       }
     }
     for (auto it = providers.begin(); it != providers.end();) {

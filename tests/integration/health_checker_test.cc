@@ -45,7 +45,8 @@ class HealthCheckerTest : public ::testing::Test {
   }
   ~HealthCheckerTest() override { checker_->Stop(); }
 
-  void SetConfig(uint32_t interval_ms, std::initializer_list<std::string> keys) {
+  void SetConfig(uint32_t interval_ms, std::initializer_list<std::string> keys,
+                 const std::string& base_url = "") {
     auto s = std::make_shared<ccrelay::v1::RoutingSnapshot>();
     s->mutable_health()->mutable_checks()->set_interval_ms(interval_ms);
     s->mutable_health()->mutable_checks()->set_timeout_ms(2000);
@@ -55,7 +56,7 @@ class HealthCheckerTest : public ::testing::Test {
     p->set_name("a");
     p->set_type("anthropic");
     p->set_enabled(true);
-    p->set_base_url(fake_.base_url());
+    p->set_base_url(base_url.empty() ? fake_.base_url() : base_url);
     for (const std::string& k : keys) {
       ccrelay::v1::Key* key = p->add_keys();
       key->set_secret(k);
@@ -155,6 +156,18 @@ TEST_F(HealthCheckerTest, EarlyCheckFollowsAReportButNotTooOften) {
   checker_->CheckSoon("nope", "");
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(fake_.request_count(), 2u);
+}
+
+TEST_F(HealthCheckerTest, AProviderThatMovesIsCheckedAgainAtOnce) {
+  SetConfig(60000, {"sk-good"});
+  checker_->Start();
+  ASSERT_TRUE(Eventually([&] { return StateOf("sk-good") == CheckedHealth::HEALTHY; }));
+  // Same key, another endpoint (nothing listens there): the old verdict does not carry over.
+  SetConfig(60000, {"sk-good"}, "http://127.0.0.1:" + std::to_string(testing::UnusedPort()));
+  checker_->OnConfigChanged();
+  ASSERT_TRUE(Eventually([&] { return StateOf("sk-good") == CheckedHealth::UNHEALTHY; }));
+  EXPECT_NE(checker_->Get("a", common::FingerprintOf("sk-good")).reason().find("connect"),
+            std::string::npos);
 }
 
 }  // namespace
