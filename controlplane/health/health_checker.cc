@@ -470,23 +470,31 @@ void HealthChecker::CheckSoon(const std::string& provider, const std::string& fi
     if (impl->stopping || impl->interval_ms == 0) {
       return;
     }
-    TargetKey key{provider, fingerprint};
-    if (impl->known.count(key) == 0) {
-      key.second.clear();  // a provider checked as a whole
-      if (impl->known.count(key) == 0) {
-        return;
+    // The key itself; else the provider's own target (checked as a whole); for a report about
+    // a provider whose keys are checked one by one, each of them.
+    std::vector<TargetKey> targets;
+    if (impl->known.count({provider, fingerprint}) != 0) {
+      targets.emplace_back(provider, fingerprint);
+    } else if (impl->known.count({provider, ""}) != 0) {
+      targets.emplace_back(provider, "");
+    } else if (fingerprint.empty()) {
+      for (auto it = impl->known.lower_bound({provider, ""});
+           it != impl->known.end() && it->first.first == provider; ++it) {
+        targets.push_back(it->first);
       }
     }
-    if (impl->pending.count(key) != 0) {
-      return;
+    const common::MonoTime now = impl->deps.clock->Now();
+    for (const TargetKey& key : targets) {
+      if (impl->pending.count(key) != 0) {
+        continue;
+      }
+      auto last = impl->last_probe.find(key);
+      if (last != impl->last_probe.end() && now - last->second < kMinEarlyGap) {
+        continue;
+      }
+      impl->pending.insert(key);
+      impl->queue.push_back(key);
     }
-    auto last = impl->last_probe.find(key);
-    if (last != impl->last_probe.end() &&
-        impl->deps.clock->Now() - last->second < kMinEarlyGap) {
-      return;
-    }
-    impl->pending.insert(key);
-    impl->queue.push_back(key);
     impl->Pump();
   });
 }

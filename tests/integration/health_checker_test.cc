@@ -156,6 +156,10 @@ TEST_F(HealthCheckerTest, EarlyCheckFollowsAReportButNotTooOften) {
   checker_->CheckSoon("nope", "");
   std::this_thread::sleep_for(milliseconds(200));
   EXPECT_EQ(fake_.request_count(), 2u);
+  // A report about the provider as a whole (its breaker) checks each of its keys.
+  std::this_thread::sleep_for(HealthChecker::kMinEarlyGap);
+  checker_->CheckSoon("a", "");
+  EXPECT_TRUE(fake_.WaitForRequests(3, kTimeout));
 }
 
 TEST_F(HealthCheckerTest, AProviderThatMovesIsCheckedAgainAtOnce) {
