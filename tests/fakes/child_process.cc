@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/fakes/temp_dir.h"
+
 extern char** environ;
 
 namespace ccrelay::testing {
@@ -57,9 +59,25 @@ ChildProcess::~ChildProcess() {
   }
 }
 
-bool ChildProcess::Start(const std::vector<std::string>& args_in) {
+bool ChildProcess::Start(const std::vector<std::string>& args_in,
+                         const std::vector<std::pair<std::string, std::string>>& env) {
   std::vector<std::string> args = args_in;
   std::vector<char*> argv = Argv(args);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    bool overridden = false;
+    for (const auto& [name, value] : env) {
+      overridden = overridden || entry.starts_with(name + "=");
+    }
+    if (!overridden) {
+      env_strings.emplace_back(entry);
+    }
+  }
+  for (const auto& [name, value] : env) {
+    env_strings.push_back(name + "=" + value);
+  }
+  std::vector<char*> envp = Argv(env_strings);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     error_ = std::string("pipe2: ") + std::strerror(errno);
@@ -70,7 +88,8 @@ bool ChildProcess::Start(const std::vector<std::string>& args_in) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
-  const int rc = ::posix_spawn(&pid_, args[0].c_str(), &actions, nullptr, argv.data(), environ);
+  const int rc =
+      ::posix_spawn(&pid_, args[0].c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   ::close(pipe_fds[1]);
   if (rc != 0) {
@@ -157,6 +176,36 @@ std::vector<std::string> ChildProcess::LogLinesWith(const std::vector<std::strin
   return out;
 }
 
+bool ChildProcess::WaitForLogLines(const std::vector<std::string>& needles, size_t count,
+                                   milliseconds timeout) const {
+  return WaitForText(
+      [&](std::string_view text) {
+        size_t n = 0;
+        size_t pos = 0;
+        while (pos < text.size()) {
+          const size_t end = text.find('\n', pos);
+          if (end == std::string_view::npos) {
+            break;  // only complete lines
+          }
+          n += ContainsAll(text.substr(pos, end - pos), needles) ? 1 : 0;
+          pos = end + 1;
+        }
+        return n >= count;
+      },
+      timeout);
+}
+
+bool ChildProcess::WaitForText(const std::function<bool(std::string_view log)>& done,
+                               milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  bool ok = false;
+  cv_.wait_for(lock, timeout, [&] {
+    ok = done(log_);
+    return ok || eof_;
+  });
+  return ok;
+}
+
 void ChildProcess::Signal(int sig) {
   if (running()) {
     ::kill(pid_, sig);
@@ -209,42 +258,31 @@ CommandResult RunCommand(const std::vector<std::string>& args_in, std::string_vi
   CommandResult result;
   std::vector<std::string> args = args_in;
   std::vector<char*> argv = Argv(args);
-  int in_fds[2];
+  // Standard input from a file: any size, and no writer that could block on a full pipe.
+  TempDir dir;
+  const std::string in_path = dir.WriteFile("stdin", stdin_data);
   int out_fds[2];
   int err_fds[2];
-  if (::pipe2(in_fds, O_CLOEXEC) != 0 || ::pipe2(out_fds, O_CLOEXEC) != 0 ||
-      ::pipe2(err_fds, O_CLOEXEC) != 0) {
+  if (::pipe2(out_fds, O_CLOEXEC) != 0 || ::pipe2(err_fds, O_CLOEXEC) != 0) {
     result.err = std::string("pipe2: ") + std::strerror(errno);
     return result;
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_fds[0], 0);
+  posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out_fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_fds[1], 2);
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  ::close(in_fds[0]);
   ::close(out_fds[1]);
   ::close(err_fds[1]);
   if (rc != 0) {
-    ::close(in_fds[1]);
     ::close(out_fds[0]);
     ::close(err_fds[0]);
     result.err = "posix_spawn " + args[0] + ": " + std::strerror(rc);
     return result;
   }
-  // Small inputs only (a key): fits the pipe buffer, so no writer thread is needed.
-  size_t written = 0;
-  while (written < stdin_data.size()) {
-    const ssize_t n = ::write(in_fds[1], stdin_data.data() + written, stdin_data.size() - written);
-    if (n <= 0) {
-      break;
-    }
-    written += static_cast<size_t>(n);
-  }
-  ::close(in_fds[1]);
   const auto deadline = Clock::now() + timeout;
   pollfd fds[2] = {{out_fds[0], POLLIN, 0}, {err_fds[0], POLLIN, 0}};
   std::string* sinks[2] = {&result.out, &result.err};

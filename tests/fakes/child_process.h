@@ -2,11 +2,13 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <sys/types.h>
@@ -24,8 +26,10 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Spawns args[0] with args (stdin /dev/null). False (and error()) on failure.
-  bool Start(const std::vector<std::string>& args);
+  // Spawns args[0] with args (stdin /dev/null) and this process's environment, with `env`
+  // (NAME, value) set on top. False (and error()) on failure.
+  bool Start(const std::vector<std::string>& args,
+             const std::vector<std::pair<std::string, std::string>>& env = {});
 
   pid_t pid() const { return pid_; }
   const std::string& error() const { return error_; }
@@ -44,6 +48,13 @@ class ChildProcess {
                                           std::chrono::milliseconds timeout, size_t from = 0) const;
   // Lines containing every needle.
   std::vector<std::string> LogLinesWith(const std::vector<std::string>& needles) const;
+  // Waits until at least `count` complete lines contain every one of `needles`.
+  bool WaitForLogLines(const std::vector<std::string>& needles, size_t count,
+                       std::chrono::milliseconds timeout) const;
+  // Waits until `done(log)` holds (re-evaluated as output arrives); false on timeout or when the
+  // output ended without it.
+  bool WaitForText(const std::function<bool(std::string_view log)>& done,
+                   std::chrono::milliseconds timeout) const;
 
   void Signal(int sig);
   // Exit code, 128+signal when killed, nullopt on timeout.
@@ -66,12 +77,13 @@ class ChildProcess {
   bool eof_ = false;  // guarded by mu_
 };
 
-// One short command run to completion (cc-relayctl): `stdin_data` is written to its standard
-// input, which is then closed.
+// One command run to completion (cc-relayctl, promtool): `stdin_data` (any size) is its
+// standard input.
 struct CommandResult {
   int exit_code = -1;  // 128+signal if killed; -1 if it could not run or timed out
   std::string out;
   std::string err;
+  std::string output() const { return out + err; }
 };
 CommandResult RunCommand(const std::vector<std::string>& args, std::string_view stdin_data = {},
                          std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));

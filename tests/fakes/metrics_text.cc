@@ -1,18 +1,9 @@
 #include "tests/fakes/metrics_text.h"
 
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include "tests/fakes/temp_dir.h"
-
-extern char** environ;
 
 namespace ccrelay::testing {
 
@@ -105,42 +96,6 @@ std::string FindInPath(std::string_view name) {
     dirs.remove_prefix(colon + 1);
   }
   return "";
-}
-
-CommandResult RunCommand(const std::vector<std::string>& argv, std::string_view stdin_text) {
-  CommandResult result;
-  TempDir dir;
-  const std::string in_path = dir.WriteFile("stdin", stdin_text);
-  const std::string out_path = dir.path() + "/output";
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargs;
-  for (auto& a : args) {
-    cargs.push_back(a.data());
-  }
-  cargs.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, in_path.c_str(), O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                   0600);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, cargs[0], &actions, nullptr, cargs.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    result.output = std::string("posix_spawn ") + argv[0] + ": " + std::strerror(rc);
-    return result;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.exit_code = 128 + WTERMSIG(status);
-  }
-  result.output = ReadFileOrEmpty(out_path);
-  return result;
 }
 
 }  // namespace ccrelay::testing

@@ -22,11 +22,5 @@ double SumOf(const std::map<std::string, double>& samples, std::string_view name
 // An executable found in $PATH ("" when none).
 std::string FindInPath(std::string_view name);
 
-struct CommandResult {
-  int exit_code = -1;  // 128+signal when killed; -1 when it could not run
-  std::string output;  // stdout and stderr
-};
-// Runs argv[0] (a path) with `stdin_text` on its standard input; waits for it to exit.
-CommandResult RunCommand(const std::vector<std::string>& argv, std::string_view stdin_text = {});
 
 }  // namespace ccrelay::testing

@@ -13,6 +13,7 @@
 
 #include "tests/fakes/fake_upstream.h"
 #include "tests/fakes/http_client.h"
+#include "tests/fakes/child_process.h"
 #include "tests/fakes/metrics_text.h"
 #include "tests/fakes/relay_fixture.h"
 
@@ -110,8 +111,8 @@ TEST_F(ControlPlaneMetricsTest, HealthAndMetricsOnItsOwnListener) {
       << "promtool is not installed (Debian package `prometheus`): the exposition cannot be "
          "checked";
   const CommandResult check = RunCommand({promtool, "check", "metrics"}, text);
-  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
-  EXPECT_EQ(check.output, "") << check.output;
+  EXPECT_EQ(check.exit_code, 0) << check.output() << "\n" << text;
+  EXPECT_EQ(check.output(), "") << check.output();
 
   const std::string spec = SpecMetricsSection();
   ASSERT_FALSE(spec.empty());

@@ -14,6 +14,7 @@
 
 #include "tests/fakes/fake_upstream.h"
 #include "tests/fakes/http_client.h"
+#include "tests/fakes/child_process.h"
 #include "tests/fakes/metrics_text.h"
 #include "tests/fakes/relay_fixture.h"
 
@@ -167,8 +168,8 @@ TEST_F(MetricsTest, TrafficIsCountedAndTheExpositionPassesPromtool) {
   const std::string promtool = Promtool();
   ASSERT_FALSE(promtool.empty());
   const CommandResult check = RunCommand({promtool, "check", "metrics"}, text);
-  EXPECT_EQ(check.exit_code, 0) << check.output << "\n" << text;
-  EXPECT_EQ(check.output, "") << check.output;
+  EXPECT_EQ(check.exit_code, 0) << check.output() << "\n" << text;
+  EXPECT_EQ(check.output(), "") << check.output();
 
   // Every family exposed is documented in SPEC.md's Metrics section.
   const std::string spec = SpecMetricsSection();
@@ -237,8 +238,8 @@ TEST(DeployTest, PrometheusScrapeConfigPassesPromtool) {
   const CommandResult check =
       RunCommand({promtool, "check", "config",
                   std::string(CCR_SOURCE_DIR) + "/deploy/prometheus/prometheus.yml"});
-  EXPECT_EQ(check.exit_code, 0) << check.output;
-  EXPECT_NE(check.output.find("SUCCESS"), std::string::npos) << check.output;
+  EXPECT_EQ(check.exit_code, 0) << check.output();
+  EXPECT_NE(check.output().find("SUCCESS"), std::string::npos) << check.output();
 }
 
 TEST(DeployTest, GrafanaDashboardUsesOnlyDocumentedMetrics) {

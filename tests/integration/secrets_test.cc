@@ -14,6 +14,7 @@
 #include "dataplane/common/secret.h"
 #include "tests/fakes/fake_upstream.h"
 #include "tests/fakes/http_client.h"
+#include "tests/fakes/child_process.h"
 #include "tests/fakes/metrics_text.h"
 #include "tests/fakes/relay_fixture.h"
 
@@ -170,8 +171,8 @@ class SecretsTest : public RelayTest {
                                          output};
         argv.insert(argv.end(), command.begin(), command.end());
         CommandResult r = RunCommand(argv);
-        EXPECT_EQ(r.exit_code, 0) << argv[5] << ": " << r.output;
-        AddSource(label + " cc-relayctl " + output + " " + argv[5], r.output);
+        EXPECT_EQ(r.exit_code, 0) << argv[5] << ": " << r.output();
+        AddSource(label + " cc-relayctl " + output + " " + argv[5], r.output());
       }
     }
     ASSERT_EQ(relay_->Stop(), std::optional<int>(0));
