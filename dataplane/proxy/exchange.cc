@@ -28,7 +28,10 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr size_t kReadBufferBytes = 16 * 1024;
+// The upstream body read buffer starts small (a held SSE stream gets a few hundred bytes per
+// read) and grows once a read fills it (a fast or large answer).
+constexpr size_t kReadBufferBytes = 4 * 1024;
+constexpr size_t kMaxReadBufferBytes = 16 * 1024;
 constexpr size_t kMaxRetryBodyBytes = 1 << 20;
 constexpr size_t kMaxUsageCopyBytes = 1 << 20;
 // A single SSE event larger than this is forwarded before its end is seen (memory bound).
@@ -632,6 +635,11 @@ void Exchange::FinishWithFailure() {
 
 void Exchange::StartResponse() {
   response_started_ = true;
+  // No attempt follows: the client's request (headers, body) and the upstream head are not
+  // needed any more, and a stream may last minutes (Claude Code's bodies are often hundreds of
+  // KB): a held stream keeps neither.
+  p_.request = ClientRequest();
+  std::string().swap(upstream_head_);
   const auto& prov = table_.providers[current_.provider];
   const auto& res = parser_->get();
   const std::string_view content_type = HeaderValue(res, bhttp::field::content_type);
@@ -708,13 +716,15 @@ void Exchange::ConsumeBody(size_t got) {
   if (got == 0) {
     return;
   }
-  if (sse_) {
-    pending_.append(buf_.data(), got);
-    return;
-  }
   pending_.append(buf_.data(), got);
-  if (json_copy_.size() + got <= kMaxUsageCopyBytes) {
+  if (!sse_ && json_copy_.size() + got <= kMaxUsageCopyBytes) {
     json_copy_.append(buf_.data(), got);
+  }
+  if (got == buf_.size() && buf_.size() < kMaxReadBufferBytes) {
+    // A read filled the buffer: this answer comes fast; read it in larger pieces. (The parser's
+    // body pointer is set again before every read.)
+    buf_.Allocate(kMaxReadBufferBytes);
+    conn_->buffer().reserve(upstream::UpstreamConnection::kMaxReadBufferBytes);
   }
 }
 

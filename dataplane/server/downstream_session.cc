@@ -24,6 +24,10 @@ using boost::system::error_code;
 namespace {
 
 constexpr size_t kReadChunk = 16 * 1024;
+// While an exchange runs the client connection is only watched (EOF or an error cancels it;
+// Claude Code does not pipeline): a small read, so that a held stream keeps no request-sized
+// buffer.
+constexpr size_t kWatchChunk = 512;
 
 std::string_view PathOf(std::string_view target) {
   const size_t q = target.find('?');
@@ -305,8 +309,9 @@ void DownstreamSession::Dispatch() {
     exchange_ = std::make_shared<proxy::Exchange>(std::move(params));
     // Watch the client while the exchange runs: EOF or an error cancels it.
     if (buffer_.size() == 0 && !reading_) {
+      buffer_.shrink_to_fit();  // the request's read buffer is not needed while it streams
       reading_ = true;
-      socket_.async_read_some(buffer_.prepare(kReadChunk),
+      socket_.async_read_some(buffer_.prepare(kWatchChunk),
                               beast::bind_front_handler(&DownstreamSession::OnReadSome,
                                                         shared_from_this()));
     }

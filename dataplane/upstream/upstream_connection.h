@@ -22,9 +22,11 @@ class UpstreamConnection {
   using Socket = boost::asio::ip::tcp::socket;
   using TlsStream = boost::asio::ssl::stream<Socket&>;
 
-  // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes); 16 KiB
-  // up front makes one read take a whole burst of SSE events.
-  static constexpr size_t kReadBufferBytes = 16 * 1024;
+  // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes): 4 KiB up
+  // front takes a burst of SSE events in one read and keeps a held stream small; the exchange
+  // grows it to kMaxReadBufferBytes once a body read fills its own buffer (a fast answer).
+  static constexpr size_t kReadBufferBytes = 4 * 1024;
+  static constexpr size_t kMaxReadBufferBytes = 16 * 1024;
 
   UpstreamConnection(boost::asio::any_io_executor ex, std::string pool_key)
       : socket_(std::move(ex)), pool_key_(std::move(pool_key)) {

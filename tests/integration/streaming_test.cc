@@ -75,6 +75,36 @@ TEST_F(StreamingTest, EventsArriveInOrderByteIdenticalAndUnbuffered) {
 // Lock step: the fake sends event N+1 only after the client has received event N. A relay that
 // held any event back (waiting for more bytes, a fuller buffer or the end of the stream) would
 // stall the fake at that event until its gate times out.
+// The upstream read buffers start small (a held stream keeps little memory) and grow once a
+// read fills them: a burst far larger than either, and a large non-streaming answer, arrive
+// byte for byte.
+TEST_F(StreamingTest, LargeBurstsAndLargeAnswersArriveIntact) {
+  FakeUpstream fake;
+  SseOptions big{.text_deltas = 600};
+  const std::vector<std::string> events = AnthropicSseEvents(big);
+  fake.EnqueueHandler([&events](const RecordedRequest&, Responder& r) {
+    r.SendHead(200, {{"content-type", "text/event-stream"}}, std::nullopt);
+    r.SendBody(Join(events));  // every event in one chunk (~100 KB)
+    r.Finish();
+  });
+  std::string text(3 << 20, 'x');
+  for (size_t i = 0; i < text.size(); ++i) {
+    text[i] = static_cast<char>('a' + (i * 2654435761u >> 7) % 26);
+  }
+  const std::string json = AnthropicMessageJson("claude-test-1", text);
+  fake.EnqueueHandler(JsonScript(200, json));
+  ASSERT_NO_FATAL_FAILURE(StartRelay(OneProvider(fake)));
+
+  HttpResponse stream = Post("/v1/messages", MessageBody("claude-test-1", true));
+  ASSERT_EQ(stream.status, 200) << stream.error;
+  EXPECT_GT(Join(events).size(), 64u << 10);
+  EXPECT_EQ(Sha256Hex(stream.body), Sha256Hex(Join(events)));
+  HttpResponse whole = Post("/v1/messages", MessageBody());
+  ASSERT_EQ(whole.status, 200) << whole.error;
+  EXPECT_EQ(whole.body.size(), json.size());
+  EXPECT_EQ(Sha256Hex(whole.body), Sha256Hex(json));
+}
+
 TEST_F(StreamingTest, EveryEventReachesTheClientBeforeTheNextIsSent) {
   FakeUpstream fake;
   const std::vector<std::string> events = AnthropicSseEvents(SseOptions{.text_deltas = 6});
