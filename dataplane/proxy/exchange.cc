@@ -635,11 +635,6 @@ void Exchange::FinishWithFailure() {
 
 void Exchange::StartResponse() {
   response_started_ = true;
-  // No attempt follows: the client's request (headers, body) and the upstream head are not
-  // needed any more, and a stream may last minutes (Claude Code's bodies are often hundreds of
-  // KB): a held stream keeps neither.
-  p_.request = ClientRequest();
-  std::string().swap(upstream_head_);
   const auto& prov = table_.providers[current_.provider];
   const auto& res = parser_->get();
   const std::string_view content_type = HeaderValue(res, bhttp::field::content_type);
@@ -797,6 +792,13 @@ void Exchange::ForwardBytes(bool final_chunk) {
 
 void Exchange::OnClientWritten(const error_code& ec, size_t /*n*/) {
   client_write_pending_ = false;
+  if (head_pending_ && !p_.request.body().empty()) {
+    // The answer has started and no attempt can follow: the client's request (headers, body)
+    // and the upstream head are not needed any more, and a stream may last minutes (Claude
+    // Code's bodies are often hundreds of KB). Freed after the head went out, not before it.
+    p_.request = ClientRequest();
+    std::string().swap(upstream_head_);
+  }
   head_pending_ = false;
   if (finished_) {
     return;
