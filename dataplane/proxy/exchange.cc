@@ -159,8 +159,7 @@ void Exchange::Cancel() {
   CCR_LOG(kDebug, "client_gone", common::F("request_id", p_.request_id));
   DisarmTimer();
   if (conn_) {
-    conn_->Close();
-    conn_.reset();
+    DiscardConnection();
   }
   Finish(false);
 }
@@ -523,8 +522,7 @@ void Exchange::OnRetryBody(const error_code& ec_in, size_t /*n*/) {
     last_body_.append(buf_.data(), got);
   }
   if (ec) {
-    conn_->Close();
-    conn_.reset();
+    DiscardConnection();
     AttemptFailed(Failure::kStatus, common::StrCat("status ", status_));
     return;
   }
@@ -543,8 +541,7 @@ void Exchange::AttemptFailed(Failure failure, const std::string& detail) {
   if (failure == Failure::kReset && pooled_reuse_ && !stale_retry_done_ && !timed_out_) {
     stale_retry_done_ = true;
     pooled_reuse_ = false;
-    conn_->Close();
-    conn_.reset();
+    DiscardConnection();
     Connect();
     return;
   }
@@ -577,8 +574,7 @@ void Exchange::AttemptFailed(Failure failure, const std::string& detail) {
     const bool reusable = conn_ && parser_->is_done() && parser_->keep_alive();
     ReleaseConnection(reusable);
   } else if (conn_) {
-    conn_->Close();
-    conn_.reset();
+    DiscardConnection();
   }
   if (current_.key >= 0) {
     prov.keys[static_cast<size_t>(current_.key)].state->failures.fetch_add(
@@ -806,8 +802,7 @@ void Exchange::OnClientWritten(const error_code& ec, size_t /*n*/) {
   if (ec) {
     // The client is gone: abandon the upstream request.
     if (conn_) {
-      conn_->Close();
-      conn_.reset();
+      DiscardConnection();
     }
     cancelled_ = true;
     Finish(false);
@@ -830,8 +825,7 @@ void Exchange::OnClientWritten(const error_code& ec, size_t /*n*/) {
 void Exchange::UpstreamDiedMidStream(const std::string& detail) {
   DisarmTimer();
   if (conn_) {
-    conn_->Close();
-    conn_.reset();
+    DiscardConnection();
   }
   const auto& prov = table_.providers[current_.provider];
   CCR_LOG(kWarn, "upstream_died_mid_stream", common::F("request_id", p_.request_id),
@@ -897,6 +891,13 @@ void Exchange::WriteAll(std::string data, bool /*done_after*/, bool keep_alive) 
                     });
 }
 
+void Exchange::DiscardConnection() {
+  if (conn_) {
+    conn_->Close();
+    discarded_.push_back(std::move(conn_));
+  }
+}
+
 void Exchange::ReleaseConnection(bool reusable) {
   if (!conn_) {
     return;
@@ -904,8 +905,7 @@ void Exchange::ReleaseConnection(bool reusable) {
   if (reusable && conn_->buffer().size() == 0) {
     p_.worker->pool.Put(std::move(conn_));
   } else {
-    conn_->Close();
-    conn_.reset();
+    DiscardConnection();
   }
 }
 
@@ -917,8 +917,7 @@ void Exchange::Finish(bool keep_alive) {
   DisarmTimer();
   backoff_timer_.cancel();
   if (conn_) {
-    conn_->Close();
-    conn_.reset();
+    DiscardConnection();
   }
   http::Usage usage = sse_ ? observer_.usage() : http::UsageFromMessageBody(json_copy_);
   if (picker_) {

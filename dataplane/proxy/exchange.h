@@ -118,6 +118,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void ArmTimer(std::chrono::milliseconds d);
   void DisarmTimer();
   void ReleaseConnection(bool reusable);
+  // Closes conn_ and keeps the object until this exchange goes: an operation still pending on
+  // it (a read the close aborts) uses its buffer until its handler has run, and every handler
+  // holds this exchange.
+  void DiscardConnection();
   bool IsSse() const { return sse_; }
 
   Params p_;
@@ -146,6 +150,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   // The current upstream attempt.
   upstream::UpstreamConnectionPtr conn_;
+  std::vector<upstream::UpstreamConnectionPtr> discarded_;  // closed; see DiscardConnection
   std::string upstream_head_;
   std::string mapped_model_json_;
   bool splice_model_ = false;

@@ -162,6 +162,14 @@ DataPlane::~DataPlane() {
   for (auto& w : impl_->workers) {
     w->Stop();
   }
+  // A pending accept holds a socket of a worker's io_context: close the acceptors and run the
+  // aborted accepts now, while the workers still exist (main_ioc, a member declared before
+  // them, would otherwise destroy those operations after the workers are gone).
+  error_code ignored;
+  impl_->acceptor.close(ignored);
+  impl_->metrics_acceptor.close(ignored);
+  impl_->main_ioc.restart();
+  impl_->main_ioc.poll();
 }
 
 int64_t DataPlane::active_sessions() const { return impl_->active.load(); }

@@ -50,7 +50,6 @@ void ConnectionPool::Put(UpstreamConnectionPtr conn) {
 }
 
 void ConnectionPool::Clear() {
-  boost::system::error_code ec;
   sweep_timer_.cancel();
   for (auto& [_, q] : idle_) {
     for (auto& c : q) {

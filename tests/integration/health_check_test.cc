@@ -82,10 +82,11 @@ class KeyedUpstream {
     return probe_refused_.count(key) != 0;
   }
 
-  FakeUpstream fake_;
   mutable std::mutex mu_;
   std::set<std::string> refused_;
   std::set<std::string> probe_refused_;
+  // Last: destroyed (its threads joined) first, while the handler's state still exists.
+  FakeUpstream fake_;
 };
 
 class HealthCheckTest : public RelayTest {
