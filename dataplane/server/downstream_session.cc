@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/error.hpp>
@@ -215,8 +216,40 @@ void DownstreamSession::ReadBody() {
     return;
   }
   ArmDeadline(table_->timeouts.request_body);
-  bhttp::async_read(socket_, buffer_, *parser_,
-                    beast::bind_front_handler(&DownstreamSession::OnBody, shared_from_this()));
+  const auto length = parser_->content_length();
+  if (!length.has_value() || parser_->chunked()) {
+    bhttp::async_read(socket_, buffer_, *parser_,
+                      beast::bind_front_handler(&DownstreamSession::OnBody, shared_from_this()));
+    return;
+  }
+  // Content-Length (checked against max_body_bytes with the headers): the bytes already read
+  // past the headers, then the rest straight from the socket into the body (its capacity was
+  // reserved with room for simdjson's padding).
+  std::string& body = parser_->get().body();
+  const size_t total = static_cast<size_t>(*length);
+  const size_t have = std::min(buffer_.size(), total);
+  body.resize(total);
+  asio::buffer_copy(asio::buffer(body.data(), have), buffer_.data(), have);
+  buffer_.consume(have);
+  asio::async_read(socket_, asio::buffer(body.data() + have, total - have),
+                   beast::bind_front_handler(&DownstreamSession::OnBodyDirect,
+                                             shared_from_this()));
+}
+
+void DownstreamSession::OnBodyDirect(const error_code& ec, size_t /*n*/) {
+  if (closed_) {
+    return;
+  }
+  if (ec) {
+    if (timed_out_) {
+      WriteError(408, "timed out reading the request body", true);
+    } else {
+      Close();  // the client went away before sending the whole body
+    }
+    return;
+  }
+  DisarmDeadline();
+  Dispatch();
 }
 
 void DownstreamSession::OnBody(const error_code& ec, size_t /*n*/) {

@@ -44,6 +44,9 @@ class DownstreamSession : public proxy::ExchangeOwner,
   void OnContinueWritten(const boost::system::error_code& ec, size_t n);
   void ReadBody();
   void OnBody(const boost::system::error_code& ec, size_t n);
+  // A body with Content-Length is read straight into the request's body string (no staging
+  // buffer, as few reads as the socket allows); chunked bodies go through the parser.
+  void OnBodyDirect(const boost::system::error_code& ec, size_t n);
   void Dispatch();
   void HandleModels(std::string_view query);
   void HandleMetrics();
