@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -291,6 +292,33 @@ TEST_F(PassthroughTest, FiveMegabyteBodyArrivesIntact) {
   const RecordedRequest req = fake.requests()[0];
   EXPECT_EQ(req.body.size(), body.size());
   EXPECT_EQ(Sha256Hex(req.body), Sha256Hex(body));
+}
+
+TEST_F(PassthroughTest, BodyInPiecesThenAPipelinedRequestInTheSameSegment) {
+  // The body (Content-Length) is read straight into the request: the bytes after the headers,
+  // the pieces that follow, and not one byte more: the next request starts right behind it.
+  FakeUpstream fake;
+  ASSERT_NO_FATAL_FAILURE(StartRelay(OneProvider(fake)));
+  auto conn = HttpConnection::Connect(port());
+  ASSERT_NE(conn, nullptr);
+  const std::string body1 = MessageBody();
+  const std::string body2 = R"({"model":"claude-test-1","max_tokens":8,"messages":[)"
+                            R"({"role":"user","content":"second"}]})";
+  const std::string first = BuildRequest("POST", "/v1/messages", ClientHeaders(), body1);
+  const std::string second = BuildRequest("POST", "/v1/messages", ClientHeaders(), body2);
+  const size_t head_end = first.find("\r\n\r\n") + 4;
+  ASSERT_TRUE(conn->Send(first.substr(0, head_end + 5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  ASSERT_TRUE(conn->Send(first.substr(head_end + 5, 20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  ASSERT_TRUE(conn->Send(first.substr(head_end + 25) + second));
+  HttpResponse r1 = conn->ReadResponse(std::chrono::milliseconds(5000));
+  HttpResponse r2 = conn->ReadResponse(std::chrono::milliseconds(5000));
+  EXPECT_EQ(r1.status, 200) << r1.error << r1.body;
+  EXPECT_EQ(r2.status, 200) << r2.error << r2.body;
+  ASSERT_EQ(fake.request_count(), 2u);
+  EXPECT_EQ(fake.requests()[0].body, body1);
+  EXPECT_EQ(fake.requests()[1].body, body2);
 }
 
 TEST_F(PassthroughTest, KeepAliveClientConnectionServesSeveralRequests) {
