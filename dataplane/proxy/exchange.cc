@@ -30,7 +30,7 @@ namespace {
 
 // The upstream body read buffer starts small (a held SSE stream gets a few hundred bytes per
 // read) and grows once a read fills it (a fast or large answer).
-constexpr size_t kReadBufferBytes = 4 * 1024;
+constexpr size_t kReadBufferBytes = 2 * 1024;
 constexpr size_t kMaxReadBufferBytes = 16 * 1024;
 constexpr size_t kMaxRetryBodyBytes = 1 << 20;
 constexpr size_t kMaxUsageCopyBytes = 1 << 20;
@@ -715,7 +715,9 @@ void Exchange::ConsumeBody(size_t got) {
     // A read filled the buffer: this answer comes fast; read it in larger pieces. (The parser's
     // body pointer is set again before every read.)
     buf_.Allocate(kMaxReadBufferBytes);
-    conn_->buffer().reserve(upstream::UpstreamConnection::kMaxReadBufferBytes);
+    if (conn_) {
+      conn_->buffer().reserve(upstream::UpstreamConnection::kMaxReadBufferBytes);
+    }
   }
 }
 
@@ -794,6 +796,9 @@ void Exchange::OnClientWritten(const error_code& ec, size_t /*n*/) {
     // Code's bodies are often hundreds of KB). Freed after the head went out, not before it.
     p_.request = ClientRequest();
     std::string().swap(upstream_head_);
+    std::string().swap(out_);  // the head just written
+    std::string().swap(last_head_);
+    std::string().swap(last_body_);
   }
   head_pending_ = false;
   if (finished_) {

@@ -167,7 +167,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // Streaming back.
   bool sse_ = false;
   bool chunked_ = false;
-  // Upstream body read buffer, allocated without zeroing (4 KiB, 16 KiB for a fast answer).
+  // Upstream body read buffer, allocated without zeroing (2 KiB, 16 KiB for a fast answer).
   struct ReadBuffer {
     std::unique_ptr<char[]> bytes;
     size_t length = 0;

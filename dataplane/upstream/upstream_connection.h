@@ -22,10 +22,11 @@ class UpstreamConnection {
   using Socket = boost::asio::ip::tcp::socket;
   using TlsStream = boost::asio::ssl::stream<Socket&>;
 
-  // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes): 4 KiB up
-  // front takes a burst of SSE events in one read and keeps a held stream small; the exchange
-  // grows it to kMaxReadBufferBytes once a body read fills its own buffer (a fast answer).
-  static constexpr size_t kReadBufferBytes = 4 * 1024;
+  // Beast sizes each socket read by the buffer's free capacity (at least 512 bytes): 2 KiB up
+  // front holds the events of a slow stream (one per read) and keeps a held stream small; the
+  // exchange grows it to kMaxReadBufferBytes once a body read fills its own buffer (a burst, a
+  // fast or large answer). A longer response head grows it as Beast reads it.
+  static constexpr size_t kReadBufferBytes = 2 * 1024;
   static constexpr size_t kMaxReadBufferBytes = 16 * 1024;
 
   UpstreamConnection(boost::asio::any_io_executor ex, std::string pool_key)
