@@ -137,7 +137,6 @@ void Exchange::Start() {
     }
     return;
   }
-  buf_.Allocate(kReadBufferBytes);
   // Key pools: the request's estimated input tokens are reserved on the key tried and corrected
   // with the usage the answer reports (count_tokens requests are not metered).
   state::RequestCost cost;
@@ -497,7 +496,18 @@ void Exchange::ReadRetryBody() {
   ReadUpstreamBody(&Exchange::OnRetryBody);
 }
 
+void Exchange::EnsureReadBuffer() {
+  if (buf_.size() != 0) {
+    return;
+  }
+  // A pooled connection whose buffer already grew serves a fast upstream: start large.
+  const bool fast = conn_ && conn_->buffer().capacity() >=
+                                 upstream::UpstreamConnection::kMaxReadBufferBytes;
+  buf_.Allocate(fast ? kMaxReadBufferBytes : kReadBufferBytes);
+}
+
 void Exchange::ReadUpstreamBody(void (Exchange::*handler)(const error_code&, size_t)) {
+  EnsureReadBuffer();
   auto& body = parser_->get().body();
   body.data = buf_.data();
   body.size = buf_.size();
@@ -690,6 +700,7 @@ void Exchange::PullBufferedBody() {
   if (parser_->is_done() || buffer.size() == 0) {
     return;
   }
+  EnsureReadBuffer();
   // Eager only for this synchronous drain of chunks already buffered: an eager parser inside
   // async_read_some would keep reading until the buffer fills, holding events back.
   auto& body = parser_->get().body();
@@ -711,9 +722,10 @@ void Exchange::ConsumeBody(size_t got) {
   if (!sse_ && json_copy_.size() + got <= kMaxUsageCopyBytes) {
     json_copy_.append(buf_.data(), got);
   }
-  if (got == buf_.size() && buf_.size() < kMaxReadBufferBytes) {
-    // A read filled the buffer: this answer comes fast; read it in larger pieces. (The parser's
-    // body pointer is set again before every read.)
+  if (got * 2 >= buf_.size() && buf_.size() < kMaxReadBufferBytes) {
+    // A read filled half the buffer or more: this answer comes in bursts (a slow stream's reads
+    // are single events of a few hundred bytes); read it in larger pieces. (The parser's body
+    // pointer is set again before every read.)
     buf_.Allocate(kMaxReadBufferBytes);
     if (conn_) {
       conn_->buffer().reserve(upstream::UpstreamConnection::kMaxReadBufferBytes);

@@ -122,6 +122,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // it (a read the close aborts) uses its buffer until its handler has run, and every handler
   // holds this exchange.
   void DiscardConnection();
+  void EnsureReadBuffer();
   bool IsSse() const { return sse_; }
 
   Params p_;
@@ -167,7 +168,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // Streaming back.
   bool sse_ = false;
   bool chunked_ = false;
-  // Upstream body read buffer, allocated without zeroing (2 KiB, 16 KiB for a fast answer).
+  // Upstream body read buffer, allocated without zeroing when the first body bytes come
+  // (2 KiB; 16 KiB for a fast answer, or on a pooled connection that served one).
   struct ReadBuffer {
     std::unique_ptr<char[]> bytes;
     size_t length = 0;
