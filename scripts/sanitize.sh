@@ -10,7 +10,7 @@
 # TSan: for tsan the absl::Mutex shim (scripts/sanitizers/absl_tsan_shim.cc) is preloaded so
 # that TSan sees those locks, and accesses made inside the uninstrumented libraries are
 # suppressed (scripts/sanitizers/tsan.supp). Reports go to build/<preset>/sanitizer-logs/.
-# ASan's leak check is off: gRPC's c-ares resolver leaks a few bytes per channel.
+# ASan checks leaks too, except gRPC's c-ares resolver's (scripts/sanitizers/lsan.supp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-}
@@ -36,7 +36,8 @@ if [[ $preset == tsan ]]; then
   # OnReadDone/OnWriteDone (and inside grpcpp's header code) are expected; triage the summary.
   export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 exitcode=0 suppressions=$PWD/scripts/sanitizers/tsan.supp log_path=$PWD/$logs/tsan"
 else
-  export ASAN_OPTIONS="detect_leaks=0 log_path=$PWD/$logs/asan"
+  export ASAN_OPTIONS="detect_leaks=1 log_path=$PWD/$logs/asan"
+  export LSAN_OPTIONS="suppressions=$PWD/scripts/sanitizers/lsan.supp"
   export UBSAN_OPTIONS="print_stacktrace=1 log_path=$PWD/$logs/ubsan"
 fi
 status=0

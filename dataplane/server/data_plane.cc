@@ -170,6 +170,10 @@ DataPlane::~DataPlane() {
   impl_->metrics_acceptor.close(ignored);
   impl_->main_ioc.restart();
   impl_->main_ioc.poll();
+  // Streams still open (the drain deadline passed) are aborted while every member exists.
+  for (auto& w : impl_->workers) {
+    w->AbortSessions();
+  }
 }
 
 int64_t DataPlane::active_sessions() const { return impl_->active.load(); }

@@ -80,6 +80,14 @@ void DownstreamSession::Start() {
   StartRead();
 }
 
+void DownstreamSession::Abort() {
+  if (exchange_) {
+    exchange_->Cancel();  // ends with OnExchangeDone(false), which drops the exchange
+  }
+  exchange_.reset();
+  Close();
+}
+
 void DownstreamSession::Drain() {
   draining_ = true;
   if (!in_exchange_) {

@@ -32,6 +32,8 @@ class DownstreamSession : public proxy::ExchangeOwner,
   void Start();
   // Graceful shutdown: an idle connection closes now, a busy one after its response.
   void Drain();
+  // Shutdown after the drain deadline: cancels the exchange (if any) and closes the connection.
+  void Abort();
 
   // proxy::ExchangeOwner
   void OnExchangeDone(bool keep_alive) override;

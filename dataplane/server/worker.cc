@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <memory>
 #include <vector>
 
 #include "dataplane/server/downstream_session.h"
@@ -41,6 +42,22 @@ void Worker::SetTable(routing::RoutingTableConstSharedPtr table) {
 
 void Worker::Register(DownstreamSession* s) { sessions_.insert(s); }
 void Worker::Unregister(DownstreamSession* s) { sessions_.erase(s); }
+
+void Worker::AbortSessions() {
+  draining_ = true;  // connections posted by the acceptor meanwhile are dropped
+  std::vector<std::weak_ptr<DownstreamSession>> open;
+  open.reserve(sessions_.size());
+  for (DownstreamSession* s : sessions_) {
+    open.push_back(s->weak_from_this());
+  }
+  for (const auto& weak : open) {
+    if (auto s = weak.lock()) {
+      s->Abort();
+    }
+  }
+  ioc_.restart();
+  ioc_.poll();
+}
 
 void Worker::DrainSessions() {
   draining_ = true;

@@ -40,6 +40,10 @@ class Worker {
   void Register(DownstreamSession* s);
   void Unregister(DownstreamSession* s);
   void DrainSessions();
+  // After Stop(), on the stopping thread: aborts every session still open (the drain deadline
+  // passed) and runs the aborted operations' handlers, so that sessions and exchanges are freed
+  // now, while everything they point to exists (a session and its exchange hold each other).
+  void AbortSessions();
   bool draining() const { return draining_; }
   std::atomic<int64_t>& active_sessions() { return active_sessions_; }
   // The data plane's metrics, served by GET /metrics (set before the thread starts).
