@@ -2,6 +2,7 @@
 
 #include "proto/snapshot.pb.h"
 
+#include "controlplane/snapshot/snapshot_lookup.h"
 #include "dataplane/common/secret.h"
 #include "dataplane/common/str.h"
 #include "yaml-cpp/yaml.h"
@@ -11,21 +12,6 @@ namespace {
 
 using ccrelay::v1::Key;
 using ccrelay::v1::Provider;
-
-bool InConfig(const ccrelay::v1::RoutingSnapshot& config, const std::string& provider,
-              const std::string& fingerprint) {
-  for (const Provider& p : config.providers()) {
-    if (p.name() != provider) {
-      continue;
-    }
-    for (const Key& k : p.keys()) {
-      if (k.fingerprint() == fingerprint) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
 
 // yaml-cpp's Emitter reports problems through its state, not exceptions, for what we write.
 void Timeouts(YAML::Emitter& out, const ccrelay::v1::Timeouts& t) {
@@ -106,7 +92,7 @@ std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
     for (const Key& k : p.keys()) {
       out << YAML::BeginMap;
       out << YAML::Key << "key" << YAML::Value << RedactedSecret(k.secret());
-      if (!InConfig(config, p.name(), k.fingerprint())) {
+      if (!HasKey(config, p.name(), k.fingerprint())) {
         out << YAML::Comment("runtime");
       }
       out << YAML::Key << "enabled" << YAML::Value << k.enabled();

@@ -1,5 +1,6 @@
 #include "controlplane/management/provider_view.h"
 
+#include "controlplane/snapshot/snapshot_lookup.h"
 #include "dataplane/common/str.h"
 
 namespace ccrelay::controlplane {
@@ -9,21 +10,6 @@ using ccrelay::v1::Key;
 using ccrelay::v1::KeyInfo;
 using ccrelay::v1::Provider;
 using ccrelay::v1::ProviderInfo;
-
-bool InConfig(const ccrelay::v1::RoutingSnapshot& config, const std::string& provider,
-              const std::string& fingerprint) {
-  for (const Provider& p : config.providers()) {
-    if (p.name() != provider) {
-      continue;
-    }
-    for (const Key& k : p.keys()) {
-      if (k.fingerprint() == fingerprint) {
-        return true;
-      }
-    }
-  }
-  return false;
-}
 
 void SetUsage(const KeyUsage& u, KeyInfo* info) {
   info->set_requests(u.requests);
@@ -71,7 +57,7 @@ std::vector<ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in) {
       KeyInfo* ki = info.add_keys();
       ki->set_provider(p.name());
       ki->set_fingerprint(k.fingerprint());
-      ki->set_source(InConfig(in.config, p.name(), k.fingerprint()) ? "config" : "runtime");
+      ki->set_source(HasKey(in.config, p.name(), k.fingerprint()) ? "config" : "runtime");
       SetLimits(k.rpm_limit(), k.tpm_limit(), k.itpm_limit(), k.otpm_limit(), k.weight(), ki);
       SetUsage(in.stats.Key(p.name(), k.fingerprint()), ki);
       const ccrelay::v1::CheckedHealth checked =

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "controlplane/snapshot/snapshot_lookup.h"
 #include "dataplane/common/str.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -17,24 +18,6 @@ using ccrelay::v1::Key;
 using ccrelay::v1::Provider;
 using ccrelay::v1::RoutingSnapshot;
 using common::StrCat;
-
-const Provider* FindProvider(const RoutingSnapshot& s, const std::string& name) {
-  for (const Provider& p : s.providers()) {
-    if (p.name() == name) {
-      return &p;
-    }
-  }
-  return nullptr;
-}
-
-const Key* FindKey(const Provider& p, const std::string& fingerprint) {
-  for (const Key& k : p.keys()) {
-    if (k.fingerprint() == fingerprint) {
-      return &k;
-    }
-  }
-  return nullptr;
-}
 
 // Drops an override that is stale (the YAML changed since) or a no-op (equals the YAML).
 bool KeepOverride(const EnabledOverride& o, bool config_value) {

@@ -7,6 +7,7 @@
 #include "proto/snapshot.pb.h"
 
 #include "controlplane/snapshot/snapshot_builder.h"
+#include "controlplane/snapshot/snapshot_lookup.h"
 #include "dataplane/common/log.h"
 #include "dataplane/common/secret.h"
 #include "dataplane/common/status_macros.h"
@@ -30,24 +31,6 @@ std::optional<std::string> ReadBytes(const std::string& path) {
   std::stringstream buf;
   buf << in.rdbuf();
   return buf.str();
-}
-
-const Provider* FindProvider(const RoutingSnapshot& s, const std::string& name) {
-  for (const Provider& p : s.providers()) {
-    if (p.name() == name) {
-      return &p;
-    }
-  }
-  return nullptr;
-}
-
-const Key* FindKey(const Provider& p, const std::string& fingerprint) {
-  for (const Key& k : p.keys()) {
-    if (k.fingerprint() == fingerprint) {
-      return &k;
-    }
-  }
-  return nullptr;
 }
 
 std::string JoinErrors(const std::vector<ConfigError>& errors) {
@@ -415,8 +398,7 @@ SnapshotConstSharedPtr ConfigStore::config() const {
 
 bool ConfigStore::IsConfigKey(const std::string& provider, const std::string& fingerprint) const {
   absl::MutexLock lock(&mu_);
-  const Provider* p = FindProvider(*config_, provider);
-  return p != nullptr && FindKey(*p, fingerprint) != nullptr;
+  return HasKey(*config_, provider, fingerprint);
 }
 
 bool ConfigStore::HasProviderOverride(const std::string& provider) const {
