@@ -21,6 +21,16 @@ int PrintHelp(std::string_view help) {
   return kExitOk;
 }
 
+std::optional<int> ParseArgs(FlagParser& flags, const Invocation& inv, std::string_view help) {
+  if (!flags.Parse(inv.args)) {
+    return UsageError(flags.error(), help);
+  }
+  if (flags.help()) {
+    return PrintHelp(help);
+  }
+  return std::nullopt;
+}
+
 std::unique_ptr<Client> ConnectOrReport(const Invocation& inv, const std::string& address) {
   auto client = Client::Connect(inv.flags, address);
   if (!client.ok()) {

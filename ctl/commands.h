@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,9 @@ int RunDataPlane(const Invocation& inv);
 int UsageError(std::string_view message, std::string_view help);
 // Prints `help` to stdout; returns kExitOk.
 int PrintHelp(std::string_view help);
+// Parses the command's arguments: the exit code when the command ends here (a usage error,
+// --help), nullopt when it goes on.
+std::optional<int> ParseArgs(FlagParser& flags, const Invocation& inv, std::string_view help);
 // Connects to the control plane (--control-plane); on failure prints the error and returns null.
 std::unique_ptr<Client> ConnectOrReport(const Invocation& inv, const std::string& address);
 // A secret from `path`, or from standard input when `path` is empty: the first line, trimmed.

@@ -75,11 +75,8 @@ void PrintStatus(const Output& out, const v1::ConfigStatus& st) {
 
 int RunConfig(const Invocation& inv) {
   FlagParser flags;
-  if (!flags.Parse(inv.args)) {
-    return UsageError(flags.error(), kHelp);
-  }
-  if (flags.help()) {
-    return PrintHelp(kHelp);
+  if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
+    return *done;
   }
   const auto& pos = flags.positional();
   if (pos.empty()) {

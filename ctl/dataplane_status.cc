@@ -36,11 +36,8 @@ int RunDataPlane(const Invocation& inv) {
   FlagParser flags;
   std::string addr;
   flags.String("--addr", &addr);
-  if (!flags.Parse(inv.args)) {
-    return UsageError(flags.error(), kHelp);
-  }
-  if (flags.help()) {
-    return PrintHelp(kHelp);
+  if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
+    return *done;
   }
   const auto& pos = flags.positional();
   if (pos.size() != 1 || (pos[0] != "status" && pos[0] != "drain")) {

@@ -31,11 +31,8 @@ int64_t NowMs() {
 
 int RunDataPlanes(const Invocation& inv) {
   FlagParser flags;
-  if (!flags.Parse(inv.args)) {
-    return UsageError(flags.error(), kHelp);
-  }
-  if (flags.help()) {
-    return PrintHelp(kHelp);
+  if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
+    return *done;
   }
   const auto& pos = flags.positional();
   if (!(pos.empty() || (pos.size() == 1 && pos[0] == "list"))) {

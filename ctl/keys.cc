@@ -75,11 +75,8 @@ int RunKeys(const Invocation& inv) {
   flags.Uint("--otpm", &otpm);
   flags.Uint("--weight", &weight);
   flags.String("--key", &key_flag);  // only to refuse it with a clear message
-  if (!flags.Parse(inv.args)) {
-    return UsageError(flags.error(), kHelp);
-  }
-  if (flags.help()) {
-    return PrintHelp(kHelp);
+  if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
+    return *done;
   }
   if (!key_flag.empty()) {
     return UsageError("a key is never taken from the command line: use --key-file F or stdin",

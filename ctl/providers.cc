@@ -55,11 +55,8 @@ std::vector<std::string> Header() {
 
 int RunProviders(const Invocation& inv) {
   FlagParser flags;
-  if (!flags.Parse(inv.args)) {
-    return UsageError(flags.error(), kHelp);
-  }
-  if (flags.help()) {
-    return PrintHelp(kHelp);
+  if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
+    return *done;
   }
   const auto& pos = flags.positional();
   const std::string verb = pos.empty() ? "list" : pos[0];

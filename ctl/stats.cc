@@ -79,11 +79,8 @@ int RunStats(const Invocation& inv) {
   flags.Bool("--watch", &watch);
   flags.Uint("--interval-ms", &interval_ms);
   flags.Uint("--recent", &recent);
-  if (!flags.Parse(inv.args)) {
-    return UsageError(flags.error(), kHelp);
-  }
-  if (flags.help()) {
-    return PrintHelp(kHelp);
+  if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
+    return *done;
   }
   const auto& pos = flags.positional();
   if (!(pos.empty() || (pos.size() == 1 && pos[0] == "get"))) {
