@@ -163,7 +163,7 @@ std::map<TargetKey, HealthChecker::Impl::Target> HealthChecker::Impl::BuildTarge
     if (!p.enabled() || adapter == nullptr) {
       continue;
     }
-    auto url = routing::ParseUpstreamUrl(p.base_url().empty() ? adapter->DefaultBaseUrl()
+    auto url = upstream::ParseUpstreamUrl(p.base_url().empty() ? adapter->DefaultBaseUrl()
                                                               : p.base_url());
     if (!url.ok()) {
       continue;  // the data plane rejects such a snapshot anyway

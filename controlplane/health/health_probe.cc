@@ -4,30 +4,18 @@
 #include <optional>
 #include <utility>
 
-#include <boost/asio/connect.hpp>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <nlohmann/json.hpp>
 
 #include "dataplane/common/str.h"
-#include "dataplane/upstream/tls_context_impl.h"
+#include "dataplane/upstream/http_upstream_request.h"
 
 namespace ccrelay::controlplane {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using boost::system::error_code;
 using common::StrCat;
 
@@ -47,11 +35,14 @@ std::string ErrorType(const std::string& body) {
   return type != err->end() && type->is_string() ? type->get<std::string>() : std::string();
 }
 
-class Probe : public std::enable_shared_from_this<Probe> {
+// One probe: a GET on a fresh connection through the data plane's UpstreamRequest (the same
+// resolve, connect, TLS with SNI and host-name check, write and read as every relayed request),
+// under one deadline for the whole probe.
+class Probe : public upstream::UpstreamCallbacks, public std::enable_shared_from_this<Probe> {
  public:
   Probe(asio::io_context& ioc, ProbeRequest request, std::function<void(ProbeResult)> done)
-      : resolver_(ioc),
-        socket_(ioc),
+      : ioc_(ioc),
+        resolver_(ioc),
         timer_(ioc),
         request_(std::move(request)),
         done_(std::move(done)) {}
@@ -60,109 +51,75 @@ class Probe : public std::enable_shared_from_this<Probe> {
     timer_.expires_after(request_.timeout);
     timer_.async_wait([self = shared_from_this()](const error_code& ec) {
       if (!ec) {
-        self->timed_out_ = true;
         self->resolver_.cancel();
-        self->CloseSocket();
+        self->Finish(ProbeResult{
+            0, StrCat("timeout after ", self->request_.timeout.count(), " ms (", self->Step(), ")"),
+            ""});
       }
     });
-    resolver_.async_resolve(request_.url.host, request_.url.port,
-                            beast::bind_front_handler(&Probe::OnResolved, shared_from_this()));
+    head_ = StrCat("GET ", request_.target, " HTTP/1.1\r\nHost: ", request_.url.host_header,
+                   "\r\nUser-Agent: cc-relay/", CCR_VERSION,
+                   " health-check\r\nAccept: application/json\r\nConnection: close\r\n");
+    for (const providers::HeaderField& h : request_.headers) {
+      common::StrAppendPieces(&head_, {h.name, ": ", h.value, "\r\n"});
+    }
+    head_ += "\r\n";
+    upstream::UpstreamEndpoint endpoint{request_.url.host, request_.url.port, request_.url.tls,
+                                        request_.tls, request_.url.pool_key};
+    // Each step may take the whole budget; the probe's own deadline (above) ends it first.
+    const auto step = request_.timeout + std::chrono::seconds(1);
+    upstream::StepTimeouts timeouts{step, step, step};
+    upstream_ = std::make_shared<upstream::HttpUpstreamRequest>(ioc_.get_executor(), resolver_,
+                                                                nullptr, *this);
+    const asio::const_buffer buf = asio::buffer(head_);
+    upstream_->Send(endpoint, timeouts, std::span<const asio::const_buffer>(&buf, 1), true);
+  }
+
+  // upstream::UpstreamCallbacks
+  void OnUpstreamHead(const upstream::UpstreamResponseHead& head) override {
+    const auto self = shared_from_this();
+    status_ = head.status;
+    if (status_ < 400) {
+      Finish(ProbeResult{status_, "", ""});
+      return;
+    }
+    // An error body says why (error.type): read it, up to kMaxBodyBytes.
+    bool end = false;
+    body_.append(upstream_->TakeBuffered(&end));
+    if (end) {
+      Finish(ProbeResult{status_, "", ErrorType(body_)});
+    } else {
+      upstream_->ReadBody();
+    }
+  }
+
+  void OnUpstreamData(std::string_view bytes, bool end) override {
+    const auto self = shared_from_this();
+    if (body_.size() + bytes.size() > kMaxBodyBytes) {
+      Finish(ProbeResult{status_, "", ""});  // too long to be an error object worth reading
+      return;
+    }
+    body_.append(bytes);
+    if (end) {
+      Finish(ProbeResult{status_, "", ErrorType(body_)});
+    } else {
+      upstream_->ReadBody();
+    }
+  }
+
+  void OnUpstreamFailure(const upstream::UpstreamFailure& failure) override {
+    const auto self = shared_from_this();
+    if (status_ != 0) {
+      // The status line is what counts: a body cut short does not matter.
+      Finish(ProbeResult{status_, "", ""});
+      return;
+    }
+    Finish(ProbeResult{0, failure.detail, ""});
   }
 
  private:
-  void OnResolved(const error_code& ec, const asio::ip::tcp::resolver::results_type& results) {
-    if (ec) {
-      Fail("resolve", ec);
-      return;
-    }
-    asio::async_connect(socket_, results,
-                        [self = shared_from_this()](const error_code& e, const auto&) {
-                          self->OnConnected(e);
-                        });
-  }
-
-  void OnConnected(const error_code& ec) {
-    if (ec) {
-      Fail("connect", ec);
-      return;
-    }
-    if (!request_.url.tls) {
-      Send();
-      return;
-    }
-    tls_.emplace(socket_, request_.tls->ctx);
-    // SNI, and the certificate must name the host (verify_peer is set on the context).
-    if (SSL_ctrl(tls_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                 const_cast<char*>(request_.url.host.c_str())) != 1) {
-      Finish(ProbeResult{0, "tls: cannot set SNI", ""});
-      return;
-    }
-    tls_->set_verify_callback(asio::ssl::host_name_verification(request_.url.host));
-    tls_->async_handshake(asio::ssl::stream_base::client,
-                          [self = shared_from_this()](const error_code& e) {
-                            if (e) {
-                              self->Fail("tls handshake", e);
-                            } else {
-                              self->Send();
-                            }
-                          });
-  }
-
-  void Send() {
-    req_.method(http::verb::get);
-    req_.target(request_.target);
-    req_.version(11);
-    req_.set(http::field::host, request_.url.host_header);
-    req_.set(http::field::user_agent, StrCat("cc-relay/", CCR_VERSION, " health-check"));
-    req_.set(http::field::accept, "application/json");
-    req_.set(http::field::connection, "close");
-    for (const providers::HeaderField& h : request_.headers) {
-      req_.set(h.name, h.value);
-    }
-    auto on_written = [self = shared_from_this()](const error_code& e, size_t) {
-      if (e) {
-        self->Fail("write", e);
-      } else {
-        self->Read();
-      }
-    };
-    if (tls_) {
-      http::async_write(*tls_, req_, std::move(on_written));
-    } else {
-      http::async_write(socket_, req_, std::move(on_written));
-    }
-  }
-
-  void Read() {
-    parser_.body_limit(kMaxBodyBytes);
-    auto on_read = [self = shared_from_this()](const error_code& e, size_t) { self->OnRead(e); };
-    if (tls_) {
-      http::async_read(*tls_, buffer_, parser_, std::move(on_read));
-    } else {
-      http::async_read(socket_, buffer_, parser_, std::move(on_read));
-    }
-  }
-
-  void OnRead(const error_code& ec) {
-    // The status line is what counts: a body that is too long or cut short does not matter.
-    if (ec && !(parser_.is_header_done() && !timed_out_)) {
-      Fail("read", ec);
-      return;
-    }
-    ProbeResult r;
-    r.status = static_cast<int>(parser_.get().result_int());
-    if (r.status >= 400 && parser_.is_done()) {
-      r.error_type = ErrorType(parser_.get().body());
-    }
-    Finish(std::move(r));
-  }
-
-  void Fail(std::string_view step, const error_code& ec) {
-    Finish(ProbeResult{0, timed_out_ ? StrCat("timeout after ", request_.timeout.count(), " ms (",
-                                              step, ")")
-                                     : StrCat(step, ": ", ec.message()),
-                       ""});
-  }
+  // The step a timeout interrupted, for the reason shown to people.
+  std::string_view Step() const { return status_ != 0 ? "read" : "request"; }
 
   void Finish(ProbeResult result) {
     if (finished_) {
@@ -170,26 +127,21 @@ class Probe : public std::enable_shared_from_this<Probe> {
     }
     finished_ = true;
     timer_.cancel();
-    CloseSocket();
+    if (upstream_) {
+      upstream_->Cancel();
+    }
     done_(std::move(result));
   }
 
-  void CloseSocket() {
-    error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-  }
-
+  asio::io_context& ioc_;
   asio::ip::tcp::resolver resolver_;
-  asio::ip::tcp::socket socket_;
-  std::optional<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   asio::steady_timer timer_;
-  beast::flat_buffer buffer_;
-  http::request<http::empty_body> req_;
-  http::response_parser<http::string_body> parser_;
   ProbeRequest request_;
   std::function<void(ProbeResult)> done_;
-  bool timed_out_ = false;
+  std::string head_;
+  std::shared_ptr<upstream::HttpUpstreamRequest> upstream_;
+  int status_ = 0;
+  std::string body_;
   bool finished_ = false;
 };
 

@@ -8,14 +8,14 @@
 #include <boost/asio/io_context.hpp>
 
 #include "dataplane/providers/provider.h"
-#include "dataplane/routing/routing_table.h"
+#include "dataplane/upstream/upstream_url.h"
 #include "dataplane/upstream/tls_context.h"
 
 namespace ccrelay::controlplane {
 
 // One active health check request: GET `target` on the upstream of `url`.
 struct ProbeRequest {
-  routing::UpstreamUrl url;
+  upstream::UpstreamUrl url;
   upstream::TlsContextSharedPtr tls;  // set iff url.tls
   std::string target;                 // path and query, the base URL's path prefix included
   std::vector<providers::HeaderField> headers;  // authentication and the like

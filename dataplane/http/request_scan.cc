@@ -85,7 +85,13 @@ absl::StatusOr<RequestInfo> ScanRequestBody(std::string* body) {
   // string's size and bytes stay the same; only its capacity grows).
   body->append(simdjson::SIMDJSON_PADDING, '\0');
   body->resize(size);
-  simdjson::padded_string_view input(body->data(), size, body->capacity());
+  return ScanRequestBody(body->data(), size, body->capacity());
+}
+
+absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_t capacity) {
+  static_assert(kScanPadding >= simdjson::SIMDJSON_PADDING);
+  simdjson::padded_string_view input(data, size, capacity);
+  const char* const body_begin = data;
 
   std::unique_ptr<od::parser> one_off;
   od::parser* parser = &ThreadParser();
@@ -139,7 +145,7 @@ absl::StatusOr<RequestInfo> ScanRequestBody(std::string* body) {
       while (!raw.empty() && IsJsonWhitespace(raw.back())) {
         raw.remove_suffix(1);
       }
-      info.model_token_begin = static_cast<size_t>(raw.data() - body->data());
+      info.model_token_begin = static_cast<size_t>(raw.data() - body_begin);
       info.model_token_end = info.model_token_begin + raw.size();
       info.model.assign(model);
       model_state = model.empty() ? ModelState::kEmpty : ModelState::kOk;

@@ -34,6 +34,12 @@ struct RequestInfo {
 //   "model" empty                       -> "model: must not be empty"
 absl::StatusOr<RequestInfo> ScanRequestBody(std::string* body);
 
+// Bytes past the end of a body that a scan may read (simdjson's padding).
+inline constexpr size_t kScanPadding = 64;
+
+// The same over a buffer whose `capacity` (>= size + kScanPadding) is readable (BodyBuffer).
+absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_t capacity);
+
 // Extracts the session id from a metadata.user_id value (see RequestInfo::session_id).
 std::string SessionIdFromUserId(std::string_view user_id);
 

@@ -1,8 +1,19 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/beast/http/fields.hpp>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
+#include "dataplane/auth/authenticator.h"
+#include "dataplane/http/request_scan.h"
 
 namespace ccrelay::providers {
 
@@ -12,9 +23,94 @@ struct HeaderField {
   std::string value;
 };
 
-// A provider adapter transforms data and does no I/O: it knows a provider type's default base
-// URL, how a key authenticates, and what the type supports. One file per type; the registry in
-// provider_registry.cc maps type names to adapters.
+// What an adapter sees of the client's request. Everything is borrowed from the exchange and
+// valid for the call only.
+struct ClientRequestView {
+  std::string_view target;                     // path and query as the client sent them
+  const boost::beast::http::fields& headers;   // the client's headers, untouched
+  const http::RequestInfo& info;               // the scanned body (model and its byte range)
+  std::string_view body;                       // the body as the client sent it
+  bool count_tokens = false;                   // POST /v1/messages/count_tokens
+  auth::AuthMethod client_auth = auth::AuthMethod::kOpen;  // how the client passed the relay
+};
+
+// Where the request goes and with which credential, as routing chose them.
+struct UpstreamTarget {
+  std::string_view host_header;  // Host: value (port omitted when default)
+  std::string_view path_prefix;  // the base URL's path ("" or "/api/anthropic")
+  std::string_view mapped_model;  // model_mapping applied (equal to info.model when unmapped)
+  // The pooled key to authenticate with; empty with `passthrough` (the client's own
+  // credentials go upstream where the type allows it).
+  std::string_view key;
+  bool passthrough = false;
+};
+
+// What goes upstream for one attempt. The exchange keeps one and the adapter refills it for
+// every attempt (its strings keep their capacity: no allocation per request once warm).
+struct UpstreamRequestPlan {
+  // One replacement of body[begin, end) by `replacement` (splices sorted, not overlapping).
+  struct Splice {
+    size_t begin = 0;
+    size_t end = 0;
+    std::string replacement;
+  };
+  // Splices an adapter may make (the exchange gathers head + 2 per splice + tail buffers).
+  static constexpr size_t kMaxSplices = 3;
+  enum class BodyKind : uint8_t {
+    kUnchanged,  // the client's body as is
+    kSpliced,    // the client's body with `splices` applied (a few bytes changed in place)
+    kRewritten,  // `rewritten_body` instead (a provider that needs another shape)
+  };
+
+  // Request line, headers (Content-Length included) and the blank line.
+  std::string head;
+  BodyKind body_kind = BodyKind::kUnchanged;
+  absl::InlinedVector<Splice, kMaxSplices> splices;  // at most kMaxSplices
+  std::string rewritten_body;
+
+  void Clear() {
+    head.clear();
+    body_kind = BodyKind::kUnchanged;
+    splices.clear();
+    rewritten_body.clear();
+  }
+  // Size of the body that goes upstream, given the client's body.
+  size_t BodySize(std::string_view client_body) const;
+};
+
+// Decodes an upstream response body into what the client receives (Anthropic SSE or JSON), for
+// providers whose wire format differs (Bedrock's binary event stream). One per answer.
+class ResponseDecoder {
+ public:
+  virtual ~ResponseDecoder() = default;
+  // Content-Type of the decoded body, sent to the client instead of the upstream's.
+  virtual std::string_view ContentType() const = 0;
+  // Decodes `in` (any split of the upstream body), appending client bytes to `out`. `end`: the
+  // upstream body is complete. An error ends the answer as an upstream failure mid-stream.
+  virtual absl::Status Decode(std::string_view in, bool end, std::string* out) = 0;
+};
+using ResponseDecoderPtr = std::unique_ptr<ResponseDecoder>;
+
+// What an upstream answer means for the pool and for the client.
+enum class AnswerClass : uint8_t {
+  kSuccess,      // 2xx
+  kClientError,  // the request's own fault (400, 404, 413, ...): returned as is
+  kRateLimited,  // 429 or a quota: the key cools down; another key or provider is tried
+  kKeyRejected,  // 401/403 on a pooled key: the key is disabled; another key is tried
+  kOverloaded,   // 529: other providers first, then back after a jittered backoff
+  kServerError,  // 5xx: another provider; counts against the breakers
+};
+
+struct AnswerVerdict {
+  AnswerClass answer = AnswerClass::kClientError;
+  // Another candidate may be tried (the client sees this answer only if none is left).
+  bool retryable = false;
+};
+
+// A provider adapter: how one provider type wants a request, does no I/O and keeps no state
+// between calls (one immutable instance per type, shared by every worker). One file per type;
+// provider_registry.cc maps type names to adapters. SPEC.md "Provider adapters" has the
+// contract and how to add a type.
 class Provider {
  public:
   virtual ~Provider() = default;
@@ -30,6 +126,21 @@ class Provider {
   // Whether a provider of this type without keys forwards the client's own credentials.
   virtual bool SupportsPassthrough() const = 0;
 
+  // The request that goes upstream for `req` to `target`: fills `out` (cleared by the caller).
+  // The default is the Anthropic Messages API as is: the client's path under the base URL's
+  // prefix, its headers less hop-by-hop ones and relay credentials, the key's auth headers, and
+  // the body with only the model string spliced when model_mapping changed it.
+  virtual void BuildRequest(const ClientRequestView& req, const UpstreamTarget& target,
+                            UpstreamRequestPlan* out) const;
+  // A decoder for an answer with this status and headers, or nullptr to pass the body through
+  // unchanged (Anthropic SSE and JSON).
+  virtual ResponseDecoderPtr NewResponseDecoder(int status,
+                                                const boost::beast::http::fields& headers) const;
+  // What an answer with `status` means. `pooled_key`: the attempt used a pooled key (not the
+  // client's own credentials).
+  virtual AnswerVerdict Classify(int status, const boost::beast::http::fields& headers,
+                                 bool pooled_key) const;
+
   // The control plane's active health check: a cheap GET (path and query, appended to the base
   // URL's path prefix) that costs no tokens. Anthropic-shaped types ask for one model
   // (GET /v1/models?limit=1), which needs a valid key.
@@ -44,6 +155,18 @@ class Provider {
     return true;
   }
 };
+
+// The Anthropic Messages API classification (protocols.md 1.5): 429 rate limited, 401/403 a
+// rejected pooled key, 529 overloaded, 500/502/503/504 retryable server errors, other 5xx
+// server errors returned as they are, anything else the client's.
+AnswerVerdict ClassifyAnthropicStatus(int status, bool pooled_key);
+
+// Appends the client's headers that may go upstream to `head` as "name: value\r\n": hop-by-hop
+// headers, those named in Connection, Host, Content-Length, Expect, Accept-Encoding and
+// x-cc-relay-* are dropped; client credentials are dropped when `keep_client_credentials` is
+// false, and a relay credential (the client authenticated to the relay with it) always is.
+void AppendForwardedHeaders(const ClientRequestView& req, bool keep_client_credentials,
+                            std::string* head);
 
 // The adapter for a type name, or nullptr for an unknown type.
 const Provider* FindProvider(std::string_view type);

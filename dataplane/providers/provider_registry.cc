@@ -1,3 +1,6 @@
+#include <array>
+#include <utility>
+
 #include "dataplane/providers/anthropic.h"
 #include "dataplane/providers/ollama.h"
 #include "dataplane/providers/provider.h"
@@ -5,18 +8,26 @@
 
 namespace ccrelay::providers {
 
+namespace {
+
+const AnthropicProvider kAnthropic;
+const ZaiProvider kZai;
+const OllamaProvider kOllama;
+
+// Every provider type the relay speaks: a new type is a file of its own and one line here.
+constexpr std::array<std::pair<std::string_view, const Provider*>, 3> kProviders = {{
+    {"anthropic", &kAnthropic},
+    {"zai", &kZai},
+    {"ollama", &kOllama},
+}};
+
+}  // namespace
+
 const Provider* FindProvider(std::string_view type) {
-  static const AnthropicProvider kAnthropic;
-  static const ZaiProvider kZai;
-  static const OllamaProvider kOllama;
-  if (type == "anthropic") {
-    return &kAnthropic;
-  }
-  if (type == "zai") {
-    return &kZai;
-  }
-  if (type == "ollama") {
-    return &kOllama;
+  for (const auto& [name, provider] : kProviders) {
+    if (name == type) {
+      return provider;
+    }
   }
   return nullptr;
 }

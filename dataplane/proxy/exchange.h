@@ -1,8 +1,8 @@
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,50 +11,56 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "dataplane/auth/authenticator.h"
+#include "dataplane/http/body_buffer.h"
 #include "dataplane/http/request_scan.h"
 #include "dataplane/http/sse_observer.h"
+#include "dataplane/providers/provider.h"
+#include "dataplane/proxy/client_stream.h"
+#include "dataplane/proxy/request_record.h"
+#include "dataplane/proxy/retry_policy.h"
 #include "dataplane/routing/candidate_picker.h"
 #include "dataplane/routing/routing_table.h"
 #include "dataplane/stats/request_observer.h"
 #include "dataplane/upstream/connection_pool.h"
+#include "dataplane/upstream/upstream_request.h"
 
 namespace ccrelay::proxy {
 
-// What a worker lends to every exchange it runs: its pool and resolver (worker thread only).
+// Makes the upstream request of one exchange (reused by its attempts).
+using UpstreamRequestFactory =
+    std::function<upstream::UpstreamRequestSharedPtr(upstream::UpstreamCallbacks& callbacks)>;
+
+// What a worker lends to every exchange it runs (worker thread only).
 struct WorkerContext {
-  explicit WorkerContext(boost::asio::io_context& io) : ioc(io), pool(io), resolver(io) {}
+  explicit WorkerContext(boost::asio::io_context& io);
   boost::asio::io_context& ioc;
   upstream::ConnectionPool pool;
   boost::asio::ip::tcp::resolver resolver;
+  http::BodyBufferPool body_pool;
   stats::RequestObserver* observer = nullptr;  // outlives the worker; may be null
+  // HttpUpstreamRequest on this worker's pool and resolver; tests put a fake here.
+  UpstreamRequestFactory upstream_factory;
 };
 
-// Implemented by the downstream session that owns the client socket.
-class ExchangeOwner {
- public:
-  virtual ~ExchangeOwner() = default;
-  // Called exactly once, on the session's executor, when the response is complete (keep_alive:
-  // the client connection may serve another request) or abandoned.
-  virtual void OnExchangeDone(bool keep_alive) = 0;
-};
+using ClientRequest = boost::beast::http::request<http::BufferBody>;
 
-using ClientRequest = boost::beast::http::request<boost::beast::http::string_body>;
-
-// One proxied request (/v1/messages or count_tokens): pick candidates, try them in order until
-// one answers with something other than a retryable failure, then stream the answer back.
-// Nothing is retried once a byte has gone to the client. Runs entirely on the session's
-// executor (one worker thread), so it needs no lock.
-class Exchange : public std::enable_shared_from_this<Exchange> {
+// One proxied request (/v1/messages or count_tokens), Envoy's router filter: rank the providers,
+// let the picker choose each attempt's (provider, key), let the provider's adapter shape the
+// request, send it through an UpstreamRequest, let the adapter classify the answer and the
+// RetryPolicy decide whether to try again, then stream the answer to the client through the
+// session (ClientStream). Nothing is retried once a byte has gone to the client. Runs entirely
+// on its worker's thread, so it needs no lock. Held by its session (and by its pending timer);
+// it holds the session only through the ClientStream interface.
+class Exchange : public ClientStreamCallbacks,
+                 public upstream::UpstreamCallbacks,
+                 public std::enable_shared_from_this<Exchange> {
  public:
   struct Params {
     WorkerContext* worker = nullptr;
-    boost::asio::ip::tcp::socket* client = nullptr;
+    ClientStream* client = nullptr;
     routing::RoutingTableConstSharedPtr table;
     ClientRequest request;
     http::RequestInfo info;
@@ -64,72 +70,67 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     bool count_tokens = false;
     bool client_keep_alive = true;
     std::chrono::steady_clock::time_point start;
-    std::shared_ptr<ExchangeOwner> owner;
   };
 
   explicit Exchange(Params&& params);
+  ~Exchange() override;
   void Start();
-  // The client went away: abandon the upstream request at once.
-  void Cancel();
+
+  // ClientStreamCallbacks
+  void OnClientWritten() override;
+  void OnClientGone() override;
+
+  // upstream::UpstreamCallbacks
+  void OnUpstreamHead(const upstream::UpstreamResponseHead& head) override;
+  void OnUpstreamData(std::string_view bytes, bool end) override;
+  void OnUpstreamFailure(const upstream::UpstreamFailure& failure) override;
 
  private:
-  enum class Failure { kNone, kConnect, kTimeout, kStatus, kReset };
-
   using Candidate = routing::Candidate;
   using After = routing::CandidatePicker::After;
 
-  // Whether another attempt may start (max_attempts, total deadline).
-  bool CanRetry() const;
-  // Moves to the next candidate (the one already picked after a failed answer, else a new pick
-  // given what failed), waiting out its backoff first.
+  const routing::ProviderEntry& provider() const { return table_.providers[current_.provider]; }
+  std::string_view KeyFingerprint() const;
+  // Moves to the next candidate (the one already picked after a retryable answer, else a new
+  // pick given what failed), waiting out its backoff first.
   void NextAttempt(After after);
   void StartAttempt();
+  void SendAttempt(bool fresh_connection);
   // The first pick found nothing: 429 with retry-after when every key is rate limited, else 503.
   void AnswerNoCandidate();
   // Logs what an upstream answer or failure did to the key pool.
   void LogEffects(const routing::ResponseEffects& effects, int status);
-  void Connect();
-  void OnResolved(const boost::system::error_code& ec,
-                  boost::asio::ip::tcp::resolver::results_type results);
-  void OnConnected(const boost::system::error_code& ec);
-  void OnHandshake(const boost::system::error_code& ec);
-  void BuildUpstreamRequest();
-  void SendRequest();
-  void OnRequestWritten(const boost::system::error_code& ec, size_t n);
-  void OnResponseHeader(const boost::system::error_code& ec, size_t n);
-  void ReadRetryBody();
-  void ReadUpstreamBody(void (Exchange::*handler)(const boost::system::error_code&, size_t));
-  size_t BodyBytesRead(boost::system::error_code* ec) const;
-  void OnRetryBody(const boost::system::error_code& ec, size_t n);
-  void AttemptFailed(Failure failure, const std::string& detail);
-  void StartResponse();
-  void ReadBody();
-  void PullBufferedBody();
-  void ConsumeBody(size_t got);
-  void OnBodyRead(const boost::system::error_code& ec, size_t n);
-  void ForwardBytes(bool final_chunk);
-  void OnClientWritten(const boost::system::error_code& ec, size_t n);
-  void UpstreamDiedMidStream(const std::string& detail);
+  // An attempt ended without a usable answer (transport failure, or a retried answer whose body
+  // has been read): counted, logged, and the next candidate tried.
+  void AttemptFailed(After after, std::string_view reason_kind, int status,
+                     std::string_view detail);
+  void RetriedAnswerRead();
+  // Every attempt failed: the last answer verbatim, or 504 / 502.
   void FinishWithFailure();
-  void WriteRelayError(int status, std::string_view type, const std::string& message,
+  // The answer is the client's: its head (with what body arrived with it) goes out.
+  void StartResponse(const upstream::UpstreamResponseHead& head);
+  // Upstream body bytes into what goes to the client (decoded when the adapter said so).
+  bool Consume(std::string_view bytes, bool end);
+  // Sends what may go to the client now, else reads on.
+  void ForwardBytes(bool final_chunk);
+  void UpstreamDiedMidStream(std::string_view detail);
+  void WriteRelayError(int status, std::string_view type, std::string_view message,
                        std::string_view extra_headers = {});
-  void WriteAll(std::string data, bool done_after, bool keep_alive);
+  // The client's request is not needed any more: its body goes back to the worker's pool.
+  void FreeRequest();
   void Finish(bool keep_alive);
-  void ArmTimer(std::chrono::milliseconds d);
-  void DisarmTimer();
-  void ReleaseConnection(bool reusable);
-  // Closes conn_ and keeps the object until this exchange goes: an operation still pending on
-  // it (a read the close aborts) uses its buffer until its handler has run, and every handler
-  // holds this exchange.
-  void DiscardConnection();
-  void EnsureReadBuffer();
-  bool IsSse() const { return sse_; }
+  // Appends an answer's headers that may reach the client, and the relay's own, to `out`.
+  void AppendAnswerHeaders(const upstream::UpstreamResponseHead& head, bool drop_length,
+                           bool drop_content_type, std::string* out) const;
 
   Params p_;
   const routing::RoutingTable& table_;
-  boost::asio::steady_timer timer_;
-  uint64_t timer_gen_ = 0;
-  bool timed_out_ = false;
+  ClientStream* client_;  // null once the exchange is done or the client is gone
+  upstream::UpstreamRequestSharedPtr upstream_;
+  RetryPolicy retry_;
+  RequestTimes times_;
+  boost::asio::steady_timer backoff_timer_;  // jittered wait before revisiting after a 529
+
   bool cancelled_ = false;
   bool finished_ = false;
   bool response_started_ = false;
@@ -144,65 +145,34 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   AttemptState attempt_state_ = AttemptState::kNone;
   Candidate next_;  // picked after a retryable answer, used once its body is read
   bool have_next_ = false;
-  boost::asio::steady_timer backoff_timer_;  // jittered wait before revisiting after a 529
-  uint32_t attempts_ = 0;
-  bool stale_retry_done_ = false;
-  std::chrono::steady_clock::time_point deadline_;
+  bool reading_retried_body_ = false;
+  providers::AnswerClass retried_answer_ = providers::AnswerClass::kClientError;
 
-  // The current upstream attempt.
-  upstream::UpstreamConnectionPtr conn_;
-  std::vector<upstream::UpstreamConnectionPtr> discarded_;  // closed; see DiscardConnection
-  std::string upstream_head_;
-  std::string mapped_model_json_;
-  bool splice_model_ = false;
-  std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
-  std::chrono::steady_clock::time_point attempt_start_;
-
-  // The last failed attempt, returned verbatim when every candidate failed.
-  Failure last_failure_ = Failure::kNone;
-  std::string last_detail_;
-  int last_status_ = 0;
-  std::string last_head_;  // status line + filtered headers (with our headers), no body framing
-  std::string last_body_;
+  // The current attempt's request (refilled by the adapter each attempt; capacity kept).
+  providers::UpstreamRequestPlan plan_;
+  std::array<boost::asio::const_buffer, 8> request_bufs_;
+  size_t request_buf_count_ = 0;
 
   // Streaming back.
+  int status_ = 0;
+  std::string reason_;  // the upstream's reason phrase
   bool sse_ = false;
   bool chunked_ = false;
-  // Upstream body read buffer, allocated without zeroing when the first body bytes come
-  // (2 KiB; 16 KiB for a fast answer, or on a pooled connection that served one).
-  struct ReadBuffer {
-    std::unique_ptr<char[]> bytes;
-    size_t length = 0;
-    void Allocate(size_t n) {
-      bytes = std::make_unique_for_overwrite<char[]>(n);
-      length = n;
-    }
-    char* data() { return bytes.get(); }
-    const char* data() const { return bytes.get(); }
-    size_t size() const { return length; }
-  };
-  ReadBuffer buf_;
-  // Buffer sequences of the writes in flight: Asio keeps only the span, so the array must
-  // outlive the operation.
-  std::array<boost::asio::const_buffer, 4> request_bufs_;
-  std::array<boost::asio::const_buffer, 5> write_bufs_;
-  std::string pending_;      // SSE bytes not yet forwarded (partial event) or bytes to write
-  std::string chunk_head_;
-  size_t writing_ = 0;       // bytes of pending_ in the write in flight
-  std::string out_;          // other writes (head, errors)
-  http::SseObserver observer_;
-  std::string json_copy_;    // non-streaming body copy for usage (capped)
-  bool body_done_ = false;
-  int status_ = 0;
-  std::chrono::steady_clock::time_point first_byte_at_;
-  bool have_first_byte_ = false;
-  std::chrono::steady_clock::time_point first_token_at_;  // first content event forwarded (SSE)
-  bool have_first_token_ = false;
-  bool pooled_reuse_ = false;
-  bool upstream_error_ = false;
-  bool client_write_pending_ = false;
-  bool stream_counted_ = false;
+  providers::ResponseDecoderPtr decoder_;
+  std::string head_lines_;  // the client's response head lines (until written)
   bool head_pending_ = false;
+  bool body_done_ = false;
+  bool write_pending_ = false;
+  std::string pending_;      // SSE bytes not yet forwarded (a partial event), or decoded bytes
+  std::string_view direct_;  // upstream bytes forwarded as they are (not SSE, not decoded)
+  size_t writing_ = 0;       // bytes of pending_ in the write in flight
+  std::string error_out_;    // a relay error's body or a mid-stream error's last chunks
+  std::string decode_error_;  // a decoder failed on the bytes that came with the head
+  http::SseObserver observer_;
+  std::string json_copy_;  // non-streaming body copy for usage (capped)
+  bool upstream_error_ = false;
+  bool stream_counted_ = false;
+  bool request_freed_ = false;
 };
 
 }  // namespace ccrelay::proxy

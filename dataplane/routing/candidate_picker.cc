@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "dataplane/common/str.h"
 #include "dataplane/routing/routing_table.h"
 
 namespace ccrelay::routing {
@@ -346,23 +347,32 @@ void CandidatePicker::RecordBreakers(const Candidate& c, bool provider_ok, bool 
 
 ResponseEffects CandidatePicker::OnResponse(const Candidate& c, int status,
                                             const state::UpstreamLimits& limits) {
+  return OnResponse(c, status, providers::ClassifyAnthropicStatus(status, c.key >= 0).answer,
+                    limits);
+}
+
+ResponseEffects CandidatePicker::OnResponse(const Candidate& c, int status,
+                                            providers::AnswerClass answer,
+                                            const state::UpstreamLimits& limits) {
+  using providers::AnswerClass;
   ResponseEffects effects;
   const common::MonoTime now = clock_.Now();
   const ProviderEntry& prov = table_.providers[c.provider];
-  const bool success = status >= 200 && status < 300;
+  const bool success = answer == AnswerClass::kSuccess;
   if (c.key >= 0) {
     state::KeyState& key = *prov.keys[static_cast<size_t>(c.key)].state;
-    if (status == 429) {
+    if (answer == AnswerClass::kRateLimited) {
       effects.key_cooled = true;
       effects.cooled_until = key.OnRateLimited(limits, clock_, table_.default_cooldown);
     } else {
       key.Learn(limits, clock_, table_.default_cooldown);
     }
-    if (status == 401 || status == 403) {
-      effects.key_disabled =
-          key.Disable(status == 401 ? "upstream answered 401 (authentication_error)"
-                                    : "upstream answered 403 (permission_error)",
-                      clock_.UnixMillis());
+    if (answer == AnswerClass::kKeyRejected) {
+      effects.key_disabled = key.Disable(
+          status == 401   ? std::string("upstream answered 401 (authentication_error)")
+          : status == 403 ? std::string("upstream answered 403 (permission_error)")
+                          : common::StrCat("upstream answered ", status, " (key rejected)"),
+          clock_.UnixMillis());
     }
     if (!success) {
       // The upstream did not take the request: its input tokens go back.
@@ -370,12 +380,13 @@ ResponseEffects CandidatePicker::OnResponse(const Candidate& c, int status,
       charged_input_ = 0;
     }
   }
-  // 5xx (529 included) count against both breakers; a 429 counts for neither (rate limits are
-  // per key and have their cooldown), 401/403 not for the key (it is disabled instead); any
-  // other answer shows both are working.
-  const bool failed = status >= 500;
-  const bool key_neutral = status == 429 || status == 401 || status == 403;
-  RecordBreakers(c, !failed, !failed, status != 429, !key_neutral, &effects);
+  // Server errors (529 included) count against both breakers; a rate limit counts for neither
+  // (rate limits are per key and have their cooldown), a rejected key not for the key (it is
+  // disabled instead); any other answer shows both are working.
+  const bool failed = answer == AnswerClass::kServerError || answer == AnswerClass::kOverloaded;
+  const bool key_neutral = answer == AnswerClass::kRateLimited ||
+                           answer == AnswerClass::kKeyRejected || status == 401 || status == 403;
+  RecordBreakers(c, !failed, !failed, answer != AnswerClass::kRateLimited, !key_neutral, &effects);
   if (success && table_.session_affinity && table_.affinity && !session_.empty()) {
     table_.affinity->Set(session_,
                          c.key >= 0 ? prov.keys[static_cast<size_t>(c.key)].id : prov.name, now);

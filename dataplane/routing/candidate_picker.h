@@ -11,6 +11,7 @@
 
 #include "dataplane/common/clock.h"
 #include "dataplane/http/sse_observer.h"
+#include "dataplane/providers/provider.h"
 #include "dataplane/state/circuit_breaker.h"
 #include "dataplane/state/key_state.h"
 #include "dataplane/state/upstream_limits.h"
@@ -87,6 +88,10 @@ class CandidatePicker {
   // key, 401/403 disable it, breakers count the outcome, a 2xx moves the session's affinity
   // here, and a non-2xx gives back the input-token estimate.
   ResponseEffects OnResponse(const Candidate& c, int status, const state::UpstreamLimits& limits);
+  // The same with the provider adapter's classification of the answer (kRateLimited cools the
+  // key, kKeyRejected disables it, kServerError and kOverloaded count against the breakers).
+  ResponseEffects OnResponse(const Candidate& c, int status, providers::AnswerClass answer,
+                             const state::UpstreamLimits& limits);
   // The attempt failed without an answer (connect, TLS, reset, timeout): a failure for both
   // breakers; the estimate is given back.
   ResponseEffects OnTransportFailure(const Candidate& c);

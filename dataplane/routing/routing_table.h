@@ -16,6 +16,7 @@
 #include "dataplane/routing/strategy.h"
 #include "dataplane/state/state_registry.h"
 #include "dataplane/upstream/tls_context.h"
+#include "dataplane/upstream/upstream_url.h"
 
 namespace ccrelay::v1 {
 class RoutingSnapshot;
@@ -27,18 +28,9 @@ class Provider;
 
 namespace ccrelay::routing {
 
-// An upstream base URL, parsed once.
-struct UpstreamUrl {
-  bool tls = false;
-  std::string host;         // without brackets for IPv6
-  std::string port;         // numeric string
-  std::string host_header;  // value for Host: (port omitted when default)
-  std::string path_prefix;  // "" or "/api/anthropic" (no trailing slash)
-  // Connection pool key (scheme, host, port, CA file).
-  std::string pool_key;
-};
-
-absl::StatusOr<UpstreamUrl> ParseUpstreamUrl(std::string_view url);
+// Base URLs are parsed by the upstream layer (upstream_url.h); routing keeps its old names.
+using upstream::ParseUpstreamUrl;
+using upstream::UpstreamUrl;
 
 // The control plane's active health check verdict on a key or provider (snapshot
 // CheckedHealth). Unhealthy and auth_failed targets are tried only when nothing else is left.

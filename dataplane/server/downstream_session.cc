@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -11,9 +12,8 @@
 #include "dataplane/common/log.h"
 #include "dataplane/common/str.h"
 #include "dataplane/http/anthropic_error.h"
+#include "dataplane/server/local_endpoints.h"
 #include "dataplane/server/worker.h"
-#include "dataplane/stats/data_plane_metrics.h"
-#include "dataplane/stats/key_metrics.h"
 
 namespace ccrelay::server {
 
@@ -30,32 +30,6 @@ constexpr size_t kReadChunk = 16 * 1024;
 // buffer.
 constexpr size_t kWatchChunk = 512;
 
-std::string_view PathOf(std::string_view target) {
-  const size_t q = target.find('?');
-  return q == std::string_view::npos ? target : target.substr(0, q);
-}
-
-std::string_view QueryOf(std::string_view target) {
-  const size_t q = target.find('?');
-  return q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-}
-
-std::string_view QueryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view kv = query.substr(0, amp);
-    const std::string_view k = kv.substr(0, kv.find('='));
-    if (k == name) {
-      return kv.size() > k.size() ? kv.substr(k.size() + 1) : std::string_view();
-    }
-    if (amp == std::string_view::npos) {
-      break;
-    }
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
-
 }  // namespace
 
 DownstreamSession::DownstreamSession(asio::ip::tcp::socket&& socket, Worker& worker, uint64_t id,
@@ -70,6 +44,9 @@ DownstreamSession::DownstreamSession(asio::ip::tcp::socket&& socket, Worker& wor
 }
 
 DownstreamSession::~DownstreamSession() {
+  if (exchange_) {
+    exchange_->OnClientGone();
+  }
   worker_.Unregister(this);
   worker_.active_sessions().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -81,10 +58,7 @@ void DownstreamSession::Start() {
 }
 
 void DownstreamSession::Abort() {
-  if (exchange_) {
-    exchange_->Cancel();  // ends with OnExchangeDone(false), which drops the exchange
-  }
-  exchange_.reset();
+  AbandonExchange();
   Close();
 }
 
@@ -129,11 +103,8 @@ void DownstreamSession::StartRead() {
 void DownstreamSession::OnReadSome(const error_code& ec, size_t n) {
   reading_ = false;
   if (ec) {
-    if (in_exchange_ && exchange_) {
-      exchange_->Cancel();  // calls OnExchangeDone(false)
-    } else {
-      Close();
-    }
+    AbandonExchange();
+    Close();
     return;
   }
   buffer_.commit(n);
@@ -149,7 +120,9 @@ void DownstreamSession::ReadHeader() {
   }
   table_ = worker_.table();
   request_start_ = std::chrono::steady_clock::now();
+  RecycleBody();
   parser_.emplace();
+  parser_->get().body() = worker_.context().body_pool.Acquire();
   parser_->header_limit(table_->max_header_bytes);
   parser_->body_limit(table_->max_body_bytes);
   ArmDeadline(table_->timeouts.request_header);
@@ -194,7 +167,7 @@ void DownstreamSession::OnHeader(const error_code& ec, size_t /*n*/) {
       return;
     }
     if (len) {
-      req.body().reserve(*len + 64);  // room for simdjson's padding: no copy later
+      req.body().Reserve(*len);  // with room for the scan's padding: no copy later
     }
   }
   auto expect = req.find(bhttp::field::expect);
@@ -232,11 +205,11 @@ void DownstreamSession::ReadBody() {
   }
   // Content-Length (checked against max_body_bytes with the headers): the bytes already read
   // past the headers, then the rest straight from the socket into the body (its capacity was
-  // reserved with room for simdjson's padding).
-  std::string& body = parser_->get().body();
+  // reserved with room for the scan's padding, and is not zero-filled).
+  http::BodyBuffer& body = parser_->get().body();
   const size_t total = static_cast<size_t>(*length);
   const size_t have = std::min(buffer_.size(), total);
-  body.resize(total);
+  body.ResizeUninitialized(total);
   asio::buffer_copy(asio::buffer(body.data(), have), buffer_.data(), have);
   buffer_.consume(have);
   asio::async_read(socket_, asio::buffer(body.data() + have, total - have),
@@ -287,187 +260,124 @@ void DownstreamSession::OnBody(const error_code& ec, size_t /*n*/) {
 void DownstreamSession::Dispatch() {
   auto& req = parser_->get();
   const std::string_view target = req.target();
-  const std::string_view path = PathOf(target);
-  const auto method = req.method();
-  const bool is_get = method == bhttp::verb::get;
-  const bool is_head = method == bhttp::verb::head;
-
-  if (path == "/metrics") {
-    if (!is_get && !is_head) {
-      WriteError(405, "method not allowed on /metrics", false, "allow: GET, HEAD\r\n");
-      return;
+  const size_t q = target.find('?');
+  LocalRequest local;
+  local.method = req.method();
+  local.method_string = req.method_string();
+  local.path = target.substr(0, q);
+  local.query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+  local.table = table_.get();
+  local.metrics = worker_.metrics();
+  local.open_connections = worker_.active_sessions().load(std::memory_order_relaxed);
+  local.metrics_only = metrics_only_;
+  LocalAnswer answer;
+  if (AnswerLocally(local, &answer)) {
+    if (answer.error) {
+      WriteError(answer.status, answer.body, false, answer.extra_headers);
+    } else {
+      WriteResponse(answer.status, answer.content_type, answer.body, answer.extra_headers);
     }
-    HandleMetrics();
     return;
   }
-  if (metrics_only_ && path != "/health" && path != "/") {
-    WriteError(404, common::StrCat("no route for ", path,
-                                   " on the metrics listener (it serves /metrics and /health)"));
-    return;
-  }
-  if (path == "/v1/messages" || path == "/v1/messages/count_tokens") {
-    if (method != bhttp::verb::post) {
-      WriteError(405, common::StrCat("method ", std::string_view(req.method_string()),
+  StartExchange(local.path);
+}
+
+void DownstreamSession::StartExchange(std::string_view path) {
+  auto& req = parser_->get();
+  if (req.method() != bhttp::verb::post) {
+    WriteError(405, common::StrCat("method ", std::string_view(req.method_string()),
                                    " is not allowed on ", path),
-                 false, "allow: POST\r\n");
-      return;
-    }
-    if (table_->providers.empty()) {
-      WriteError(503, "the relay has not received a routing snapshot from its control plane yet");
-      return;
-    }
-    auto x_api_key = req.find("x-api-key");
-    auto authorization = req.find(bhttp::field::authorization);
-    auth::AuthResult auth = auth::Authenticate(
-        table_->auth,
-        x_api_key == req.end() ? std::string_view() : std::string_view(x_api_key->value()),
-        authorization == req.end() ? std::string_view() : std::string_view(authorization->value()));
-    if (!auth.ok) {
-      CCR_LOG(kInfo, "auth_failed", common::F("request_id", request_id_),
-              common::F("conn", conn_id_), common::Q("reason", auth.message));
-      WriteError(401, auth.message);
-      return;
-    }
-    auto info = http::ScanRequestBody(&req.body());
-    if (!info.ok()) {
-      WriteError(400, common::StrCat(info.status().message()));
-      return;
-    }
-    proxy::Exchange::Params params;
-    params.worker = &worker_.context();
-    params.client = &socket_;
-    params.table = table_;
-    params.info = *std::move(info);
-    params.request_id = request_id_;
-    params.connection_id = conn_id_;
-    params.auth = std::move(auth);
-    params.count_tokens = path == "/v1/messages/count_tokens";
-    params.client_keep_alive = req.keep_alive() && !draining_;
-    params.start = request_start_;
-    params.owner = shared_from_this();
-    params.request = parser_->release();
-    in_exchange_ = true;
-    exchange_ = std::make_shared<proxy::Exchange>(std::move(params));
-    // Watch the client while the exchange runs: EOF or an error cancels it.
-    if (buffer_.size() == 0 && !reading_) {
-      buffer_.shrink_to_fit();  // the request's read buffer is not needed while it streams
-      reading_ = true;
-      socket_.async_read_some(buffer_.prepare(kWatchChunk),
-                              beast::bind_front_handler(&DownstreamSession::OnReadSome,
-                                                        shared_from_this()));
-    }
-    exchange_->Start();
+               false, "allow: POST\r\n");
     return;
   }
-  if (path == "/v1/models") {
-    if (!is_get) {
-      WriteError(405, "method not allowed on /v1/models", false, "allow: GET\r\n");
-      return;
-    }
-    HandleModels(QueryOf(target));
+  if (table_->providers.empty()) {
+    WriteError(503, "the relay has not received a routing snapshot from its control plane yet");
     return;
   }
-  if (std::string_view(path).starts_with("/v1/models/")) {
-    if (!is_get) {
-      WriteError(405, "method not allowed", false, "allow: GET\r\n");
-      return;
-    }
-    const std::string_view id = path.substr(std::string_view("/v1/models/").size());
-    for (const auto& [model_id, json] : table_->model_entries) {
-      if (model_id == id) {
-        WriteResponse(200, "application/json", json);
-        return;
-      }
-    }
-    WriteError(404, common::StrCat("model ", id, " is not served by this relay"));
+  auto x_api_key = req.find("x-api-key");
+  auto authorization = req.find(bhttp::field::authorization);
+  auth::AuthResult auth = auth::Authenticate(
+      table_->auth,
+      x_api_key == req.end() ? std::string_view() : std::string_view(x_api_key->value()),
+      authorization == req.end() ? std::string_view() : std::string_view(authorization->value()));
+  if (!auth.ok) {
+    CCR_LOG(kInfo, "auth_failed", common::F("request_id", request_id_),
+            common::F("conn", conn_id_), common::Q("reason", auth.message));
+    WriteError(401, auth.message);
     return;
   }
-  if (path == "/health" || path == "/") {
-    if (!is_get && !is_head) {
-      WriteError(405, common::StrCat("method not allowed on ", path), false,
-                 "allow: GET, HEAD\r\n");
-      return;
-    }
-    const bool ready = !table_->providers.empty();
-    std::string body =
-        path == "/health"
-            ? common::StrCat("{\"status\":\"", ready ? "ok" : "waiting_for_snapshot",
-                             "\",\"snapshot_version\":", table_->version, "}")
-            : std::string("{\"name\":\"cc-relay\",\"status\":\"ok\"}");
-    WriteResponse(path == "/health" && !ready ? 503 : 200, "application/json", std::move(body));
+  auto info = req.body().Scan();
+  if (!info.ok()) {
+    WriteError(400, common::StrCat(info.status().message()));
     return;
   }
-  WriteError(404, common::StrCat("no route for ", std::string_view(req.method_string()), " ", path));
+  proxy::Exchange::Params params;
+  params.worker = &worker_.context();
+  params.client = this;
+  params.table = table_;
+  params.info = *std::move(info);
+  params.request_id = request_id_;
+  params.connection_id = conn_id_;
+  params.auth = std::move(auth);
+  params.count_tokens = path == "/v1/messages/count_tokens";
+  params.client_keep_alive = req.keep_alive() && !draining_;
+  params.start = request_start_;
+  exchange_close_ = !params.client_keep_alive;
+  params.request = parser_->release();
+  parser_.reset();
+  in_exchange_ = true;
+  hold_ = shared_from_this();
+  exchange_ = std::make_shared<proxy::Exchange>(std::move(params));
+  // Watch the client while the exchange runs: EOF or an error cancels it.
+  if (buffer_.size() == 0 && !reading_) {
+    buffer_.shrink_to_fit();  // the request's read buffer is not needed while it streams
+    reading_ = true;
+    socket_.async_read_some(buffer_.prepare(kWatchChunk),
+                            beast::bind_front_handler(&DownstreamSession::OnReadSome,
+                                                      shared_from_this()));
+  }
+  const auto exchange = exchange_;
+  exchange->Start();
 }
 
-void DownstreamSession::HandleModels(std::string_view query) {
-  const auto& entries = table_->model_entries;
-  size_t limit = 20;
-  if (std::string_view l = QueryParam(query, "limit"); !l.empty()) {
-    if (!common::ParseUint(l, &limit) || limit < 1 || limit > 1000) {
-      WriteError(400, "limit: must be an integer between 1 and 1000");
-      return;
-    }
+void DownstreamSession::FormatHead(const proxy::ResponseHead& head, bool close, std::string* out) {
+  const std::string_view reason =
+      head.reason.empty()
+          ? std::string_view(bhttp::obsolete_reason(static_cast<bhttp::status>(head.status)))
+          : head.reason;
+  common::StrAppend(out, "HTTP/1.1 ", head.status, " ", reason, "\r\n");
+  out->append(head.header_lines);
+  switch (head.framing) {
+    case proxy::Framing::kContentLength:
+      common::StrAppend(out, "content-length: ", head.content_length, "\r\n");
+      break;
+    case proxy::Framing::kChunked:
+      out->append("transfer-encoding: chunked\r\n");
+      break;
+    case proxy::Framing::kInHeaderLines:
+      break;
   }
-  size_t begin = 0;
-  size_t end = entries.size();
-  const std::string_view after = QueryParam(query, "after_id");
-  const std::string_view before = QueryParam(query, "before_id");
-  auto index_of = [&](std::string_view id) -> size_t {
-    for (size_t i = 0; i < entries.size(); ++i) {
-      if (entries[i].first == id) {
-        return i;
-      }
-    }
-    return entries.size();
-  };
-  if (!after.empty()) {
-    begin = std::min(entries.size(), index_of(after) + 1);
-    end = std::min(entries.size(), begin + limit);
-  } else if (!before.empty()) {
-    end = index_of(before);
-    begin = end > limit ? end - limit : 0;
-  } else {
-    end = std::min(entries.size(), limit);
+  if (close) {
+    out->append("connection: close\r\n");
   }
-  std::string body = "{\"object\":\"list\",\"data\":[";
-  for (size_t i = begin; i < end; ++i) {
-    if (i != begin) {
-      body.push_back(',');
-    }
-    body += entries[i].second;
-  }
-  const bool has_more = !before.empty() ? begin > 0 : end < entries.size();
-  common::StrAppend(&body, "],\"has_more\":", has_more ? "true" : "false", ",\"first_id\":",
-                  begin < end ? http::JsonQuote(entries[begin].first) : "null", ",\"last_id\":",
-                  begin < end ? http::JsonQuote(entries[end - 1].first) : "null", "}");
-  WriteResponse(200, "application/json", std::move(body));
+  out->append("\r\n");
 }
 
-void DownstreamSession::HandleMetrics() {
-  stats::DataPlaneMetrics* metrics = worker_.metrics();
-  if (metrics == nullptr) {
-    WriteError(404, "metrics are not enabled on this data plane");
-    return;
-  }
-  stats::ScrapeState state;
-  state.snapshot_version = table_->version;
-  state.open_connections = worker_.active_sessions().load(std::memory_order_relaxed);
-  state.keys = stats::SampleKeys(*table_, std::chrono::steady_clock::now());
-  WriteResponse(200, stats::kPrometheusContentType, metrics->Render(state));
-}
-
-void DownstreamSession::WriteResponse(int status, std::string_view content_type, std::string body,
-                                      std::string_view extra_headers) {
-  const bool head = parser_ && parser_->get().method() == bhttp::verb::head;
+void DownstreamSession::WriteResponse(int status, std::string_view content_type,
+                                      std::string_view body, std::string_view extra_headers) {
+  const bool head_only = parser_ && parser_->get().method() == bhttp::verb::head;
   const bool close = draining_ || (parser_ && !parser_->get().keep_alive());
-  out_ = common::StrCat("HTTP/1.1 ", status, " ",
-                      bhttp::obsolete_reason(static_cast<bhttp::status>(status)),
-                      "\r\ncontent-type: ", content_type, "\r\ncontent-length: ", body.size(),
-                      "\r\nrequest-id: ", request_id_, "\r\nx-cc-relay-request-id: ", request_id_,
-                      "\r\n", extra_headers, close ? "connection: close\r\n" : "", "\r\n");
-  if (!head) {
-    out_ += body;
+  const std::string lines =
+      common::StrCat("content-type: ", content_type, "\r\nrequest-id: ", request_id_,
+                     "\r\nx-cc-relay-request-id: ", request_id_, "\r\n", extra_headers);
+  proxy::ResponseHead head;
+  head.status = status;
+  head.header_lines = lines;
+  head.content_length = body.size();
+  out_.clear();
+  FormatHead(head, close, &out_);
+  if (!head_only) {
+    out_.append(body);
   }
   asio::async_write(socket_, asio::buffer(out_),
                     beast::bind_front_handler(&DownstreamSession::OnResponseWritten,
@@ -491,11 +401,11 @@ void DownstreamSession::WriteError(int status, std::string_view message, bool cl
     obs->OnRequestDone(rec);
   }
   const std::string_view type = http::ErrorTypeForStatus(status);
-  std::string body = http::AnthropicErrorBody(type, message, request_id_);
+  const std::string body = http::AnthropicErrorBody(type, message, request_id_);
   if (close) {
     draining_ = true;  // answer, then close: the rest of the request was not read
   }
-  WriteResponse(status, "application/json", std::move(body), extra_headers);
+  WriteResponse(status, "application/json", body, extra_headers);
 }
 
 void DownstreamSession::OnResponseWritten(bool close, const error_code& ec, size_t /*n*/) {
@@ -506,9 +416,89 @@ void DownstreamSession::OnResponseWritten(bool close, const error_code& ec, size
   StartRead();
 }
 
-void DownstreamSession::OnExchangeDone(bool keep_alive) {
+void DownstreamSession::AppendBody(std::string_view body, bool end) {
+  size_t n = 0;
+  if (!exchange_chunked_) {
+    write_bufs_[n++] = asio::buffer(out_);
+    write_bufs_[n++] = asio::buffer(body.data(), body.size());
+  } else {
+    if (!body.empty()) {
+      common::StrAppend(&out_, common::Hex(body.size()), "\r\n");
+    }
+    write_bufs_[n++] = asio::buffer(out_);
+    if (!body.empty()) {
+      write_bufs_[n++] = asio::buffer(body.data(), body.size());
+      write_bufs_[n++] = asio::buffer("\r\n", 2);
+    }
+    if (end) {
+      write_bufs_[n++] = asio::buffer("0\r\n\r\n", 5);
+    }
+  }
+  write_buf_count_ = n;
+}
+
+void DownstreamSession::SendHead(const proxy::ResponseHead& head, std::string_view body, bool end) {
+  exchange_chunked_ = head.framing == proxy::Framing::kChunked;
+  out_.clear();
+  FormatHead(head, exchange_close_, &out_);
+  AppendBody(body, end);
+  WriteForExchange();
+}
+
+void DownstreamSession::SendData(std::string_view body, bool end) {
+  out_.clear();
+  AppendBody(body, end);
+  WriteForExchange();
+}
+
+void DownstreamSession::SendRaw(std::string_view bytes) {
+  write_bufs_[0] = asio::buffer(bytes.data(), bytes.size());
+  write_buf_count_ = 1;
+  WriteForExchange();
+}
+
+void DownstreamSession::WriteForExchange() {
+  if (closed_) {
+    // The client is gone already; the exchange learns it from the handler of the read.
+    asio::post(socket_.get_executor(),
+               beast::bind_front_handler(&DownstreamSession::OnExchangeWritten,
+                                         shared_from_this(), asio::error::not_connected, 0));
+    return;
+  }
+  // A client that stops reading for longer than the idle timeout is given up on.
+  ArmDeadline(table_->timeouts.idle);
+  asio::async_write(socket_,
+                    std::span<const asio::const_buffer>(write_bufs_.data(), write_buf_count_),
+                    beast::bind_front_handler(&DownstreamSession::OnExchangeWritten,
+                                              shared_from_this()));
+}
+
+void DownstreamSession::OnExchangeWritten(const error_code& ec, size_t /*n*/) {
+  DisarmDeadline();
+  if (!exchange_) {
+    return;
+  }
+  if (ec) {
+    AbandonExchange();
+    Close();
+    return;
+  }
+  const auto exchange = exchange_;
+  exchange->OnClientWritten();
+}
+
+void DownstreamSession::AbandonExchange() {
+  const auto self = std::move(hold_);  // this session lives to the end of the call
   in_exchange_ = false;
-  exchange_.reset();
+  if (auto exchange = std::move(exchange_)) {
+    exchange->OnClientGone();
+  }
+}
+
+void DownstreamSession::ExchangeDone(bool keep_alive) {
+  const auto self = std::move(hold_);  // this session lives to the end of the call
+  in_exchange_ = false;
+  exchange_.reset();  // the exchange keeps itself alive until its call returns
   table_.reset();
   if (!keep_alive || draining_ || closed_) {
     Close();
@@ -520,6 +510,12 @@ void DownstreamSession::OnExchangeDone(bool keep_alive) {
     return;
   }
   StartRead();
+}
+
+void DownstreamSession::RecycleBody() {
+  if (parser_) {
+    worker_.context().body_pool.Give(std::move(parser_->get().body()));
+  }
 }
 
 void DownstreamSession::ArmDeadline(std::chrono::milliseconds d) {

@@ -42,7 +42,7 @@ class Worker {
   void DrainSessions();
   // After Stop(), on the stopping thread: aborts every session still open (the drain deadline
   // passed) and runs the aborted operations' handlers, so that sessions and exchanges are freed
-  // now, while everything they point to exists (a session and its exchange hold each other).
+  // now, while everything they point to exists (a session holds itself while its exchange runs).
   void AbortSessions();
   bool draining() const { return draining_; }
   std::atomic<int64_t>& active_sessions() { return active_sessions_; }

@@ -20,8 +20,8 @@ ConnectionPool::ConnectionPool(boost::asio::io_context& ioc) : sweep_timer_(ioc)
 
 ConnectionPool::~ConnectionPool() { Clear(); }
 
-UpstreamConnectionPtr ConnectionPool::Take(const std::string& pool_key) {
-  auto it = idle_.find(pool_key);
+UpstreamConnectionPtr ConnectionPool::Take(std::string_view pool_key) {
+  auto it = idle_.find(absl::string_view(pool_key.data(), pool_key.size()));
   if (it == idle_.end()) {
     return nullptr;
   }

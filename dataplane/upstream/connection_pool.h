@@ -20,7 +20,7 @@ class ConnectionPool {
   ~ConnectionPool();
 
   // A pooled connection that still looks usable, or nullptr (the caller then connects).
-  UpstreamConnectionPtr Take(const std::string& pool_key);
+  UpstreamConnectionPtr Take(std::string_view pool_key);
   // Returns a connection whose last response was fully read and that may be reused.
   void Put(UpstreamConnectionPtr conn);
   void SetIdleTimeout(std::chrono::milliseconds idle) { idle_timeout_ = idle; }
