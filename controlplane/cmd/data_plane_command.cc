@@ -336,14 +336,14 @@ int RunDataPlaneCommand(const std::vector<std::string_view>& args) {
   subscription::SubscribedDataPlane::BlockSignals();
   common::ApplyLogSettings(f.log_level, f.log_format);
 
-  subscription::ControlPlaneChannelOptions co;
-  co.address = f.control_plane;
+  common::GrpcChannelOptions co;
+  co.target = f.control_plane;
   co.tls_ca_file = f.tls_ca;
   co.tls_cert_file = f.tls_cert;
   co.tls_key_file = f.tls_key;
   co.tls_server_name = f.tls_server_name;
   co.insecure = f.insecure;
-  auto factory = subscription::MakeControlPlaneChannelFactory(co);
+  auto factory = subscription::MakeControlPlaneChannelFactory(std::move(co));
   if (!factory.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(factory.status().message()).c_str());
     return 1;
