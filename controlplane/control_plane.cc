@@ -24,6 +24,7 @@
 #include "controlplane/stream/dataplane_registry.h"
 #include "controlplane/stream/dataplane_sync_service.h"
 #include "dataplane/common/clock.h"
+#include "dataplane/common/grpc_channel.h"
 #include "dataplane/common/log.h"
 #include "dataplane/common/status_macros.h"
 #include "dataplane/common/str.h"
@@ -96,37 +97,6 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_v
   return buf.str();
 }
 
-// Puts the token on every call of the in-process channel: `serve`'s data plane goes through the
-// same check as a remote one, and the token never leaves the process.
-class TokenInterceptor final : public grpc::experimental::Interceptor {
- public:
-  explicit TokenInterceptor(std::string header) : header_(std::move(header)) {}
-  // grpc::experimental::Interceptor
-  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
-      methods->GetSendInitialMetadata()->emplace("authorization", header_);
-    }
-    methods->Proceed();
-  }
-
- private:
-  const std::string header_;
-};
-
-class TokenInterceptorFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
- public:
-  explicit TokenInterceptorFactory(std::string header) : header_(std::move(header)) {}
-  // grpc::experimental::ClientInterceptorFactoryInterface
-  grpc::experimental::Interceptor* CreateClientInterceptor(
-      grpc::experimental::ClientRpcInfo*) override {
-    return new TokenInterceptor(header_);
-  }
-
- private:
-  const std::string header_;
-};
-
 // Tells the health checker about every new snapshot (it posts to its own thread: no blocking
 // under the cache's lock).
 class HealthConfigWatcher final : public SnapshotWatcher {
@@ -150,9 +120,10 @@ class ControlPlaneImpl final : public ControlPlane {
     if (token_.empty()) {
       return server_->InProcessChannel(args);
     }
-    std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> creators;
-    creators.push_back(std::make_unique<TokenInterceptorFactory>(StrCat("Bearer ", token_)));
-    return server_->experimental().InProcessChannelWithInterceptors(args, std::move(creators));
+    // `serve`'s data plane goes through the same check as a remote one; the token never leaves
+    // the process.
+    return server_->experimental().InProcessChannelWithInterceptors(
+        args, common::BearerTokenInterceptors(token_));
   }
   std::string listen_address() const override { return listen_address_; }
   std::string http_listen_address() const override {

@@ -1,14 +1,10 @@
 #include "ctl/client.h"
 
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include <grpcpp/grpcpp.h>
 
-#include "dataplane/common/address.h"
-#include "dataplane/common/str.h"
-#include "dataplane/common/token_file.h"
+#include "dataplane/common/grpc_channel.h"
 
 namespace ccrelay::ctl {
 
@@ -55,60 +51,29 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(common::StrCat(what, " ", path, ": cannot read"));
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const GlobalFlags& flags,
                                                         const std::string& address) {
+  common::GrpcChannelOptions options;
+  options.target = address;
+  options.tls_ca_file = flags.tls_ca;
+  options.tls_server_name = flags.tls_server_name;
+  options.insecure = flags.insecure;
+  options.token_file = flags.token_file;
+  auto channel = common::CreateGrpcChannel(options);
+  if (!channel.ok()) {
+    return channel.status();
+  }
   auto client = std::make_unique<Client>();
+  client->channel_ = *std::move(channel);
   client->address_ = address;
   client->timeout_ = std::chrono::milliseconds(flags.timeout_ms == 0 ? 10000 : flags.timeout_ms);
-  if (!flags.token_file.empty()) {
-    auto token = common::ReadTokenFile(flags.token_file);
-    if (!token.ok()) {
-      return token.status();
-    }
-    client->token_ = *std::move(token);
-  }
-  std::shared_ptr<grpc::ChannelCredentials> creds;
-  grpc::ChannelArguments args;
-  if (!flags.tls_ca.empty()) {
-    grpc::SslCredentialsOptions ssl;
-    auto roots = ReadFile(flags.tls_ca, "--tls-ca");
-    if (!roots.ok()) {
-      return roots.status();
-    }
-    ssl.pem_root_certs = *std::move(roots);
-    creds = grpc::SslCredentials(ssl);
-    if (!flags.tls_server_name.empty()) {
-      args.SetSslTargetNameOverride(flags.tls_server_name);
-    }
-  } else {
-    if (!common::IsLoopbackAddress(address) && !flags.insecure) {
-      return absl::InvalidArgumentError(common::StrCat(
-          "refusing plaintext gRPC to ", address,
-          ", which is not a loopback address: give --tls-ca (or --insecure on a trusted network)"));
-    }
-    creds = grpc::InsecureChannelCredentials();
-  }
-  client->channel_ = grpc::CreateCustomChannel(address, creds, args);
   return client;
 }
 
 std::unique_ptr<grpc::ClientContext> Client::Context(bool streaming) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  if (!token_.empty()) {
-    ctx->AddMetadata("authorization", common::StrCat("Bearer ", token_));
-  }
   if (!streaming) {
     ctx->set_deadline(std::chrono::system_clock::now() + timeout_);
   }

@@ -25,23 +25,23 @@ struct GlobalFlags {
   uint32_t timeout_ms = 10000;
 };
 
-// A gRPC connection to the control plane (or to a data plane's admin API): TLS when --tls-ca is
-// given, plaintext only to a loopback address (or with --insecure); the token as
-// "authorization: Bearer <token>" on every call; a deadline on every unary call.
+// A gRPC connection to the control plane (or to a data plane's admin API), made by
+// common::CreateGrpcChannel: TLS when --tls-ca is given, plaintext only to a loopback address (or
+// with --insecure); the token as "authorization: Bearer <token>" on every call; a deadline on
+// every unary call.
 class Client {
  public:
   static absl::StatusOr<std::unique_ptr<Client>> Connect(const GlobalFlags& flags,
                                                          const std::string& address);
 
   std::shared_ptr<grpc::Channel> channel() const { return channel_; }
-  // A context with the token and, unless `streaming`, the deadline.
+  // A context with, unless `streaming`, the deadline (the channel adds the token).
   std::unique_ptr<grpc::ClientContext> Context(bool streaming = false) const;
   const std::string& address() const { return address_; }
 
  private:
   std::shared_ptr<grpc::Channel> channel_;
   std::string address_;
-  std::string token_;
   std::chrono::milliseconds timeout_{10000};
 };
 

@@ -21,9 +21,10 @@ int PrintHelp(std::string_view help) {
   return kExitOk;
 }
 
-std::optional<int> ParseArgs(FlagParser& flags, const Invocation& inv, std::string_view help) {
-  if (!flags.Parse(inv.args)) {
-    return UsageError(flags.error(), help);
+std::optional<int> ParseArgs(common::FlagParser& flags, const Invocation& inv,
+                             std::string_view help) {
+  if (const absl::Status st = flags.Parse(inv.args); !st.ok()) {
+    return UsageError(std::string(st.message()), help);
   }
   if (flags.help()) {
     return PrintHelp(help);

@@ -9,8 +9,8 @@
 #include "absl/status/statusor.h"
 
 #include "ctl/client.h"
-#include "ctl/flags.h"
 #include "ctl/output.h"
+#include "dataplane/common/flag_parser.h"
 
 namespace ccrelay::ctl {
 
@@ -40,7 +40,7 @@ int UsageError(std::string_view message, std::string_view help);
 int PrintHelp(std::string_view help);
 // Parses the command's arguments: the exit code when the command ends here (a usage error,
 // --help), nullopt when it goes on.
-std::optional<int> ParseArgs(FlagParser& flags, const Invocation& inv, std::string_view help);
+std::optional<int> ParseArgs(common::FlagParser& flags, const Invocation& inv, std::string_view help);
 // Connects to the control plane (--control-plane); on failure prints the error and returns null.
 std::unique_ptr<Client> ConnectOrReport(const Invocation& inv, const std::string& address);
 // A secret from `path`, or from standard input when `path` is empty: the first line, trimmed.

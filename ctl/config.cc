@@ -74,7 +74,7 @@ void PrintStatus(const Output& out, const v1::ConfigStatus& st) {
 }  // namespace
 
 int RunConfig(const Invocation& inv) {
-  FlagParser flags;
+  common::FlagParser flags;
   if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
     return *done;
   }

@@ -33,7 +33,7 @@ int64_t NowMs() {
 }  // namespace
 
 int RunDataPlane(const Invocation& inv) {
-  FlagParser flags;
+  common::FlagParser flags;
   std::string addr;
   flags.String("--addr", &addr);
   if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {

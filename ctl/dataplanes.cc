@@ -30,7 +30,7 @@ int64_t NowMs() {
 }  // namespace
 
 int RunDataPlanes(const Invocation& inv) {
-  FlagParser flags;
+  common::FlagParser flags;
   if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
     return *done;
   }

@@ -58,7 +58,7 @@ std::vector<std::string> Header() {
 }  // namespace
 
 int RunKeys(const Invocation& inv) {
-  FlagParser flags;
+  common::FlagParser flags;
   std::string provider;
   std::string key_file;
   uint32_t rpm = 0;

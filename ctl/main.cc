@@ -40,63 +40,27 @@ Global flags:
 Exit codes: 0 done, 1 the operation failed (the gRPC code and message are printed), 2 usage.
 )";
 
-bool TakeValue(const std::vector<std::string>& args, size_t* i, std::string* out,
-               std::string* error) {
-  const std::string& a = args[*i];
-  const size_t eq = a.find('=');
-  if (eq != std::string::npos) {
-    *out = a.substr(eq + 1);
-    return true;
-  }
-  if (*i + 1 >= args.size()) {
-    *error = "flag " + a + " needs a value";
-    return false;
-  }
-  *out = args[++*i];
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> raw(argv + 1, argv + argc);
   Invocation inv;
-  std::string noun;
-  std::string error;
-  bool help = false;
-  for (size_t i = 0; i < raw.size() && error.empty(); ++i) {
-    const std::string& a = raw[i];
-    const std::string name = a.substr(0, a.find('='));
-    if (name == "--control-plane") {
-      TakeValue(raw, &i, &inv.flags.control_plane, &error);
-    } else if (name == "--token-file") {
-      TakeValue(raw, &i, &inv.flags.token_file, &error);
-    } else if (name == "--output" || name == "-o") {
-      TakeValue(raw, &i, &inv.flags.output, &error);
-    } else if (name == "--tls-ca") {
-      TakeValue(raw, &i, &inv.flags.tls_ca, &error);
-    } else if (name == "--tls-server-name") {
-      TakeValue(raw, &i, &inv.flags.tls_server_name, &error);
-    } else if (name == "--timeout-ms") {
-      std::string v;
-      if (TakeValue(raw, &i, &v, &error) && !ccrelay::common::ParseUint(v, &inv.flags.timeout_ms)) {
-        error = "--timeout-ms needs a number";
-      }
-    } else if (a == "--insecure") {
-      inv.flags.insecure = true;
-    } else if (noun.empty() && (a == "-h" || a == "--help" || a == "help")) {
-      help = true;
-    } else if (noun.empty() && !a.starts_with("-")) {
-      noun = a;
-    } else if (noun.empty()) {
-      error = "unknown flag \"" + a + "\" (command flags go after the command)";
-    } else {
-      inv.args.push_back(a);
-    }
+  ccrelay::common::FlagParser flags(
+      {.operands = ccrelay::common::Operands::kCommand, .help_word = true});
+  flags.String("--control-plane", &inv.flags.control_plane);
+  flags.String("--token-file", &inv.flags.token_file);
+  flags.String("--output", &inv.flags.output);
+  flags.Alias("-o", "--output");
+  flags.String("--tls-ca", &inv.flags.tls_ca);
+  flags.String("--tls-server-name", &inv.flags.tls_server_name);
+  flags.Uint("--timeout-ms", &inv.flags.timeout_ms, "--timeout-ms needs a number");
+  flags.Bool("--insecure", &inv.flags.insecure);
+  if (const absl::Status st = flags.Parse(std::vector<std::string>(argv + 1, argv + argc));
+      !st.ok()) {
+    return ccrelay::ctl::UsageError(std::string(st.message()), kHelp);
   }
-  if (!error.empty()) {
-    return ccrelay::ctl::UsageError(error, kHelp);
-  }
+  const std::string& noun = flags.command();
+  const bool help = flags.help();
+  inv.args = flags.positional();
   if (noun.empty()) {
     if (help) {
       return ccrelay::ctl::PrintHelp(kHelp);

@@ -54,7 +54,7 @@ std::vector<std::string> Header() {
 }  // namespace
 
 int RunProviders(const Invocation& inv) {
-  FlagParser flags;
+  common::FlagParser flags;
   if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
     return *done;
   }

@@ -72,7 +72,7 @@ void PrintTable(const Output& out, const v1::StatsSnapshot& s, uint32_t recent) 
 }  // namespace
 
 int RunStats(const Invocation& inv) {
-  FlagParser flags;
+  common::FlagParser flags;
   bool watch = false;
   uint32_t interval_ms = 1000;
   uint32_t recent = 10;

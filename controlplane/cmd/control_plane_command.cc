@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <span>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -10,6 +11,7 @@
 #include "proto/snapshot.pb.h"
 
 #include "controlplane/control_plane.h"
+#include "dataplane/common/flag_parser.h"
 #include "dataplane/common/log.h"
 #include "dataplane/common/str.h"
 
@@ -65,50 +67,28 @@ struct Flags {
 Flags Parse(const std::vector<std::string_view>& args) {
   Flags f;
   f.options.http_listen = std::string(kDefaultHttpListen);
-  for (size_t i = 2; i < args.size() && f.error.empty(); ++i) {
-    const std::string_view a = args[i];
-    const std::string_view name = a.substr(0, a.find('='));
-    auto take = [&](std::string* out) {
-      if (const size_t eq = a.find('='); eq != std::string_view::npos) {
-        *out = std::string(a.substr(eq + 1));
-      } else if (i + 1 < args.size()) {
-        *out = std::string(args[++i]);
-      } else {
-        f.error = common::StrCat("flag ", a, " needs a value");
-      }
-    };
-    if (a == "-h" || a == "--help" || a == "help") {
-      f.help = true;
-    } else if (name == "--config" || name == "-c") {
-      take(&f.options.config_path);
-    } else if (name == "--listen") {
-      take(&f.options.listen);
-    } else if (name == "--http-listen") {
-      take(&f.options.http_listen);
-      f.http_listen_given = true;
-      if (f.error.empty() && f.options.http_listen.empty()) {
-        f.error = "--http-listen needs an address (or \"none\")";
-      }
-    } else if (name == "--token-file") {
-      take(&f.options.token_file);
-    } else if (name == "--tls-cert") {
-      take(&f.options.tls_cert_file);
-    } else if (name == "--tls-key") {
-      take(&f.options.tls_key_file);
-    } else if (name == "--tls-client-ca") {
-      take(&f.options.tls_client_ca_file);
-    } else if (name == "--state-file") {
-      take(&f.options.state_file);
-    } else if (a == "--no-watch") {
-      f.options.watch_config = false;
-    } else if (name == "--log-level") {
-      take(&f.log_level);
-    } else if (name == "--log-format") {
-      take(&f.log_format);
-    } else {
-      f.error = common::StrCat("unknown flag \"", a, "\"");
-    }
-  }
+  common::FlagParser parser({.operands = common::Operands::kRejected, .help_word = true});
+  parser.String("--config", &f.options.config_path);
+  parser.Alias("-c", "--config");
+  parser.String("--listen", &f.options.listen);
+  parser.Custom("--http-listen", [&f](std::string_view v) {
+    f.options.http_listen = std::string(v);
+    f.http_listen_given = true;
+    return v.empty() ? absl::InvalidArgumentError("--http-listen needs an address (or \"none\")")
+                     : absl::OkStatus();
+  });
+  parser.String("--token-file", &f.options.token_file);
+  parser.String("--tls-cert", &f.options.tls_cert_file);
+  parser.String("--tls-key", &f.options.tls_key_file);
+  parser.String("--tls-client-ca", &f.options.tls_client_ca_file);
+  parser.String("--state-file", &f.options.state_file);
+  bool no_watch = false;
+  parser.Bool("--no-watch", &no_watch);
+  parser.String("--log-level", &f.log_level);
+  parser.String("--log-format", &f.log_format);
+  f.error = std::string(parser.Parse(std::span(args).subspan(2)).message());
+  f.help = parser.help();
+  f.options.watch_config = !no_watch;
   if (f.error.empty() && !f.help && f.options.listen.empty()) {
     f.error = "--listen needs an address";
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <map>
 #include <random>
+#include <span>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -14,6 +15,7 @@
 #include "proto/snapshot.pb.h"
 
 #include "controlplane/control_plane.h"
+#include "dataplane/common/flag_parser.h"
 #include "dataplane/common/log.h"
 #include "dataplane/common/str.h"
 #include "dataplane/common/token_file.h"
@@ -123,75 +125,48 @@ Flags Parse(const std::vector<std::string_view>& args, bool serve) {
   if (serve) {
     f.control_plane = "127.0.0.1:8788";
   }
-  for (size_t i = 2; i < args.size() && f.error.empty(); ++i) {
-    const std::string_view a = args[i];
-    const std::string_view name = a.substr(0, a.find('='));
-    auto take = [&](std::string* out) {
-      if (const size_t eq = a.find('='); eq != std::string_view::npos) {
-        *out = std::string(a.substr(eq + 1));
-      } else if (i + 1 < args.size()) {
-        *out = std::string(args[++i]);
-      } else {
-        f.error = StrCat("flag ", a, " needs a value");
-      }
-    };
-    std::string v;
-    if (a == "-h" || a == "--help" || a == "help") {
-      f.help = true;
-    } else if (name == "--listen") {
-      take(&f.listen);
-    } else if (name == "--token-file") {
-      take(&f.token_file);
-    } else if (name == "--admin-listen") {
-      take(&f.admin_listen);
-    } else if (name == "--workers") {
-      take(&v);
-      if (f.error.empty() && !common::ParseUint(v, &f.workers)) {
-        f.error = "--workers needs a number";
-      }
-    } else if (name == "--log-level") {
-      take(&f.log_level);
-    } else if (name == "--log-format") {
-      take(&f.log_format);
-    } else if (serve && (name == "--config" || name == "-c")) {
-      take(&f.config);
-    } else if (serve && name == "--control-plane-listen") {
-      take(&f.control_plane);
+  common::FlagParser parser({.operands = common::Operands::kRejected, .help_word = true});
+  parser.String("--listen", &f.listen);
+  parser.String("--token-file", &f.token_file);
+  parser.String("--admin-listen", &f.admin_listen);
+  parser.Uint("--workers", &f.workers, "--workers needs a number");
+  parser.String("--log-level", &f.log_level);
+  parser.String("--log-format", &f.log_format);
+  if (serve) {
+    parser.String("--config", &f.config);
+    parser.Alias("-c", "--config");
+    parser.Custom("--control-plane-listen", [&f](std::string_view v) {
+      f.control_plane = std::string(v);
       f.control_plane_listen_given = true;
-    } else if (serve && name == "--control-plane-http-listen") {
-      take(&f.control_plane_http);
+      return absl::OkStatus();
+    });
+    parser.Custom("--control-plane-http-listen", [&f](std::string_view v) {
+      f.control_plane_http = std::string(v);
       f.control_plane_http_given = true;
-      if (f.error.empty() && f.control_plane_http.empty()) {
-        f.error = "--control-plane-http-listen needs an address (or \"none\")";
-      }
-    } else if (!serve && name == "--control-plane") {
-      take(&f.control_plane);
-    } else if (!serve && name == "--id") {
-      take(&f.id);
-    } else if (!serve && name == "--label") {
-      take(&v);
+      return v.empty() ? absl::InvalidArgumentError(
+                             "--control-plane-http-listen needs an address (or \"none\")")
+                       : absl::OkStatus();
+    });
+  } else {
+    parser.String("--control-plane", &f.control_plane);
+    parser.String("--id", &f.id);
+    parser.Custom("--label", [&f](std::string_view v) {
       const size_t eq = v.find('=');
-      if (f.error.empty() && (eq == std::string::npos || eq == 0)) {
-        f.error = StrCat("--label needs KEY=VALUE, got \"", v, "\"");
-      } else if (f.error.empty()) {
-        f.labels[v.substr(0, eq)] = v.substr(eq + 1);
+      if (eq == std::string_view::npos || eq == 0) {
+        return absl::InvalidArgumentError(StrCat("--label needs KEY=VALUE, got \"", v, "\""));
       }
-    } else if (!serve && name == "--tls-ca") {
-      take(&f.tls_ca);
-    } else if (!serve && name == "--tls-cert") {
-      take(&f.tls_cert);
-    } else if (!serve && name == "--tls-key") {
-      take(&f.tls_key);
-    } else if (!serve && name == "--tls-server-name") {
-      take(&f.tls_server_name);
-    } else if (!serve && a == "--insecure") {
-      f.insecure = true;
-    } else if (!serve && name == "--metrics-listen") {
-      take(&f.metrics_listen);
-    } else {
-      f.error = StrCat("unknown flag \"", a, "\"");
-    }
+      f.labels[std::string(v.substr(0, eq))] = std::string(v.substr(eq + 1));
+      return absl::OkStatus();
+    });
+    parser.String("--tls-ca", &f.tls_ca);
+    parser.String("--tls-cert", &f.tls_cert);
+    parser.String("--tls-key", &f.tls_key);
+    parser.String("--tls-server-name", &f.tls_server_name);
+    parser.Bool("--insecure", &f.insecure);
+    parser.String("--metrics-listen", &f.metrics_listen);
   }
+  f.error = std::string(parser.Parse(std::span(args).subspan(2)).message());
+  f.help = parser.help();
   if (f.error.empty() && !f.log_level.empty()) {
     common::LogLevel lv;
     if (!common::ParseLogLevel(f.log_level, &lv)) {
@@ -336,14 +311,14 @@ int RunDataPlaneCommand(const std::vector<std::string_view>& args) {
   subscription::SubscribedDataPlane::BlockSignals();
   common::ApplyLogSettings(f.log_level, f.log_format);
 
-  subscription::ControlPlaneChannelOptions co;
-  co.address = f.control_plane;
+  common::GrpcChannelOptions co;
+  co.target = f.control_plane;
   co.tls_ca_file = f.tls_ca;
   co.tls_cert_file = f.tls_cert;
   co.tls_key_file = f.tls_key;
   co.tls_server_name = f.tls_server_name;
   co.insecure = f.insecure;
-  auto factory = subscription::MakeControlPlaneChannelFactory(co);
+  auto factory = subscription::MakeControlPlaneChannelFactory(std::move(co));
   if (!factory.ok()) {
     std::fprintf(stderr, "error: %s\n", std::string(factory.status().message()).c_str());
     return 1;

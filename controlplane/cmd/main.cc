@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "controlplane/cmd/data_plane_command.h"
 #include "controlplane/cmd/tui_command.h"
 #include "controlplane/config/config_loader.h"
+#include "dataplane/common/flag_parser.h"
 #include "dataplane/common/log.h"
 #include "dataplane/common/str.h"
 #include "dataplane/server/data_plane.h"
@@ -69,59 +71,29 @@ Usage:
 
 struct Flags {
   std::string config;
-  std::string listen;
   std::string addr;
-  std::string log_level;
-  std::string log_format;
-  unsigned workers = 0;
   bool help = false;
   std::string error;
 };
 
 bool IsHelp(std::string_view a) { return a == "-h" || a == "--help" || a == "help"; }
 
+// The flags of status, config validate and version (args[from..]).
 Flags ParseFlags(const std::vector<std::string_view>& args, size_t from) {
   Flags f;
-  for (size_t i = from; i < args.size(); ++i) {
-    std::string_view a = args[i];
-    auto take = [&](std::string* out) {
-      const size_t eq = a.find('=');
-      if (eq != std::string_view::npos) {
-        *out = std::string(a.substr(eq + 1));
-        return true;
-      }
-      if (i + 1 >= args.size()) {
-        f.error = ccrelay::common::StrCat("flag ", a, " needs a value");
-        return false;
-      }
-      *out = std::string(args[++i]);
-      return true;
-    };
-    auto name = a.substr(0, a.find('='));
-    if (IsHelp(a)) {
-      f.help = true;
-    } else if (name == "--config" || name == "-c") {
-      take(&f.config);
-    } else if (name == "--listen") {
-      take(&f.listen);
-    } else if (name == "--addr") {
-      take(&f.addr);
-    } else if (name == "--log-level") {
-      take(&f.log_level);
-    } else if (name == "--log-format") {
-      take(&f.log_format);
-    } else if (name == "--workers") {
-      std::string v;
-      if (take(&v)) {
-        f.workers = static_cast<unsigned>(std::strtoul(v.c_str(), nullptr, 10));
-      }
-    } else {
-      f.error = ccrelay::common::StrCat("unknown flag \"", a, "\"");
-    }
-    if (!f.error.empty()) {
-      break;
-    }
+  ccrelay::common::FlagParser parser(
+      {.operands = ccrelay::common::Operands::kRejected, .help_word = true});
+  parser.String("--config", &f.config);
+  parser.Alias("-c", "--config");
+  parser.String("--addr", &f.addr);
+  // Accepted as they always were, and unused here.
+  std::string unused;
+  for (const char* name : {"--listen", "--log-level", "--log-format", "--workers"}) {
+    parser.String(name, &unused);
   }
+  const absl::Status st = parser.Parse(std::span(args).subspan(from));
+  f.help = parser.help();
+  f.error = std::string(st.message());
   return f;
 }
 

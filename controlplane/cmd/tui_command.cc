@@ -1,10 +1,11 @@
 #include "controlplane/cmd/tui_command.h"
 
 #include <cstdio>
-#include <cstdlib>
+#include <span>
 #include <string>
 
 #include "controlplane/tui/tui_app.h"
+#include "dataplane/common/flag_parser.h"
 #include "dataplane/common/str.h"
 
 namespace ccrelay::controlplane {
@@ -33,43 +34,22 @@ Keys: q quit, ? help, up/down select a provider, e/d enable/disable it, r reload
 
 int RunTuiCommand(const std::vector<std::string_view>& args) {
   tui::TuiOptions o;
-  std::string error;
-  for (size_t i = 2; i < args.size() && error.empty(); ++i) {
-    const std::string_view a = args[i];
-    const std::string_view name = a.substr(0, a.find('='));
-    auto take = [&](std::string* out) {
-      const size_t eq = a.find('=');
-      if (eq != std::string_view::npos) {
-        *out = std::string(a.substr(eq + 1));
-      } else if (i + 1 < args.size()) {
-        *out = std::string(args[++i]);
-      } else {
-        error = common::StrCat("flag ", a, " needs a value");
-      }
-    };
-    if (a == "-h" || a == "--help" || a == "help") {
-      std::fwrite(kTuiHelp.data(), 1, kTuiHelp.size(), stdout);
-      return 0;
-    } else if (name == "--control-plane") {
-      take(&o.control_plane);
-    } else if (name == "--token-file") {
-      take(&o.token_file);
-    } else if (name == "--tls-ca") {
-      take(&o.tls_ca_file);
-    } else if (a == "--insecure") {
-      o.insecure = true;
-    } else if (name == "--refresh-ms") {
-      std::string v;
-      take(&v);
-      char* end = nullptr;
-      const unsigned long ms = std::strtoul(v.c_str(), &end, 10);
-      if (error.empty() && (v.empty() || *end != '\0' || ms < 100 || ms > 60000)) {
-        error = "--refresh-ms: expected a number of milliseconds from 100 to 60000";
-      }
-      o.refresh_ms = static_cast<uint32_t>(ms);
-    } else {
-      error = common::StrCat("unknown flag \"", a, "\"");
+  common::FlagParser parser({.operands = common::Operands::kRejected, .help_word = true});
+  parser.String("--control-plane", &o.control_plane);
+  parser.String("--token-file", &o.token_file);
+  parser.String("--tls-ca", &o.tls_ca_file);
+  parser.Bool("--insecure", &o.insecure);
+  parser.Custom("--refresh-ms", [&o](std::string_view v) {
+    if (!common::ParseUint(v, &o.refresh_ms) || o.refresh_ms < 100 || o.refresh_ms > 60000) {
+      return absl::InvalidArgumentError(
+          "--refresh-ms: expected a number of milliseconds from 100 to 60000");
     }
+    return absl::OkStatus();
+  });
+  std::string error(parser.Parse(std::span(args).subspan(2)).message());
+  if (parser.help()) {
+    std::fwrite(kTuiHelp.data(), 1, kTuiHelp.size(), stdout);
+    return 0;
   }
   if (error.empty() && o.control_plane.empty()) {
     error = "--control-plane: expected HOST:PORT";

@@ -8,11 +8,9 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
@@ -22,10 +20,9 @@
 #include "proto/management.grpc.pb.h"
 
 #include "controlplane/tui/dashboard.h"
-#include "dataplane/common/address.h"
 #include "dataplane/common/backoff.h"
+#include "dataplane/common/grpc_channel.h"
 #include "dataplane/common/str.h"
-#include "dataplane/common/token_file.h"
 
 // Last: curses defines OK and ERR as macros, which collide with gRPC's StatusCode::OK.
 #include <curses.h>
@@ -63,21 +60,17 @@ std::string ShortError(const grpc::Status& s) {
 
 class TuiApp {
  public:
-  TuiApp(const TuiOptions& options, std::shared_ptr<grpc::Channel> channel, std::string token,
-         bool unicode)
+  TuiApp(const TuiOptions& options, std::shared_ptr<grpc::Channel> channel, bool unicode)
       : options_(options),
         stub_(ccrelay::v1::Management::NewStub(channel)),
-        token_(std::move(token)),
         dashboard_(options.control_plane, unicode) {}
 
   void Run();
 
  private:
+  // The channel adds the token to every call.
   std::unique_ptr<grpc::ClientContext> Context(bool streaming) const {
     auto ctx = std::make_unique<grpc::ClientContext>();
-    if (!token_.empty()) {
-      ctx->AddMetadata("authorization", StrCat("Bearer ", token_));
-    }
     if (!streaming) {
       ctx->set_deadline(std::chrono::system_clock::now() + kRpcTimeout);
     }
@@ -90,7 +83,6 @@ class TuiApp {
 
   const TuiOptions& options_;
   std::unique_ptr<ccrelay::v1::Management::Stub> stub_;
-  std::string token_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -281,53 +273,23 @@ void TuiApp::Run() {
   watcher.join();
 }
 
-absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(StrCat("--tls-ca ", path, ": cannot read"));
-  }
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 }  // namespace
 
 absl::Status RunTui(const TuiOptions& options) {
-  std::string token;
-  if (!options.token_file.empty()) {
-    auto t = common::ReadTokenFile(options.token_file);
-    if (!t.ok()) {
-      return t.status();
-    }
-    token = *std::move(t);
-  }
-  std::shared_ptr<grpc::ChannelCredentials> creds;
-  grpc::ChannelArguments args;
+  common::GrpcChannelOptions channel_options;
+  channel_options.target = options.control_plane;
+  channel_options.tls_ca_file = options.tls_ca_file;
+  channel_options.insecure = options.insecure;
+  channel_options.token_file = options.token_file;
   // Reconnect promptly when the control plane comes back (gRPC's default backoff grows to 2 min).
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-  if (!options.tls_ca_file.empty()) {
-    auto roots = ReadWholeFile(options.tls_ca_file);
-    if (!roots.ok()) {
-      return roots.status();
-    }
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = *std::move(roots);
-    creds = grpc::SslCredentials(ssl);
-  } else {
-    if (!common::IsLoopbackAddress(options.control_plane) && !options.insecure) {
-      return absl::InvalidArgumentError(
-          StrCat("refusing plaintext gRPC to ", options.control_plane,
-                 ", which is not a loopback address: give --tls-ca (or --insecure on a trusted "
-                 "network)"));
-    }
-    creds = grpc::InsecureChannelCredentials();
+  channel_options.min_reconnect_backoff = std::chrono::milliseconds(250);
+  channel_options.max_reconnect_backoff = std::chrono::milliseconds(2000);
+  channel_options.keepalive_time = std::chrono::milliseconds(10000);
+  channel_options.keepalive_timeout = std::chrono::milliseconds(5000);
+  auto channel = common::CreateGrpcChannel(channel_options);
+  if (!channel.ok()) {
+    return channel.status();
   }
-  auto channel = grpc::CreateCustomChannel(options.control_plane, creds, args);
 
   if (isatty(STDIN_FILENO) == 0 || isatty(STDOUT_FILENO) == 0) {
     return absl::FailedPreconditionError("cc-relay tui needs a terminal (stdin and stdout)");
@@ -355,7 +317,7 @@ absl::Status RunTui(const TuiOptions& options) {
     init_pair(1, COLOR_RED, -1);
   }
   {
-    TuiApp app(options, channel, std::move(token), unicode);
+    TuiApp app(options, *std::move(channel), unicode);
     app.Run();
   }
   endwin();
