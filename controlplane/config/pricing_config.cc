@@ -5,7 +5,10 @@
 #include <optional>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+
+#include "dataplane/routing/model_pattern.h"
 
 namespace ccrelay::controlplane {
 
@@ -43,10 +46,8 @@ void ReadPricing(ConfigReader& reader, const Field& field, ccrelay::v1::Provider
     return;
   }
   for (const Mapping::Entry& e : map->entries()) {
-    const size_t star = e.key.find('*');
-    if (star != std::string::npos && star + 1 != e.key.size()) {
-      reader.Error(e.key_mark, e.value.path,
-                   "'*' is only allowed at the end of a model name (a prefix match)");
+    if (absl::Status s = routing::ModelPattern::Validate(e.key); !s.ok()) {
+      reader.Error(e.key_mark, e.value.path, std::string(s.message()));
       continue;
     }
     std::optional<Mapping> prices = reader.Map(

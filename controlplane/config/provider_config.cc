@@ -10,12 +10,14 @@
 #include <unordered_map>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
 #include "controlplane/config/did_you_mean.h"
 #include "controlplane/config/pricing_config.h"
 #include "controlplane/config/value_checks.h"
 #include "dataplane/common/secret.h"
+#include "dataplane/routing/model_pattern.h"
 
 namespace ccrelay::controlplane {
 
@@ -128,10 +130,8 @@ void ReadModelMapping(ConfigReader& reader, const Field& field, ccrelay::v1::Pro
     return;
   }
   for (const Mapping::Entry& e : map->entries()) {
-    const size_t star = e.key.find('*');
-    if (star != std::string::npos && star + 1 != e.key.size()) {
-      reader.Error(e.key_mark, e.value.path,
-                   "'*' is only allowed at the end of a model name (a prefix match)");
+    if (absl::Status s = routing::ModelPattern::Validate(e.key); !s.ok()) {
+      reader.Error(e.key_mark, e.value.path, std::string(s.message()));
       continue;
     }
     std::optional<std::string> to = reader.String(e.value);

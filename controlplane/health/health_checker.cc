@@ -11,6 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "dataplane/common/log.h"
+#include "dataplane/common/status_macros.h"
 #include "dataplane/common/str.h"
 #include "dataplane/providers/provider.h"
 
@@ -110,7 +111,11 @@ struct HealthChecker::Impl {
     absl::Status tls_error;  // the provider's ca_file could not be loaded
   };
 
-  explicit Impl(Deps d) : deps(std::move(d)) {}
+  explicit Impl(Deps d) : deps(std::move(d)) {
+    if (!deps.probe) {
+      deps.probe = &StartProbe;
+    }
+  }
 
   template <typename Fn>
   void Post(Fn&& fn) {
@@ -118,10 +123,14 @@ struct HealthChecker::Impl {
   }
 
   // ioc thread.
+  // Runs the round if it is due by the clock, else waits for it (the round timer's handler).
+  void RunDue();
   void Round(bool only_new);
   void Pump();
   void OnResult(const TargetKey& key, bool with_key, const ProbeResult& result);
-  void ArmTimer();
+  // The next round is due one interval from now.
+  void ScheduleRound();
+  void WaitForRound();
   std::map<TargetKey, Target> BuildTargets(const ccrelay::v1::RoutingSnapshot& snapshot,
                                            std::map<std::string, bool>* per_key);
   void UpdateProvider(const std::string& provider, int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
@@ -139,6 +148,8 @@ struct HealthChecker::Impl {
   std::deque<TargetKey> queue;
   std::set<TargetKey> pending;  // queued or in flight
   std::map<TargetKey, common::MonoTime> last_probe;
+  // When the next round is due (clock time): the first at once, none while checks are off.
+  common::MonoTime next_round = common::MonoTime::min();
   size_t in_flight = 0;
   uint32_t interval_ms = 0;  // of the last round
   ccrelay::v1::HealthChecks config;
@@ -219,9 +230,23 @@ std::map<TargetKey, HealthChecker::Impl::Target> HealthChecker::Impl::BuildTarge
   return out;
 }
 
+void HealthChecker::Impl::RunDue() {
+  if (stopping) {
+    return;
+  }
+  if (deps.clock->Now() >= next_round) {
+    Round(false);
+  } else {
+    WaitForRound();
+  }
+}
+
 void HealthChecker::Impl::Round(bool only_new) {
   if (stopping) {
     return;
+  }
+  if (!only_new) {
+    next_round = common::MonoTime::max();  // until this round schedules the next
   }
   const SnapshotConstSharedPtr snapshot = deps.current ? deps.current() : nullptr;
   if (snapshot == nullptr) {
@@ -231,6 +256,7 @@ void HealthChecker::Impl::Round(bool only_new) {
   const bool interval_changed = config.interval_ms() != interval_ms;
   interval_ms = config.interval_ms();
   if (interval_ms == 0) {
+    next_round = common::MonoTime::max();
     round_timer.cancel();
     known.clear();
     for (const TargetKey& key : queue) {
@@ -293,18 +319,29 @@ void HealthChecker::Impl::Round(bool only_new) {
       queue.push_back(key);
     }
     if (!only_new || interval_changed) {
-      ArmTimer();
+      ScheduleRound();
     }
   }
   Pump();
   MaybePublish();
 }
 
-void HealthChecker::Impl::ArmTimer() {
-  round_timer.expires_after(std::chrono::milliseconds(interval_ms));
+void HealthChecker::Impl::ScheduleRound() {
+  next_round = deps.clock->Now() + std::chrono::milliseconds(interval_ms);
+  WaitForRound();
+}
+
+void HealthChecker::Impl::WaitForRound() {
+  if (next_round == common::MonoTime::max()) {
+    return;
+  }
+  // The timer only wakes the thread up: RunDue asks the clock whether the round is due (with a
+  // fake clock the timer's real time says nothing).
+  round_timer.expires_after(
+      std::max<common::MonoTime::duration>(next_round - deps.clock->Now(), {}));
   round_timer.async_wait([this](const boost::system::error_code& ec) {
     if (!ec) {
-      Round(false);
+      RunDue();
     }
   });
 }
@@ -320,16 +357,18 @@ void HealthChecker::Impl::Pump() {
     }
     ++in_flight;
     last_probe[key] = deps.clock->Now();
-    const bool with_key = it->second.with_key;
+    // Results always arrive through the queue (a scripted probe may answer at once, from
+    // another thread).
+    auto done = [this, key, with_key = it->second.with_key](ProbeResult r) {
+      Post([this, key, with_key, r = std::move(r)] { OnResult(key, with_key, r); });
+    };
     if (!it->second.tls_error.ok()) {
       ProbeResult r;
       r.error = StrCat("tls: ", it->second.tls_error.message());
-      Post([this, key, with_key, r] { OnResult(key, with_key, r); });
+      done(std::move(r));
       continue;
     }
-    StartProbe(ioc, it->second.request, [this, key, with_key](ProbeResult r) {
-      OnResult(key, with_key, r);
-    });
+    deps.probe(ioc, it->second.request, std::move(done));
   }
 }
 
@@ -442,8 +481,32 @@ void HealthChecker::Start() {
     return;
   }
   impl_->guard.emplace(impl_->ioc.get_executor());
-  impl_->Post([impl = impl_.get()] { impl->Round(false); });
+  impl_->Post([impl = impl_.get()] { impl->RunDue(); });
   impl_->thread = std::thread([impl = impl_.get()] { impl->ioc.run(); });
+}
+
+void HealthChecker::RunForTest() {
+  CCR_CHECK(!impl_->thread.joinable());
+  impl_->Post([impl = impl_.get()] { impl->RunDue(); });
+  impl_->ioc.restart();
+  impl_->ioc.poll();
+}
+
+bool HealthChecker::RunUntilForTest(const std::function<bool()>& until,
+                                    std::chrono::milliseconds timeout) {
+  RunForTest();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!until()) {
+    const auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) {
+      return false;
+    }
+    impl_->ioc.restart();
+    if (impl_->ioc.run_one_for(left) == 0 && impl_->ioc.stopped()) {
+      return until();  // nothing left that could change it
+    }
+  }
+  return true;
 }
 
 void HealthChecker::Stop() {

@@ -56,24 +56,31 @@ struct TargetHealth {
 
 // The control plane's active health checks (config `health.checks`): every `interval_ms` one
 // cheap authenticated GET per key (or per provider, for types whose check does not verify keys,
-// and for providers without keys) on its own thread, at most kMaxInFlight at once. Results reach
-// data planes through the snapshot (Overlay, applied by the snapshot cache's node hook):
-// `on_change` is called (on the checker's thread, no lock held) once the probes in flight have
-// ended with some published state changed, and is expected to republish; each change is then
-// logged (`health_check provider=… key=… state=… reason=… version=N`, N the version carrying
-// it). A data plane's report of trouble (CheckSoon) triggers an early check of that target.
-// Thread-safe.
+// and for providers without keys) on its own thread, at most kMaxInFlight at once. Rounds are
+// timed by the injected clock: one is due `interval_ms` after the start of the last (a probe
+// still in flight then is not started again). Results reach data planes through the snapshot
+// (Overlay, applied by the snapshot cache's node hook): `on_change` is called (on the checker's
+// thread, no lock held) once the probes in flight have ended with some published state changed,
+// and is expected to republish; each change is then logged (`health_check provider=… key=…
+// state=… reason=… version=N`, N the version carrying it). A data plane's report of trouble
+// (CheckSoon) triggers an early check of that target. Thread-safe.
 class HealthChecker {
  public:
   static constexpr size_t kMaxInFlight = 8;
   // An early check (CheckSoon) of a target probed less than this ago waits for its round.
   static constexpr std::chrono::milliseconds kMinEarlyGap{1000};
 
+  // Starts one probe and calls `done` exactly once: StartProbe's signature. `done` may be
+  // called on any thread, also before the function returns, but not after the checker is gone.
+  using ProbeFn = std::function<void(boost::asio::io_context& ioc, ProbeRequest request,
+                                     std::function<void(ProbeResult)> done)>;
+
   struct Deps {
     std::function<SnapshotConstSharedPtr()> current;  // the snapshot in force
     // Republishes the snapshot; returns the version that carries the new verdicts.
     std::function<uint64_t()> on_change;
     const common::Clock* clock = nullptr;
+    ProbeFn probe;  // StartProbe when empty; tests script answers here
   };
 
   explicit HealthChecker(Deps deps);
@@ -84,6 +91,15 @@ class HealthChecker {
   // Starts the thread; the first round runs at once.
   void Start();
   void Stop();
+
+  // Instead of Start(), for tests with a fake clock: runs the checker's work on the calling
+  // thread. The round due by the clock runs (the first one on the first call), then all that
+  // is ready: config changes, reports, probe results. Returns when nothing is ready; a probe in
+  // flight is not waited for.
+  void RunForTest();
+  // RunForTest, then runs what becomes ready (probes on the network) until `until` holds or
+  // `timeout` (real time) passes; returns `until()`.
+  bool RunUntilForTest(const std::function<bool()>& until, std::chrono::milliseconds timeout);
 
   // The snapshot in force changed (config reload, runtime change): new targets are checked at
   // once, targets that went away are forgotten, a new interval takes effect.

@@ -1,16 +1,10 @@
 #include "dataplane/routing/pricing.h"
 
-#include <array>
+#include <vector>
 
 namespace ccrelay::routing {
 
 namespace {
-
-struct BuiltinRule {
-  std::string_view model;
-  bool prefix;
-  ModelPrice price;
-};
 
 constexpr ModelPrice kOpus4 = {15, 75, 1.5, 18.75};
 constexpr ModelPrice kOpus45 = {5, 25, 0.5, 6.25};
@@ -20,23 +14,36 @@ constexpr ModelPrice kHaiku35 = {0.8, 4, 0.08, 1};
 constexpr ModelPrice kHaiku3 = {0.25, 1.25, 0.03, 0.3};
 
 // First match wins: specific versions before a family's catch-all (which carries the newest
-// price of that family, the likeliest for a model released after this table).
-constexpr std::array<BuiltinRule, 14> kBuiltin = {{
-    {"claude-opus-4", false, kOpus4},
-    {"claude-opus-4@", true, kOpus4},
-    {"claude-opus-4-0", true, kOpus4},
-    {"claude-opus-4-1", true, kOpus4},
-    {"claude-opus-4-20", true, kOpus4},  // claude-opus-4-20250514
-    {"claude-opus-", true, kOpus45},     // claude-opus-4-5 and later
-    {"claude-3-opus", true, kOpus4},
-    {"claude-sonnet-", true, kSonnet},
-    {"claude-3-7-sonnet", true, kSonnet},
-    {"claude-3-5-sonnet", true, kSonnet},
-    {"claude-3-sonnet", true, kSonnet},
-    {"claude-3-5-haiku", true, kHaiku35},
-    {"claude-3-haiku", true, kHaiku3},
-    {"claude-haiku-", true, kHaiku45},  // claude-haiku-4-5 and later
-}};
+// price of that family, the likeliest for a model released after this table). Written as in
+// `providers[].pricing`.
+const std::vector<PriceRule>& BuiltinRules() {
+  static const auto* const rules = new std::vector<PriceRule>{
+      {ModelPattern("claude-opus-4"), kOpus4},
+      {ModelPattern("claude-opus-4@*"), kOpus4},
+      {ModelPattern("claude-opus-4-0*"), kOpus4},
+      {ModelPattern("claude-opus-4-1*"), kOpus4},
+      {ModelPattern("claude-opus-4-20*"), kOpus4},  // claude-opus-4-20250514
+      {ModelPattern("claude-opus-*"), kOpus45},     // claude-opus-4-5 and later
+      {ModelPattern("claude-3-opus*"), kOpus4},
+      {ModelPattern("claude-sonnet-*"), kSonnet},
+      {ModelPattern("claude-3-7-sonnet*"), kSonnet},
+      {ModelPattern("claude-3-5-sonnet*"), kSonnet},
+      {ModelPattern("claude-3-sonnet*"), kSonnet},
+      {ModelPattern("claude-3-5-haiku*"), kHaiku35},
+      {ModelPattern("claude-3-haiku*"), kHaiku3},
+      {ModelPattern("claude-haiku-*"), kHaiku45},  // claude-haiku-4-5 and later
+  };
+  return *rules;
+}
+
+const ModelPrice* FirstMatch(const std::vector<PriceRule>& rules, std::string_view model) {
+  for (const PriceRule& rule : rules) {
+    if (rule.model.Matches(model)) {
+      return &rule.price;
+    }
+  }
+  return nullptr;
+}
 
 double Tokens(int64_t n) { return n > 0 ? static_cast<double>(n) : 0.0; }
 
@@ -55,13 +62,7 @@ const ModelPrice* BuiltinClaudePrice(std::string_view model) {
   if (at == std::string_view::npos) {
     return nullptr;
   }
-  const std::string_view name = model.substr(at);
-  for (const BuiltinRule& rule : kBuiltin) {
-    if (rule.prefix ? name.starts_with(rule.model) : name == rule.model) {
-      return &rule.price;
-    }
-  }
-  return nullptr;
+  return FirstMatch(BuiltinRules(), model.substr(at));
 }
 
 bool UsesBuiltinClaudePrices(std::string_view provider_type) {
@@ -70,10 +71,8 @@ bool UsesBuiltinClaudePrices(std::string_view provider_type) {
 }
 
 const ModelPrice* PriceTable::Find(std::string_view model) const {
-  for (const PriceRule& rule : rules_) {
-    if (rule.prefix ? model.starts_with(rule.model) : model == rule.model) {
-      return &rule.price;
-    }
+  if (const ModelPrice* price = FirstMatch(rules_, model); price != nullptr) {
+    return price;
   }
   return builtin_claude_ ? BuiltinClaudePrice(model) : nullptr;
 }

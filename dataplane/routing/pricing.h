@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dataplane/http/sse_observer.h"
+#include "dataplane/routing/model_pattern.h"
 
 namespace ccrelay::routing {
 
@@ -19,8 +20,7 @@ struct ModelPrice {
 
 // One `providers[].pricing` entry: a model name, or a prefix when written with a trailing '*'.
 struct PriceRule {
-  std::string model;  // without the '*'
-  bool prefix = false;
+  ModelPattern model;
   ModelPrice price;
 };
 

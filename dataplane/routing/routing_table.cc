@@ -46,7 +46,7 @@ bool ProviderEntry::Serves(std::string_view model) const {
     return true;
   }
   for (const ModelRule& rule : model_mapping) {
-    if (rule.prefix ? std::string_view(model).starts_with(rule.from) : model == rule.from) {
+    if (rule.from.Matches(model)) {
       return true;
     }
   }
@@ -55,7 +55,7 @@ bool ProviderEntry::Serves(std::string_view model) const {
 
 std::string_view ProviderEntry::MapModel(std::string_view model) const {
   for (const ModelRule& rule : model_mapping) {
-    if (rule.prefix ? std::string_view(model).starts_with(rule.from) : model == rule.from) {
+    if (rule.from.Matches(model)) {
       return rule.to;
     }
   }
@@ -161,11 +161,7 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
     }
     e.models.assign(p.models().begin(), p.models().end());
     for (const auto& m : p.model_mapping()) {
-      ModelRule rule;
-      rule.from = m.from();
-      rule.prefix = common::ConsumeSuffix(&rule.from, "*");
-      rule.to = m.to();
-      e.model_mapping.push_back(std::move(rule));
+      e.model_mapping.push_back(ModelRule{ModelPattern(m.from()), m.to()});
     }
     uint32_t weight_sum = 0;
     for (const auto& k : p.keys()) {
@@ -220,12 +216,9 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
     e.weight = p.weight() != 0 ? p.weight() : std::max<uint32_t>(1, weight_sum);
     std::vector<PriceRule> prices;
     for (const auto& m : p.pricing()) {
-      PriceRule rule;
-      rule.model = m.model();
-      rule.prefix = common::ConsumeSuffix(&rule.model, "*");
-      rule.price = ModelPrice{m.input_per_mtok(), m.output_per_mtok(), m.cache_read_per_mtok(),
-                              m.cache_write_per_mtok()};
-      prices.push_back(std::move(rule));
+      prices.push_back(PriceRule{ModelPattern(m.model()),
+                                 ModelPrice{m.input_per_mtok(), m.output_per_mtok(),
+                                            m.cache_read_per_mtok(), m.cache_write_per_mtok()}});
     }
     e.pricing = PriceTable(std::move(prices), UsesBuiltinClaudePrices(e.type));
     e.check = ToCheckState(p.health().state());

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "dataplane/auth/authenticator.h"
 #include "dataplane/common/secret.h"
+#include "dataplane/routing/model_pattern.h"
 #include "dataplane/routing/pricing.h"
 #include "dataplane/routing/strategy.h"
 #include "dataplane/state/state_registry.h"
@@ -53,8 +54,7 @@ struct KeyEntry {
 };
 
 struct ModelRule {
-  std::string from;  // exact, or prefix when `prefix`
-  bool prefix = false;
+  ModelPattern from;
   std::string to;
 };
 

@@ -1,20 +1,20 @@
 // The control plane's HealthChecker on its own, against a fake upstream on 127.0.0.1: the
 // snapshot it reads is the test's, so config changes (checks turned off and on again, a new key)
-// are exact.
+// are exact. Its schedule runs on a fake clock, on the test's thread; only the probes take real
+// time.
 #include "controlplane/health/health_checker.h"
 
-#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "gtest/gtest.h"
 
-#include "dataplane/common/clock.h"
 #include "dataplane/common/secret.h"
+#include "tests/fakes/fake_clock.h"
 #include "tests/fakes/fake_upstream.h"
+#include "tests/fakes/health_check_snapshot.h"
 
 namespace ccrelay::controlplane {
 namespace {
@@ -35,50 +35,30 @@ class HealthCheckerTest : public ::testing::Test {
                         : std::string(R"({"data":[],"has_more":false})"));
     });
     HealthChecker::Deps deps;
-    deps.current = [this] {
-      std::lock_guard<std::mutex> lock(mu_);
-      return snapshot_;
-    };
+    deps.current = [this] { return snapshot_; };
     deps.on_change = [this] { return ++version_; };
-    deps.clock = &common::RealClock::Get();
+    deps.clock = &clock_;
+    deps.probe = [this](boost::asio::io_context& ioc, ProbeRequest request,
+                        std::function<void(ProbeResult)> done) {
+      ++started_;
+      StartProbe(ioc, std::move(request), std::move(done));
+    };
     checker_ = std::make_unique<HealthChecker>(std::move(deps));
   }
-  ~HealthCheckerTest() override { checker_->Stop(); }
 
   void SetConfig(uint32_t interval_ms, std::initializer_list<std::string> keys,
                  const std::string& base_url = "") {
-    auto s = std::make_shared<ccrelay::v1::RoutingSnapshot>();
-    s->mutable_health()->mutable_checks()->set_interval_ms(interval_ms);
-    s->mutable_health()->mutable_checks()->set_timeout_ms(2000);
-    s->mutable_health()->mutable_checks()->set_unhealthy_threshold(1);
-    s->mutable_health()->mutable_checks()->set_healthy_threshold(1);
-    ccrelay::v1::Provider* p = s->add_providers();
-    p->set_name("a");
-    p->set_type("anthropic");
-    p->set_enabled(true);
-    p->set_base_url(base_url.empty() ? fake_.base_url() : base_url);
-    for (const std::string& k : keys) {
-      ccrelay::v1::Key* key = p->add_keys();
-      key->set_secret(k);
-      key->set_fingerprint(common::FingerprintOf(k));
-      key->set_enabled(true);
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      snapshot_ = std::move(s);
-    }
+    snapshot_ = testing::HealthCheckSnapshot(interval_ms,
+                                             base_url.empty() ? fake_.base_url() : base_url, keys);
   }
 
-  // Polls `checker_` (its verdicts are not tied to the fake's state changes).
+  // Runs the checker (what is due by the clock, then the probes) until `pred` holds.
   bool Eventually(const std::function<bool()>& pred) {
-    const auto deadline = std::chrono::steady_clock::now() + kTimeout;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        return false;
-      }
-      std::this_thread::sleep_for(milliseconds(10));
-    }
-    return true;
+    return checker_->RunUntilForTest(pred, kTimeout);
+  }
+  bool ProbesEnded() {
+    const HealthChecker::Counts c = checker_->counts();
+    return c.ok + c.failure + c.auth_failed == started_;
   }
 
   CheckedHealth::State StateOf(const std::string& key) {
@@ -86,20 +66,20 @@ class HealthCheckerTest : public ::testing::Test {
   }
 
   FakeUpstream fake_;
-  std::mutex mu_;
+  testing::FakeClock clock_;
   std::shared_ptr<const ccrelay::v1::RoutingSnapshot> snapshot_;
-  std::atomic<uint64_t> version_{0};
+  uint64_t version_ = 0;
+  size_t started_ = 0;  // probes
   std::unique_ptr<HealthChecker> checker_;
 };
 
 TEST_F(HealthCheckerTest, VerdictsGoIntoTheSnapshotAndLeaveWhenChecksAreTurnedOff) {
   SetConfig(100, {"sk-good", "sk-refused"});
-  checker_->Start();
   ASSERT_TRUE(Eventually([&] {
     return StateOf("sk-good") == CheckedHealth::HEALTHY &&
            StateOf("sk-refused") == CheckedHealth::AUTH_FAILED;
   }));
-  ASSERT_TRUE(Eventually([&] { return version_.load() >= 1; })) << "republished";
+  ASSERT_TRUE(Eventually([&] { return version_ >= 1; })) << "republished";
   ccrelay::v1::RoutingSnapshot copy = *snapshot_;
   checker_->Overlay(&copy);
   EXPECT_EQ(copy.providers(0).keys(0).health().state(), CheckedHealth::HEALTHY);
@@ -107,23 +87,29 @@ TEST_F(HealthCheckerTest, VerdictsGoIntoTheSnapshotAndLeaveWhenChecksAreTurnedOf
   EXPECT_EQ(copy.providers(0).keys(1).health().reason(), "HTTP 401 authentication_error");
   EXPECT_GT(copy.providers(0).keys(1).health().since_unix_ms(), 0);
   EXPECT_EQ(copy.providers(0).health().state(), CheckedHealth::HEALTHY) << "a key answered";
-  // Rounds go on every interval.
+  // Rounds go on every interval (a probe still in flight is not started again: let each end).
   const size_t seen = fake_.request_count();
-  ASSERT_TRUE(fake_.WaitForRequests(seen + 4, kTimeout));
+  ASSERT_TRUE(Eventually([&] { return ProbesEnded(); }));
+  clock_.Advance(milliseconds(100));
+  ASSERT_TRUE(Eventually([&] { return fake_.request_count() >= seen + 2 && ProbesEnded(); }));
+  clock_.Advance(milliseconds(100));
+  ASSERT_TRUE(Eventually([&] { return fake_.request_count() >= seen + 4 && ProbesEnded(); }));
 
   // Off: the verdicts go (republished), the probes stop.
-  const uint64_t before_off = version_.load();
+  const uint64_t before_off = version_;
   SetConfig(0, {"sk-good", "sk-refused"});
   checker_->OnConfigChanged();
   ASSERT_TRUE(Eventually([&] { return StateOf("sk-refused") == CheckedHealth::UNKNOWN; }));
-  ASSERT_TRUE(Eventually([&] { return version_.load() > before_off; }));
+  ASSERT_TRUE(Eventually([&] { return version_ > before_off; }));
   copy = *snapshot_;
   checker_->Overlay(&copy);
   EXPECT_FALSE(copy.providers(0).keys(1).has_health());
-  std::this_thread::sleep_for(milliseconds(300));  // probes in flight end
   const size_t after_off = fake_.request_count();
-  std::this_thread::sleep_for(milliseconds(300));  // three intervals of the old setting
-  EXPECT_EQ(fake_.request_count(), after_off) << "no probe while the checks are off";
+  const size_t started_before_off = started_;
+  clock_.Advance(milliseconds(300));  // three intervals of the old setting
+  checker_->RunForTest();
+  EXPECT_EQ(started_, started_before_off) << "no probe while the checks are off";
+  EXPECT_EQ(fake_.request_count(), after_off);
 
   // On again, with a new key: every key is checked at once.
   SetConfig(60000, {"sk-good", "sk-refused", "sk-new"});
@@ -141,30 +127,32 @@ TEST_F(HealthCheckerTest, VerdictsGoIntoTheSnapshotAndLeaveWhenChecksAreTurnedOf
 
 TEST_F(HealthCheckerTest, EarlyCheckFollowsAReportButNotTooOften) {
   SetConfig(60000, {"sk-good"});
-  checker_->Start();
   ASSERT_TRUE(Eventually([&] { return StateOf("sk-good") == CheckedHealth::HEALTHY; }));
   ASSERT_EQ(fake_.request_count(), 1u);
   // Just probed: a report now waits for the next round.
   checker_->CheckSoon("a", common::FingerprintOf("sk-good"));
-  std::this_thread::sleep_for(milliseconds(200));
+  checker_->RunForTest();
+  EXPECT_EQ(started_, 1u);
   EXPECT_EQ(fake_.request_count(), 1u);
-  std::this_thread::sleep_for(HealthChecker::kMinEarlyGap);
+  clock_.Advance(HealthChecker::kMinEarlyGap);
   checker_->CheckSoon("a", common::FingerprintOf("sk-good"));
-  EXPECT_TRUE(fake_.WaitForRequests(2, kTimeout)) << "checked at once, not in a minute";
+  EXPECT_TRUE(Eventually([&] { return fake_.request_count() >= 2; }))
+      << "checked at once, not in a minute";
+  ASSERT_TRUE(Eventually([&] { return ProbesEnded(); }));
   // An unknown key (removed meanwhile) is ignored.
   checker_->CheckSoon("a", "00000000");
   checker_->CheckSoon("nope", "");
-  std::this_thread::sleep_for(milliseconds(200));
+  checker_->RunForTest();
+  EXPECT_EQ(started_, 2u);
   EXPECT_EQ(fake_.request_count(), 2u);
   // A report about the provider as a whole (its breaker) checks each of its keys.
-  std::this_thread::sleep_for(HealthChecker::kMinEarlyGap);
+  clock_.Advance(HealthChecker::kMinEarlyGap);
   checker_->CheckSoon("a", "");
-  EXPECT_TRUE(fake_.WaitForRequests(3, kTimeout));
+  EXPECT_TRUE(Eventually([&] { return fake_.request_count() >= 3; }));
 }
 
 TEST_F(HealthCheckerTest, AProviderThatMovesIsCheckedAgainAtOnce) {
   SetConfig(60000, {"sk-good"});
-  checker_->Start();
   ASSERT_TRUE(Eventually([&] { return StateOf("sk-good") == CheckedHealth::HEALTHY; }));
   // Same key, another endpoint (nothing listens there): the old verdict does not carry over.
   SetConfig(60000, {"sk-good"}, "http://127.0.0.1:" + std::to_string(testing::UnusedPort()));

@@ -61,8 +61,8 @@ TEST(PricingTest, CostOfUsage) {
 }
 
 TEST(PricingTest, ConfigRulesComeFirstThenBuiltinThenZero) {
-  PriceTable table({PriceRule{"claude-sonnet-4-5", false, ModelPrice{1, 2, 0, 0}},
-                    PriceRule{"glm-", true, ModelPrice{0.5, 1, 0, 0}}},
+  PriceTable table({PriceRule{ModelPattern("claude-sonnet-4-5"), ModelPrice{1, 2, 0, 0}},
+                    PriceRule{ModelPattern("glm-*"), ModelPrice{0.5, 1, 0, 0}}},
                    true);
   ASSERT_NE(table.Find("claude-sonnet-4-5"), nullptr);
   EXPECT_EQ(table.Find("claude-sonnet-4-5")->input_per_mtok, 1);           // config over built-in
