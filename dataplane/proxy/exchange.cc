@@ -228,6 +228,7 @@ void Exchange::StartAttempt() {
   target.key = key;
   target.passthrough = prov.passthrough();
   plan_.Clear();
+  plan_.head.reserve(2048);  // Claude Code's head is 1-2 KB: one allocation, not a few
   prov.adapter->BuildRequest(view, target, &plan_);
 
   size_t n = 0;
@@ -435,6 +436,7 @@ void Exchange::StartResponse(const upstream::UpstreamResponseHead& head) {
   }
   std::string& h = head_lines_;
   h.clear();
+  h.reserve(1024);
   AppendAnswerHeaders(head, /*drop_length=*/chunked_, /*drop_content_type=*/decoder_ != nullptr,
                       &h);
   if (decoder_) {

@@ -47,6 +47,7 @@ class HttpUpstreamRequest : public UpstreamRequest,
   void OnHandshake(const boost::system::error_code& ec);
   void Write();
   void OnWritten(const boost::system::error_code& ec, size_t n);
+  void ReadHead();
   void OnHead(const boost::system::error_code& ec, size_t n);
   void OnBody(const boost::system::error_code& ec, size_t n);
   // Parses body bytes already in the connection's buffer into buf_[offset, ...); returns how
