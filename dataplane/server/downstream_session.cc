@@ -54,7 +54,6 @@ DownstreamSession::~DownstreamSession() {
 void DownstreamSession::Start() {
   error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  socket_.non_blocking(true, ec);  // the watch's read_some must not block (OnWatchReadable)
   StartRead();
 }
 
@@ -99,23 +98,6 @@ void DownstreamSession::StartRead() {
   socket_.async_read_some(buffer_.prepare(kReadChunk),
                           beast::bind_front_handler(&DownstreamSession::OnReadSome,
                                                     shared_from_this()));
-}
-
-void DownstreamSession::OnWatchReadable(const error_code& ec) {
-  if (ec) {
-    OnReadSome(ec, 0);
-    return;
-  }
-  // Readable: EOF, an error, or the client's next (pipelined) request.
-  error_code read_ec;
-  const size_t n = socket_.read_some(buffer_.prepare(kWatchChunk), read_ec);
-  if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {
-    socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                       beast::bind_front_handler(&DownstreamSession::OnWatchReadable,
-                                                 shared_from_this()));
-    return;
-  }
-  OnReadSome(read_ec, n);
 }
 
 void DownstreamSession::OnReadSome(const error_code& ec, size_t n) {
@@ -346,14 +328,14 @@ void DownstreamSession::StartExchange(std::string_view path) {
   in_exchange_ = true;
   hold_ = shared_from_this();
   exchange_ = std::make_shared<proxy::Exchange>(std::move(params));
-  // Watch the client while the exchange runs: EOF or an error cancels it. A wait, not a read:
-  // no buffer is held and no read is tried before the socket says it has something.
+  // Watch the client while the exchange runs: EOF or an error cancels it. (A read, not a wait:
+  // Asio re-arms epoll with epoll_ctl for every wait, which costs more than the read.)
   if (buffer_.size() == 0 && !reading_) {
     buffer_.shrink_to_fit();  // the request's read buffer is not needed while it streams
     reading_ = true;
-    socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                       beast::bind_front_handler(&DownstreamSession::OnWatchReadable,
-                                                 shared_from_this()));
+    socket_.async_read_some(buffer_.prepare(kWatchChunk),
+                            beast::bind_front_handler(&DownstreamSession::OnReadSome,
+                                                      shared_from_this()));
   }
   const auto exchange = exchange_;
   exchange->Start();

@@ -56,7 +56,6 @@ class DownstreamSession : public proxy::ClientStream,
 
   void StartRead();
   void OnReadSome(const boost::system::error_code& ec, size_t n);
-  void OnWatchReadable(const boost::system::error_code& ec);
   void ReadHeader();
   void OnHeader(const boost::system::error_code& ec, size_t n);
   void OnContinueWritten(const boost::system::error_code& ec, size_t n);

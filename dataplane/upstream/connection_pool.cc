@@ -30,7 +30,11 @@ UpstreamConnectionPtr ConnectionPool::Take(std::string_view pool_key) {
   while (!q.empty()) {
     UpstreamConnectionPtr conn = std::move(q.back());  // most recently used first (warmest)
     q.pop_back();
-    if (now - conn->idle_since < idle_timeout_ && conn->StillUsable()) {
+    const auto idle = now - conn->idle_since;
+    // A connection back in the pool a moment ago is reused as it is; one that sat longer is
+    // peeked at first (a closed one is caught either way: the request then fails before any
+    // answer and is sent again once on a fresh connection, see RetryPolicy::ReconnectAfter).
+    if (idle < idle_timeout_ && (idle < kPeekAfterIdle || conn->StillUsable())) {
       return conn;
     }
     conn->Close();

@@ -35,6 +35,9 @@ class ConnectionPool {
   boost::asio::steady_timer sweep_timer_;
   std::chrono::milliseconds idle_timeout_{60000};
   static constexpr size_t kMaxIdlePerKey = 256;
+  // Idle longer than this, a connection is checked (MSG_PEEK) before reuse; a syscall per
+  // request saved on a busy relay.
+  static constexpr std::chrono::milliseconds kPeekAfterIdle{500};
   absl::flat_hash_map<std::string, std::deque<UpstreamConnectionPtr>> idle_;
   bool sweeping_ = false;
 };

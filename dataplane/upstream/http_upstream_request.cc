@@ -146,22 +146,6 @@ void HttpUpstreamRequest::OnWritten(const error_code& ec, size_t /*n*/) {
   parser_.emplace();
   parser_->header_limit(kMaxResponseHeaderBytes);
   parser_->body_limit(boost::none);
-  if (!conn_->tls() && conn_->buffer().size() == 0) {
-    // The answer cannot be there yet: wait for it instead of trying a read that would only
-    // find nothing (one recv per request saved; TLS reads go through the engine as they are).
-    conn_->socket().async_wait(asio::ip::tcp::socket::wait_read,
-                               [self = shared_from_this()](const error_code& e) {
-                                 if (self->Gone()) {
-                                   return;
-                                 }
-                                 if (e) {
-                                   self->OnHead(e, 0);
-                                   return;
-                                 }
-                                 self->ReadHead();
-                               });
-    return;
-  }
   ReadHead();
 }
 
