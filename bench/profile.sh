@@ -5,7 +5,8 @@
 #
 #   bash bench/profile.sh [--body BYTES] [--conns N] [--stream|--json] [--seconds S]
 #                         [--target relay|nginx] [--relay-bin PATH] [--call-graph fp|dwarf]
-#                         [--freq HZ] [--percent-limit P] [--out DIR] [--build-dir DIR] [--no-build]
+#                         [--freq HZ] [--percent-limit P] [--quiet-wait S] [--out DIR]
+#                         [--build-dir DIR] [--no-build]
 #
 # Placement as in bench/run.sh: the target alone on the first CPU, wrk and the mock on the rest.
 # Every phase runs the same load for S seconds: (1) perf stat of software events, (2) syscall
@@ -16,8 +17,8 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH_DIR")
-# shellcheck source=bench/target_conf.sh
-source "$BENCH_DIR/target_conf.sh"
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 BODY_BYTES=204800
 CONNS=10
@@ -31,8 +32,10 @@ PERCENT_LIMIT=1.5
 OUT=""
 BUILD_DIR=""
 NO_BUILD=0
+QUIET_WAIT=120       # before each phase, wait up to S seconds for a quiet machine (bench/lib.sh)
+QUIET_PCT=15
 
-usage() { sed -n '6,8p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '6,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --body) BODY_BYTES=$2; shift ;;
@@ -45,6 +48,7 @@ while [[ $# -gt 0 ]]; do
     --call-graph) CALL_GRAPH=$2; shift ;;
     --freq) FREQ=$2; shift ;;
     --percent-limit) PERCENT_LIMIT=$2; shift ;;
+    --quiet-wait) QUIET_WAIT=$2; shift ;;
     --out) OUT=$2; shift ;;
     --build-dir) BUILD_DIR=$2; shift ;;
     --no-build) NO_BUILD=1 ;;
@@ -218,6 +222,7 @@ under_load() {  # NAME COMMAND...
 
 # (1) CPU, context switches and page faults per request.
 STAT_EVENTS=task-clock,context-switches,cpu-migrations,page-faults,minor-faults,major-faults
+wait_quiet
 REQ_STAT=$(under_load stat perf stat -x, -o "$OUT/perf_stat.csv" -e "$STAT_EVENTS" -p "$TARGET_PID")
 # (2) Syscalls per request: in-kernel counts of the syscall tracepoints (cheaper than perf
 # trace, which slows the target several times and so changes how often a read finds no data);
@@ -238,9 +243,11 @@ if [[ -n $TRACEFS ]]; then
       sc_events+=(-e "syscalls:sys_exit_$sc" --filter 'ret == -11')
     fi
   done
+  wait_quiet
   REQ_TRACE=$(under_load syscalls perf stat -x, -o "$OUT/perf_syscalls.csv" "${sc_events[@]}" \
     -p "$TARGET_PID")
 else
+  wait_quiet
   REQ_TRACE=$(under_load syscalls perf trace -s -o "$OUT/perf_trace.txt" -p "$TARGET_PID")
 fi
 # (3) Where the CPU goes.
@@ -251,6 +258,7 @@ if [[ $TARGET == relay ]]; then
 else
   TARGET_DESC=$("$NGINX" -v 2>&1)
 fi
+wait_quiet
 REQ_RECORD=$(under_load record perf record -q -e "$RECORD_EVENT" -F "$FREQ" "${cg[@]}" \
   -o "$OUT/perf.data" -p "$TARGET_PID")
 
@@ -264,7 +272,7 @@ CPU_US=$(per_request "$OUT/perf_stat.csv" task-clock "$REQ_STAT" 1000)  # task-c
 {
   echo "## Profile: $LOAD"
   echo
-  echo "perf $(perf --version | awk '{print $3}'), event $RECORD_EVENT at $FREQ Hz, call graph $CALL_GRAPH; target: $TARGET_DESC"
+  echo "perf $(perf --version | awk '{print $3}'), event $RECORD_EVENT at $FREQ Hz, call graph $CALL_GRAPH; target: $TARGET_DESC$([[ $BUSY_STARTS -gt 0 ]] && echo "; $BUSY_STARTS of 3 phases started on a busy machine")"
   echo
   echo "perf stat over $REQ_STAT requests ($(rps "$WORK/wrk_stat.txt") rps):"
   echo

@@ -55,6 +55,7 @@ def others: . as $t | $t != "direct" and $t != "nginx";
          cpu_us_per_request: ($mine | map(.cpu_us_per_request) | spread | round_spread),
          cpu_busy: ($mine | map(.cpu_busy) | spread | if . == null then null else with_entries(.value |= r2) end),
          mock_cpu_us_per_request: ($mine | map(.mock_cpu_us_per_request) | spread | round_spread),
+         others_on_target_cpu: ($mine | map(.others_on_target_cpu) | spread | if . == null then null else with_entries(.value |= r2) end),
          p50_us: ($mine | map(.latency_us.p50) | spread | round_spread),
          p99_us: ($mine | map(.latency_us.p99) | spread | round_spread)}
         + if ($t | others) and ($n | length) > 0 then

@@ -5,14 +5,14 @@
 #
 #   bash bench/run.sh [--smoke] [--reps N] [--duration S] [--targets "direct nginx relay"]
 #                     [--cases "small large small_json large_json"] [--skip "scale cold ..."]
-#                     [--relay-bin PATH] [--base-relay PATH] [--streams N]
+#                     [--relay-bin PATH] [--base-relay PATH] [--quiet-wait S] [--streams N]
 #                     [--build-dir DIR] [--no-build] [--out FILE] [--keep]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH_DIR")
-# shellcheck source=bench/target_conf.sh
-source "$BENCH_DIR/target_conf.sh"
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Options.
@@ -37,6 +37,8 @@ TARGETS_SET=0
 SKIP=""              # sections not to run: lat tput c10 probe loadprobe scale cold
 RELAY_BIN=""         # the relay to measure (default: the build tree's)
 BASE_RELAY=""        # a second relay binary, measured as target relay_base
+QUIET_WAIT=120       # before each run, wait up to S seconds for the machine to be quiet (0: don't)
+QUIET_PCT=15         # quiet: all CPUs together at most this % busy over half a second
 BUILD_DIR=""
 NO_BUILD=0
 OUT=""
@@ -54,6 +56,7 @@ while [[ $# -gt 0 ]]; do
     --skip) SKIP=$2; shift ;;
     --relay-bin) RELAY_BIN=$2; shift ;;
     --base-relay) BASE_RELAY=$2; shift ;;
+    --quiet-wait) QUIET_WAIT=$2; shift ;;
     --streams) STREAMS=$2; shift ;;
     --build-dir) BUILD_DIR=$2; shift ;;
     --no-build) NO_BUILD=1 ;;
@@ -66,7 +69,7 @@ while [[ $# -gt 0 ]]; do
 done
 if [[ $SMOKE == 1 ]]; then
   REPS=1 DURATION=1 TPUT_CONNS=16 PROBE_REQUESTS=20 LOAD_PROBE_REQUESTS=40 STREAMS=200
-  SCALE_DELAY_MS=50 COLD_REPEAT=2 UPDATE_README=0
+  SCALE_DELAY_MS=50 COLD_REPEAT=2 UPDATE_README=0 QUIET_WAIT=0
 fi
 if [[ -n $BASE_RELAY && $TARGETS_SET == 0 ]]; then TARGETS="$TARGETS relay_base"; fi
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
@@ -232,7 +235,7 @@ declare -A TPIDS=([direct]=$MOCK_PID)  # processes whose RSS is the target's
 
 # ---------------------------------------------------------------------------------------------
 # nginx: reverse proxy with proxy_buffering off and upstream keepalive, one worker
-# (nginx_conf in bench/target_conf.sh).
+# (nginx_conf in bench/lib.sh).
 
 if has_target nginx; then
   mkdir -p "$WORK/nginx"
@@ -250,7 +253,7 @@ if has_target nginx; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# cc-relay: `serve`, one provider (the mock), one key (relay_conf in bench/target_conf.sh).
+# cc-relay: `serve`, one provider (the mock), one key (relay_conf in bench/lib.sh).
 
 wait_for_port() {  # PORT PID: wait until 127.0.0.1:PORT accepts (10 s), fail if PID died
   local i
@@ -299,6 +302,12 @@ cpu_ms() {  # PID...: user + system CPU time consumed so far, in ms (all threads
   done
   echo $((total * 1000 / CLK_TCK))
 }
+# Ticks of the target's CPU: "BUSY TOTAL" (busy = user + nice + system + irq + softirq + steal),
+# to tell how much of it something other than the target took during a run (other sessions'
+# builds on a shared machine show up here, and then the run's figures are suspect).
+target_cpu_ticks() {
+  awk -v c="cpu${TARGET_CPUS%%,*}" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
+}
 reset_hwm() { local pid; for pid in "$@"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true; done; }
 
 # Every target must answer a complete stream before anything is measured.
@@ -325,15 +334,18 @@ run_wrk() {  # REP CASE PHASE CONNS TARGET
   [[ $conns -lt $threads ]] && threads=$conns
   # shellcheck disable=SC2086
   reset_hwm ${TPIDS[$t]}
-  local cpu0 cpu1 mock0 mock1
+  local cpu0 cpu1 mock0 mock1 busy0 total0 busy1 total1
+  wait_quiet
   # shellcheck disable=SC2086
   cpu0=$(cpu_ms ${TPIDS[$t]})
   mock0=$(cpu_ms "$MOCK_PID")
+  read -r busy0 total0 <<<"$(target_cpu_ticks)"
   "${ON_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_DIR/claude_code.lua" \
     "http://127.0.0.1:${PORT[$t]}" -- "${BODY[$case]}" >"$out" 2>&1 || true
   # shellcheck disable=SC2086
   cpu1=$(cpu_ms ${TPIDS[$t]})
   mock1=$(cpu_ms "$MOCK_PID")
+  read -r busy1 total1 <<<"$(target_cpu_ticks)"
   line=$(sed -n 's/^WRK_JSON //p' "$out")
   if [[ -z $line ]]; then
     log "wrk failed for $t $case $phase: $(cat "$out")"
@@ -344,8 +356,13 @@ run_wrk() {  # REP CASE PHASE CONNS TARGET
   record --argjson rep "$rep" --arg case "$case" --arg phase "$phase" --arg target "$t" \
     --argjson conns "$conns" --argjson hwm "$(sum_status_kb VmHWM ${TPIDS[$t]})" \
     --argjson cpu "$((cpu1 - cpu0))" --argjson mock "$((mock1 - mock0))" \
+    --argjson cpu_busy_ms "$(((busy1 - busy0) * 1000 / CLK_TCK))" \
+    --argjson cpu_total_ms "$(((total1 - total0) * 1000 / CLK_TCK))" --argjson waited "$QUIET_WAITED" \
     '{kind:"wrk",rep:$rep,case:$case,phase:$phase,target:$target,conns:$conns,hwm_kb:$hwm,
-      cpu_ms:$cpu,mock_cpu_ms:$mock} + .
+      cpu_ms:$cpu,mock_cpu_ms:$mock,quiet_wait_s:$waited} + .
+     | .others_on_target_cpu = (if $cpu_total_ms > 0 then
+         ([($cpu_busy_ms - (if .target == "direct" then 0 else $cpu end)) / $cpu_total_ms, 0] | max)
+       else null end)
      | .rps = (.requests / (.duration_us / 1e6))
      | .cpu_us_per_request = (if .requests > 0 then $cpu * 1000 / .requests else null end)
      | .cpu_busy = ($cpu * 1000 / .duration_us)
@@ -361,6 +378,7 @@ run_wrk() {  # REP CASE PHASE CONNS TARGET
 
 run_probe() {  # REP TARGET
   local out=$WORK/probe_$1_$2.json
+  wait_quiet
   if ! "${ON_LOAD[@]}" "$BIN/ccr_stream_probe" --port "${PORT[$2]}" --body "$SMALL" \
       --requests "$PROBE_REQUESTS" --concurrency "$PROBE_CONC" --delay-ms "$PROBE_DELAY_MS" \
       --label "$2" >"$out" 2>&1; then
@@ -374,6 +392,7 @@ run_probe() {  # REP TARGET
 # events, so the first event's latency includes waiting behind the other streams' bodies.
 run_load_probe() {  # REP CASE TARGET
   local out=$WORK/loadprobe_$1_$2_$3.json
+  wait_quiet
   if ! "${ON_LOAD[@]}" "$BIN/ccr_stream_probe" --port "${PORT[$3]}" --body "${BODY[$2]}" \
       --requests "$LOAD_PROBE_REQUESTS" --concurrency "$C10_CONNS" --delay-ms 0 \
       --label "$3" >"$out" 2>&1; then
@@ -488,7 +507,8 @@ META=$(jq -n \
   --argjson tput_conns "$TPUT_CONNS" --argjson c10_conns "$C10_CONNS" --argjson wrk_threads "$WRK_THREADS" \
   --arg cases "$CASES" --arg skip "$SKIP" --argjson load_probe_requests "$LOAD_PROBE_REQUESTS" \
   --arg relay_sha "${RELAY_SHA[relay]:-}" --arg base_sha "${RELAY_SHA[relay_base]:-}" \
-  --arg base_path "$BASE_RELAY" \
+  --arg base_path "$BASE_RELAY" --argjson quiet_wait "$QUIET_WAIT" --argjson quiet_pct "$QUIET_PCT" \
+  --argjson busy_starts "$BUSY_STARTS" \
   --arg small "${BODY_LABEL[small]}" --arg large "${BODY_LABEL[large]}" \
   --argjson probe_requests "$PROBE_REQUESTS" --argjson probe_delay "$PROBE_DELAY_MS" \
   --argjson probe_conc "$PROBE_CONC" --argjson streams "$STREAMS" \
@@ -503,6 +523,7 @@ META=$(jq -n \
             cases:[$cases|splits(" +")|select(length > 0)], skipped:[$skip|splits(" +")|select(length > 0)],
             latency_connections:$lat_conns, throughput_connections:$tput_conns,
             c10_connections:$c10_conns, wrk_threads:$wrk_threads,
+            quiet:{wait_s:$quiet_wait, max_busy_pct:$quiet_pct, runs_started_busy:$busy_starts},
             bodies:{small:$small, large:$large, small_json:$small, large_json:$large},
             probe:{requests:$probe_requests, concurrency:$probe_conc, event_delay_ms:$probe_delay},
             load_probe:{requests:$load_probe_requests, concurrency:$c10_conns, event_delay_ms:0},

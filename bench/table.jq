@@ -18,7 +18,7 @@ def other: . != "direct" and . != "nginx";
 | "**\(if $r.smoke then "Smoke run (not a measurement)" else "Benchmark run" end)** · \($r.date) · commit `\($r.commit)`\(if $r.dirty then " (uncommitted changes)" else "" end) · \($r.machine.cpus) CPUs (\($r.machine.cpu)) · Linux \($r.machine.kernel)",
   "",
   "CPU pinning: \($r.pinning). \($r.versions.nginx | sub("nginx version: "; "")), wrk \($r.versions.wrk).\(if $has_base then " relay = cc-relay `\($r.relay_binaries.relay)`, relay_base = `\($r.relay_binaries.relay_base)` (\($r.relay_binaries.relay_base_path)), by sha256." else "" end)",
-  "Each cell: median over \($r.params.reps) repetitions (min–max); \($r.params.wrk_duration_s) s per wrk run. Requests are Claude Code model calls; answer SSE (`stream: true`) or a plain JSON Message (`stream: false`).",
+  "Each cell: median over \($r.params.reps) repetitions (min–max); \($r.params.wrk_duration_s) s per wrk run. Requests are Claude Code model calls; answer SSE (`stream: true`) or a plain JSON Message (`stream: false`).\(if ($r.params.quiet.wait_s // 0) > 0 then " Before each run the harness waited (up to \($r.params.quiet.wait_s) s) for the machine to be at most \($r.params.quiet.max_busy_pct)% busy; \($r.params.quiet.runs_started_busy) runs started on a busy machine." else "" end)",
   "",
   (if ([$r.load[] | select(.p50_us != null)] | length) > 0 then
     "Latency: wrk at \($r.params.latency_connections) connection. Added = target − direct in each repetition.",
@@ -36,16 +36,17 @@ def other: . != "direct" and . != "nginx";
     ""
   else empty end),
   (if ([$r.load[] | .throughput // {} | to_entries[]] | length) > 0 then
-    "Throughput and CPU: wrk at \($r.params.throughput_connections) connections (saturation) and at \($r.params.c10_connections // 10) (200 KB bodies). CPU µs / request: the target's user + system CPU time during the run divided by the requests served (insensitive to other load on the machine; for direct, the mock's). CPU busy: that time over the run's duration (below ~95%, the load side, not the target, limited the rps).",
+    "Throughput and CPU: wrk at \($r.params.throughput_connections) connections (saturation) and at \($r.params.c10_connections // 10) (200 KB bodies). CPU µs / request: the target's user + system CPU time during the run divided by the requests served (for direct, the mock's); steadier than rps, but it too rises when another job shares the target's CPU. CPU busy: that time over the run's duration (below ~95%, the load side, not the target, limited the rps). Others: the share of the target's CPU that other processes took during the run (median, max); well above 0, another job shared the target's CPU and the figures of that run are suspect.",
     "",
-    "| body | answer | conns | target | rps | rps vs nginx | CPU µs / request | CPU vs nginx | CPU busy |\(if $has_base then " relay vs base rps / CPU |" else "" end)",
-    "|---|---|---:|---|---:|---:|---:|---:|---:|\(if $has_base then "---:|" else "" end)",
+    "| body | answer | conns | target | rps | rps vs nginx | CPU µs / request | CPU vs nginx | CPU busy | others |\(if $has_base then " relay vs base rps / CPU |" else "" end)",
+    "|---|---|---:|---|---:|---:|---:|---:|---:|---:|\(if $has_base then "---:|" else "" end)",
     ($r.load[] as $l | ($l.throughput // {}) | to_entries[] | .value as $v |
       [$l.body, $l.answer, ($v.conns | tostring), $l.target, ($v.rps | s),
        (if ($l.target | other) then ($v.rps_ratio_to_nginx | x) elif $l.target == "nginx" then "1×" else "–" end),
        (if $l.target == "direct" then "(mock) \($v.cpu_us_per_request | s)" else ($v.cpu_us_per_request | s) end),
        (if ($l.target | other) then ($v.cpu_ratio_to_nginx | x) elif $l.target == "nginx" then "1×" else "–" end),
-       ($v.cpu_busy | pct)]
+       ($v.cpu_busy | pct),
+       (if $v.others_on_target_cpu == null then "–" else "\($v.others_on_target_cpu.median * 100 | round)%, \($v.others_on_target_cpu.max * 100 | round)%" end)]
       + (if $has_base then [(if $l.target == "relay" then "\($v.rps_ratio_to_base | x) / \($v.cpu_ratio_to_base | x)" else "–" end)] else [] end)
       | row),
     ""
