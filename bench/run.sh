@@ -4,11 +4,15 @@
 # against the same mock Anthropic upstream, prints a table and saves JSON. See bench/README.md.
 #
 #   bash bench/run.sh [--smoke] [--reps N] [--duration S] [--targets "direct nginx relay"]
-#                     [--streams N] [--build-dir DIR] [--no-build] [--out FILE] [--keep]
+#                     [--cases "small large small_json large_json"] [--skip "scale cold ..."]
+#                     [--relay-bin PATH] [--base-relay PATH] [--quiet-wait S] [--streams N]
+#                     [--build-dir DIR] [--no-build] [--out FILE] [--keep]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$BENCH_DIR")
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
 
 # ---------------------------------------------------------------------------------------------
 # Options.
@@ -17,28 +21,42 @@ REPS=5               # repetitions of every measurement; medians and min-max are
 DURATION=5           # seconds per wrk run
 LAT_CONNS=1          # wrk connections for the latency runs (no queueing: pure added latency)
 TPUT_CONNS=64        # wrk connections for the throughput runs (saturation)
+C10_CONNS=10         # wrk connections for the c10 runs (200 KB bodies: what issue 10 profiled)
+CASES="small large small_json large_json"  # body size x answer (SSE, or JSON for *_json)
 SMALL_BYTES=3072
 LARGE_BYTES=204800
 PROBE_REQUESTS=200   # streams per probe run
 PROBE_CONC=8
 PROBE_DELAY_MS=5     # mock's delay between SSE events in the probe
+LOAD_PROBE_REQUESTS=2000  # TTFE under load: streams per run, C10_CONNS at a time, no delay
 STREAMS=10000        # connection-scale run
 SCALE_DELAY_MS=1000  # per-event delay there: every stream lasts ~20 s
 COLD_REPEAT=20
 TARGETS="direct nginx relay"
+TARGETS_SET=0
+SKIP=""              # sections not to run: lat tput c10 probe loadprobe scale cold
+RELAY_BIN=""         # the relay to measure (default: the build tree's)
+BASE_RELAY=""        # a second relay binary, measured as target relay_base
+QUIET_WAIT=120       # before each run, wait up to S seconds for the machine to be quiet (0: don't)
+QUIET_PCT=15         # quiet: all CPUs together at most this % busy over half a second
 BUILD_DIR=""
 NO_BUILD=0
 OUT=""
 KEEP=0
 UPDATE_README=1
 
-usage() { sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
     --reps) REPS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
-    --targets) TARGETS=$2; shift ;;
+    --targets) TARGETS=$2; TARGETS_SET=1; shift ;;
+    --cases) CASES=$2; shift ;;
+    --skip) SKIP=$2; shift ;;
+    --relay-bin) RELAY_BIN=$2; shift ;;
+    --base-relay) BASE_RELAY=$2; shift ;;
+    --quiet-wait) QUIET_WAIT=$2; shift ;;
     --streams) STREAMS=$2; shift ;;
     --build-dir) BUILD_DIR=$2; shift ;;
     --no-build) NO_BUILD=1 ;;
@@ -50,10 +68,20 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 if [[ $SMOKE == 1 ]]; then
-  REPS=1 DURATION=1 TPUT_CONNS=16 PROBE_REQUESTS=20 STREAMS=200 SCALE_DELAY_MS=50 COLD_REPEAT=2
-  UPDATE_README=0
+  REPS=1 DURATION=1 TPUT_CONNS=16 PROBE_REQUESTS=20 LOAD_PROBE_REQUESTS=40 STREAMS=200
+  SCALE_DELAY_MS=50 COLD_REPEAT=2 UPDATE_README=0 QUIET_WAIT=0
 fi
+if [[ -n $BASE_RELAY && $TARGETS_SET == 0 ]]; then TARGETS="$TARGETS relay_base"; fi
 has_target() { [[ " $TARGETS " == *" $1 "* ]]; }
+skipped() { [[ " $SKIP " == *" $1 "* ]]; }
+is_relay() { [[ $1 == relay || $1 == relay_base ]]; }
+for c in $CASES; do
+  [[ $c =~ ^(small|large)(_json)?$ ]] || { echo "run.sh: unknown case $c" >&2; exit 2; }
+done
+if has_target relay_base && [[ -z $BASE_RELAY ]]; then
+  echo "run.sh: target relay_base needs --base-relay PATH" >&2
+  exit 2
+fi
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -83,16 +111,17 @@ if [[ $NO_BUILD == 0 ]]; then
     cmake -S "$REPO" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
   fi
   build_targets=$TOOLS
-  has_target relay && build_targets="$build_targets cc-relay"
+  has_target relay && [[ -z $RELAY_BIN ]] && build_targets="$build_targets cc-relay"
   log "building $build_targets in $BUILD_DIR"
   # shellcheck disable=SC2086
   cmake --build "$BUILD_DIR" -j "${BENCH_BUILD_JOBS:-2}" --target $build_targets >&2
 fi
 BUILD_DIR=${BUILD_DIR:-$REPO/build/release}
 BIN=${CCR_BENCH_BIN_DIR:-$BUILD_DIR/bench}
-RELAY=${CCR_RELAY_BINARY:-$BUILD_DIR/controlplane/cc-relay}
+RELAY=${RELAY_BIN:-${CCR_RELAY_BINARY:-$BUILD_DIR/controlplane/cc-relay}}
 for tool in $TOOLS; do [[ -x $BIN/$tool ]] || die "$BIN/$tool missing (build it or drop --no-build)"; done
 if has_target relay; then [[ -x $RELAY ]] || die "$RELAY missing"; fi
+if has_target relay_base; then [[ -x $BASE_RELAY ]] || die "$BASE_RELAY missing"; fi
 
 # ---------------------------------------------------------------------------------------------
 # Scratch space, process bookkeeping, limits.
@@ -114,7 +143,17 @@ for tool in $TOOLS; do cp "$BIN/$tool" "$WORK/bin/"; done
 mv "$WORK/bin/ccr_mock_upstream" "$WORK/bin/ccr-bench-upstream"
 BIN=$WORK/bin
 MOCK_BIN=$BIN/ccr-bench-upstream
-if has_target relay; then cp "$RELAY" "$WORK/bin/cc-relay"; RELAY=$WORK/bin/cc-relay; fi
+declare -A RELAY_SHA=()
+if has_target relay; then
+  cp "$RELAY" "$WORK/bin/cc-relay"
+  RELAY=$WORK/bin/cc-relay
+  RELAY_SHA[relay]=$(sha256sum "$RELAY" | cut -c1-12)
+fi
+if has_target relay_base; then
+  cp "$BASE_RELAY" "$WORK/bin/cc-relay-base"
+  RELAY_SHA[relay_base]=$(sha256sum "$WORK/bin/cc-relay-base" | cut -c1-12)
+fi
+declare -A RELAY_EXE=([relay]=$RELAY [relay_base]=$WORK/bin/cc-relay-base)
 
 hard=$(ulimit -Hn)
 [[ $hard == unlimited ]] && hard=1048576
@@ -159,12 +198,29 @@ wait_for_file() {  # FILE PID: wait until FILE is non-empty (10 s), fail if PID 
 
 # ---------------------------------------------------------------------------------------------
 # Request bodies and the mock upstream.
+# Case NAME: body size (small, large) and answer: SSE ("stream": true), or a plain JSON Message
+# for NAME_json ("stream": false; the mock answers as the API does).
 SMALL=$WORK/body_small.json
 LARGE=$WORK/body_large.json
 "$BIN/ccr_bench_body" --bytes "$SMALL_BYTES" --out "$SMALL"
 "$BIN/ccr_bench_body" --bytes "$LARGE_BYTES" --out "$LARGE"
-declare -A BODY=([small]=$SMALL [large]=$LARGE)
+"$BIN/ccr_bench_body" --bytes "$SMALL_BYTES" --no-stream --out "$WORK/body_small_json.json"
+"$BIN/ccr_bench_body" --bytes "$LARGE_BYTES" --no-stream --out "$WORK/body_large_json.json"
+declare -A BODY=([small]=$SMALL [large]=$LARGE [small_json]=$WORK/body_small_json.json
+  [large_json]=$WORK/body_large_json.json)
 declare -A BODY_LABEL=([small]="$(($(wc -c <"$SMALL") / 1024)) KB" [large]="$(($(wc -c <"$LARGE") / 1024)) KB")
+# wrk runs per case: latency (1 connection), throughput (64), and c10 for the 200 KB bodies.
+# The smoke run tries every case and every phase once, not every combination.
+declare -A SMOKE_PHASES=([small]="lat tput" [large]="lat tput" [small_json]="tput" [large_json]="c10")
+case_phases() {  # CASE
+  local p phases="lat tput c10"
+  [[ $SMOKE == 1 ]] && phases=${SMOKE_PHASES[$1]}
+  for p in $phases; do
+    [[ $p == c10 && $1 != large* ]] && continue
+    skipped "$p" || printf '%s ' "$p"
+  done
+}
+declare -A PHASE_CONNS=([lat]=$LAT_CONNS [tput]=$TPUT_CONNS [c10]=$C10_CONNS)
 
 "${ON_LOAD[@]}" "$MOCK_BIN" --listen 127.0.0.1:0 --threads 1 \
   --port-file "$WORK/mock.port" >"$WORK/mock.log" 2>&1 &
@@ -178,50 +234,8 @@ declare -A PORT=([direct]=$MOCK_PORT)
 declare -A TPIDS=([direct]=$MOCK_PID)  # processes whose RSS is the target's
 
 # ---------------------------------------------------------------------------------------------
-# nginx: reverse proxy with proxy_buffering off and upstream keepalive, one worker.
-# worker_connections is twice the descriptor limit: nginx starts closing idle keep-alive
-# connections once fewer than 1/16 of its connection slots are free, which would otherwise cut
-# the connection-scale run short before the descriptors run out.
-nginx_conf() {  # LISTEN_PORT (or {PORT}) DIR
-  local user_line=""
-  [[ $(id -u) == 0 ]] && user_line="user root root;"
-  cat <<EOF
-$user_line
-worker_processes 1;
-worker_rlimit_nofile $NOFILE;
-pid $2/nginx.pid;
-error_log $2/error.log warn;
-events { worker_connections $((2 * NOFILE)); }
-http {
-  access_log off;
-  client_body_temp_path $2/client_body;
-  proxy_temp_path $2/proxy;
-  fastcgi_temp_path $2/fastcgi;
-  uwsgi_temp_path $2/uwsgi;
-  scgi_temp_path $2/scgi;
-  client_max_body_size 64m;
-  client_body_buffer_size 1m;   # 200 KB bodies stay in memory
-  keepalive_requests 1000000;
-  keepalive_timeout 300s;
-  upstream mock {
-    server 127.0.0.1:$MOCK_PORT;
-    keepalive 1024;
-    keepalive_requests 1000000;
-    keepalive_timeout 300s;
-  }
-  server {
-    listen 127.0.0.1:$1 backlog=4096;
-    location / {
-      proxy_pass http://mock;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering off;
-      proxy_read_timeout 300s;
-    }
-  }
-}
-EOF
-}
+# nginx: reverse proxy with proxy_buffering off and upstream keepalive, one worker
+# (nginx_conf in bench/lib.sh).
 
 if has_target nginx; then
   mkdir -p "$WORK/nginx"
@@ -239,14 +253,7 @@ if has_target nginx; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-# cc-relay: `serve`, one provider (the mock), one key.
-relay_conf() {  # LISTEN (host:port)
-  cat <<EOF
-server: {listen: "$1"}
-providers:
-  - {name: mock, type: anthropic, base_url: "http://127.0.0.1:$MOCK_PORT", keys: [{key: "bench-key"}]}
-EOF
-}
+# cc-relay: `serve`, one provider (the mock), one key (relay_conf in bench/lib.sh).
 
 wait_for_port() {  # PORT PID: wait until 127.0.0.1:PORT accepts (10 s), fail if PID died
   local i
@@ -259,17 +266,23 @@ wait_for_port() {  # PORT PID: wait until 127.0.0.1:PORT accepts (10 s), fail if
 }
 
 # Access logs are off on both proxies: nginx `access_log off`, the relay at --log-level warn.
-if has_target relay; then
-  PORT[relay]=$("$BIN/ccr_cold_start" --free-port)
-  relay_conf "127.0.0.1:${PORT[relay]}" >"$WORK/relay.yaml"
-  "${ON_TARGET[@]}" "$RELAY" serve --config "$WORK/relay.yaml" --workers 1 --log-level warn \
-    >"$WORK/relay.log" 2>&1 &
-  RELAY_PID=$!
-  PIDS+=("$RELAY_PID")
-  wait_for_port "${PORT[relay]}" "$RELAY_PID" || die "cc-relay did not start: $(tail -20 "$WORK/relay.log")"
-  TPIDS[relay]=$RELAY_PID
-  log "cc-relay on 127.0.0.1:${PORT[relay]} (pid $RELAY_PID)"
-fi
+# relay_base (--base-relay) is a second binary, started the same way on the same CPU, so that
+# two builds are measured in one interleaved run.
+start_relay() {  # NAME
+  local name=$1 pid
+  PORT[$name]=$("$BIN/ccr_cold_start" --free-port)
+  relay_conf "127.0.0.1:${PORT[$name]}" >"$WORK/$name.yaml"
+  "${ON_TARGET[@]}" "${RELAY_EXE[$name]}" serve --config "$WORK/$name.yaml" --workers 1 \
+    --log-level warn >"$WORK/$name.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_for_port "${PORT[$name]}" "$pid" || die "$name did not start: $(tail -20 "$WORK/$name.log")"
+  TPIDS[$name]=$pid
+  log "$name (cc-relay ${RELAY_SHA[$name]}) on 127.0.0.1:${PORT[$name]} (pid $pid)"
+}
+for t in relay relay_base; do
+  if has_target "$t"; then start_relay "$t"; fi
+done
 
 sum_status_kb() {  # FIELD PID...: sum of /proc/PID/status FIELD in kB
   local field=$1 total=0 pid v
@@ -289,6 +302,12 @@ cpu_ms() {  # PID...: user + system CPU time consumed so far, in ms (all threads
   done
   echo $((total * 1000 / CLK_TCK))
 }
+# Ticks of the target's CPU: "BUSY TOTAL" (busy = user + nice + system + irq + softirq + steal),
+# to tell how much of it something other than the target took during a run (other sessions'
+# builds on a shared machine show up here, and then the run's figures are suspect).
+target_cpu_ticks() {
+  awk -v c="cpu${TARGET_CPUS%%,*}" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
+}
 reset_hwm() { local pid; for pid in "$@"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true; done; }
 
 # Every target must answer a complete stream before anything is measured.
@@ -299,14 +318,13 @@ for t in $TARGETS; do
     die "$t failed the preflight request: $(cat "$WORK/preflight_$t.json")"
   fi
 done
-# shellcheck disable=SC2086
-if has_target relay; then
-  record -n --argjson kb "$(sum_status_kb VmRSS ${TPIDS[relay]})" '{kind:"idle_rss",target:"relay",rss_kb:$kb}'
-fi
-if has_target nginx; then
-  # shellcheck disable=SC2086
-  record -n --argjson kb "$(sum_status_kb VmRSS ${TPIDS[nginx]})" '{kind:"idle_rss",target:"nginx",rss_kb:$kb}'
-fi
+for t in relay relay_base nginx; do
+  if has_target "$t"; then
+    # shellcheck disable=SC2086
+    record -n --arg t "$t" --argjson kb "$(sum_status_kb VmRSS ${TPIDS[$t]})" \
+      '{kind:"idle_rss",target:$t,rss_kb:$kb}'
+  fi
+done
 
 # ---------------------------------------------------------------------------------------------
 # Load: wrk, interleaved (every repetition runs every target, in a rotating order).
@@ -316,13 +334,18 @@ run_wrk() {  # REP CASE PHASE CONNS TARGET
   [[ $conns -lt $threads ]] && threads=$conns
   # shellcheck disable=SC2086
   reset_hwm ${TPIDS[$t]}
-  local cpu0 cpu1
+  local cpu0 cpu1 mock0 mock1 busy0 total0 busy1 total1
+  wait_quiet
   # shellcheck disable=SC2086
   cpu0=$(cpu_ms ${TPIDS[$t]})
+  mock0=$(cpu_ms "$MOCK_PID")
+  read -r busy0 total0 <<<"$(target_cpu_ticks)"
   "${ON_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_DIR/claude_code.lua" \
     "http://127.0.0.1:${PORT[$t]}" -- "${BODY[$case]}" >"$out" 2>&1 || true
   # shellcheck disable=SC2086
   cpu1=$(cpu_ms ${TPIDS[$t]})
+  mock1=$(cpu_ms "$MOCK_PID")
+  read -r busy1 total1 <<<"$(target_cpu_ticks)"
   line=$(sed -n 's/^WRK_JSON //p' "$out")
   if [[ -z $line ]]; then
     log "wrk failed for $t $case $phase: $(cat "$out")"
@@ -332,10 +355,18 @@ run_wrk() {  # REP CASE PHASE CONNS TARGET
   # shellcheck disable=SC2086
   record --argjson rep "$rep" --arg case "$case" --arg phase "$phase" --arg target "$t" \
     --argjson conns "$conns" --argjson hwm "$(sum_status_kb VmHWM ${TPIDS[$t]})" \
-    --argjson cpu "$((cpu1 - cpu0))" \
-    '{kind:"wrk",rep:$rep,case:$case,phase:$phase,target:$target,conns:$conns,hwm_kb:$hwm,cpu_ms:$cpu} + .
+    --argjson cpu "$((cpu1 - cpu0))" --argjson mock "$((mock1 - mock0))" \
+    --argjson cpu_busy_ms "$(((busy1 - busy0) * 1000 / CLK_TCK))" \
+    --argjson cpu_total_ms "$(((total1 - total0) * 1000 / CLK_TCK))" --argjson waited "$QUIET_WAITED" \
+    '{kind:"wrk",rep:$rep,case:$case,phase:$phase,target:$target,conns:$conns,hwm_kb:$hwm,
+      cpu_ms:$cpu,mock_cpu_ms:$mock,quiet_wait_s:$waited} + .
+     | .others_on_target_cpu = (if $cpu_total_ms > 0 then
+         ([($cpu_busy_ms - (if .target == "direct" then 0 else $cpu end)) / $cpu_total_ms, 0] | max)
+       else null end)
      | .rps = (.requests / (.duration_us / 1e6))
      | .cpu_us_per_request = (if .requests > 0 then $cpu * 1000 / .requests else null end)
+     | .cpu_busy = ($cpu * 1000 / .duration_us)
+     | .mock_cpu_us_per_request = (if .requests > 0 then $mock * 1000 / .requests else null end)
      | .error_count = (.errors | add)' <<<"$line"
   local errs
   errs=$(jq '.errors | add' <<<"$line")
@@ -347,6 +378,7 @@ run_wrk() {  # REP CASE PHASE CONNS TARGET
 
 run_probe() {  # REP TARGET
   local out=$WORK/probe_$1_$2.json
+  wait_quiet
   if ! "${ON_LOAD[@]}" "$BIN/ccr_stream_probe" --port "${PORT[$2]}" --body "$SMALL" \
       --requests "$PROBE_REQUESTS" --concurrency "$PROBE_CONC" --delay-ms "$PROBE_DELAY_MS" \
       --label "$2" >"$out" 2>&1; then
@@ -354,6 +386,21 @@ run_probe() {  # REP TARGET
     ERRORS=$((ERRORS + 1))
   fi
   record --argjson rep "$1" '{kind:"probe",rep:$rep,target:.label} + .' <"$out" || true
+}
+
+# TTFE under load: C10_CONNS streams at a time, back to back, no delay between the mock's
+# events, so the first event's latency includes waiting behind the other streams' bodies.
+run_load_probe() {  # REP CASE TARGET
+  local out=$WORK/loadprobe_$1_$2_$3.json
+  wait_quiet
+  if ! "${ON_LOAD[@]}" "$BIN/ccr_stream_probe" --port "${PORT[$3]}" --body "${BODY[$2]}" \
+      --requests "$LOAD_PROBE_REQUESTS" --concurrency "$C10_CONNS" --delay-ms 0 \
+      --label "$3" >"$out" 2>&1; then
+    log "load probe failed for $3 $2: $(cat "$out")"
+    ERRORS=$((ERRORS + 1))
+  fi
+  record --argjson rep "$1" --arg case "$2" '{kind:"loadprobe",rep:$rep,case:$case,target:.label} + .' \
+    <"$out" || true
 }
 
 alive() {  # every server of the run must still be up; a dead one would only yield errors
@@ -369,14 +416,23 @@ for ((rep = 1; rep <= REPS; rep++)); do
   # Rotate the order so no target always runs right after another one.
   order=("${TARGET_LIST[@]:$(((rep - 1) % ${#TARGET_LIST[@]}))}" "${TARGET_LIST[@]:0:$(((rep - 1) % ${#TARGET_LIST[@]}))}")
   log "repetition $rep/$REPS (order: ${order[*]})"
-  for case in small large; do
+  for case in $CASES; do
     for t in "${order[@]}"; do
-      alive
-      run_wrk "$rep" "$case" lat "$LAT_CONNS" "$t"
-      run_wrk "$rep" "$case" tput "$TPUT_CONNS" "$t"
+      for phase in $(case_phases "$case"); do
+        alive
+        run_wrk "$rep" "$case" "$phase" "${PHASE_CONNS[$phase]}" "$t"
+      done
     done
   done
-  for t in "${order[@]}"; do alive; run_probe "$rep" "$t"; done
+  if ! skipped probe; then
+    for t in "${order[@]}"; do alive; run_probe "$rep" "$t"; done
+  fi
+  if ! skipped loadprobe; then
+    for case in $CASES; do
+      [[ $case == *_json ]] && continue
+      for t in "${order[@]}"; do alive; run_load_probe "$rep" "$case" "$t"; done
+    done
+  fi
 done
 
 # ---------------------------------------------------------------------------------------------
@@ -384,8 +440,9 @@ done
 # descriptors per stream (client side and upstream side), so the open-files hard limit caps N
 # (with room for nginx's idle upstream keepalive connections and the relay's own descriptors).
 SCALE_CAP=$(((NOFILE - 1000) / 2))
-for t in relay nginx; do
+for t in relay relay_base nginx; do
   has_target "$t" || continue
+  skipped scale && continue
   alive
   n=$STREAMS
   capped=false
@@ -407,19 +464,21 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Cold start: process start -> first request served (pinned like the target).
-if has_target relay; then
-  relay_conf "127.0.0.1:{PORT}" >"$WORK/relay_cold.yaml.tmpl"
-  log "cold start: cc-relay x$COLD_REPEAT"
+for t in relay relay_base; do
+  has_target "$t" || continue
+  skipped cold && continue
+  relay_conf "127.0.0.1:{PORT}" >"$WORK/${t}_cold.yaml.tmpl"
+  log "cold start: $t x$COLD_REPEAT"
   if ! "$BIN/ccr_cold_start" --body "$SMALL" --repeat "$COLD_REPEAT" --cpus "$TARGET_CPUS" \
-      --config-template "$WORK/relay_cold.yaml.tmpl" --config-out "$WORK/relay_cold.yaml" \
-      --log "$WORK/relay_cold.log" --label relay -- "$RELAY" serve --config "$WORK/relay_cold.yaml" --workers 1 --log-level warn \
-      >"$WORK/cold_relay.json" 2>&1; then
-    log "cold start failed for relay: $(cat "$WORK/cold_relay.json")"
+      --config-template "$WORK/${t}_cold.yaml.tmpl" --config-out "$WORK/${t}_cold.yaml" \
+      --log "$WORK/${t}_cold.log" --label "$t" -- "${RELAY_EXE[$t]}" serve \
+      --config "$WORK/${t}_cold.yaml" --workers 1 --log-level warn >"$WORK/cold_$t.json" 2>&1; then
+    log "cold start failed for $t: $(cat "$WORK/cold_$t.json")"
     ERRORS=$((ERRORS + 1))
   fi
-  record '{kind:"cold"} + .' <"$WORK/cold_relay.json" || true
-fi
-if has_target nginx; then
+  record '{kind:"cold"} + .' <"$WORK/cold_$t.json" || true
+done
+if has_target nginx && ! skipped cold; then
   mkdir -p "$WORK/nginx_cold"
   nginx_conf "{PORT}" "$WORK/nginx_cold" >"$WORK/nginx_cold/nginx.conf.tmpl"
   log "cold start: nginx x$COLD_REPEAT"
@@ -445,7 +504,11 @@ META=$(jq -n \
   --argjson cpus "${#CPUS[@]}" --arg kernel "$(uname -r)" --argjson nofile "$NOFILE" \
   --arg pinning "$PINNING" --argjson smoke "$([[ $SMOKE == 1 ]] && echo true || echo false)" \
   --argjson reps "$REPS" --argjson duration "$DURATION" --argjson lat_conns "$LAT_CONNS" \
-  --argjson tput_conns "$TPUT_CONNS" --argjson wrk_threads "$WRK_THREADS" \
+  --argjson tput_conns "$TPUT_CONNS" --argjson c10_conns "$C10_CONNS" --argjson wrk_threads "$WRK_THREADS" \
+  --arg cases "$CASES" --arg skip "$SKIP" --argjson load_probe_requests "$LOAD_PROBE_REQUESTS" \
+  --arg relay_sha "${RELAY_SHA[relay]:-}" --arg base_sha "${RELAY_SHA[relay_base]:-}" \
+  --arg base_path "$BASE_RELAY" --argjson quiet_wait "$QUIET_WAIT" --argjson quiet_pct "$QUIET_PCT" \
+  --argjson busy_starts "$BUSY_STARTS" \
   --arg small "${BODY_LABEL[small]}" --arg large "${BODY_LABEL[large]}" \
   --argjson probe_requests "$PROBE_REQUESTS" --argjson probe_delay "$PROBE_DELAY_MS" \
   --argjson probe_conc "$PROBE_CONC" --argjson streams "$STREAMS" \
@@ -455,10 +518,15 @@ META=$(jq -n \
   '{date:$date, commit:$commit, dirty:$dirty, smoke:$smoke,
     machine:{cpu:$cpu, cpus:$cpus, kernel:$kernel, open_files_limit:$nofile},
     pinning:$pinning, versions:{nginx:$nginx_version, wrk:$wrk_version},
-    params:{targets:($targets|split(" ")), reps:$reps, wrk_duration_s:$duration,
+    relay_binaries:{relay:$relay_sha, relay_base:$base_sha, relay_base_path:$base_path},
+    params:{targets:[$targets|splits(" +")|select(length > 0)], reps:$reps, wrk_duration_s:$duration,
+            cases:[$cases|splits(" +")|select(length > 0)], skipped:[$skip|splits(" +")|select(length > 0)],
             latency_connections:$lat_conns, throughput_connections:$tput_conns,
-            wrk_threads:$wrk_threads, bodies:{small:$small, large:$large},
+            c10_connections:$c10_conns, wrk_threads:$wrk_threads,
+            quiet:{wait_s:$quiet_wait, max_busy_pct:$quiet_pct, runs_started_busy:$busy_starts},
+            bodies:{small:$small, large:$large, small_json:$small, large_json:$large},
             probe:{requests:$probe_requests, concurrency:$probe_conc, event_delay_ms:$probe_delay},
+            load_probe:{requests:$load_probe_requests, concurrency:$c10_conns, event_delay_ms:0},
             scale:{streams:$streams, event_delay_ms:$scale_delay}, cold_start_runs:$cold_repeat}}')
 RESULT=$WORK/result.json
 jq -s --argjson meta "$META" --argjson errors "$ERRORS" -f "$BENCH_DIR/report.jq" "$RECORDS" >"$RESULT"
