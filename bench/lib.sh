@@ -82,3 +82,18 @@ wait_quiet() {
   done
   QUIET_WAITED=$((SECONDS - start))
 }
+
+# The open-files limit raised to the hard limit; sets NOFILE.
+raise_nofile() {
+  local hard
+  hard=$(ulimit -Hn)
+  [[ $hard == unlimited ]] && hard=1048576
+  ulimit -n "$hard"
+  NOFILE=$(ulimit -n)
+}
+
+# The CPUs this shell may run on, one per element; sets CPUS.
+allowed_cpus() {
+  read -r -a CPUS <<<"$(taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' | while IFS=- read -r a b; do
+    seq "$a" "${b:-$a}"; done | tr '\n' ' ')"
+}

@@ -108,13 +108,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-hard=$(ulimit -Hn)
-[[ $hard == unlimited ]] && hard=1048576
-ulimit -n "$hard"
-NOFILE=$(ulimit -n)
+raise_nofile
 
-read -r -a CPUS <<<"$(taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' | while IFS=- read -r a b; do
-  seq "$a" "${b:-$a}"; done | tr '\n' ' ')"
+allowed_cpus
 if [[ ${#CPUS[@]} -ge 2 ]]; then
   ON_TARGET=(taskset -c "${CPUS[0]}")
   ON_LOAD=(taskset -c "$(IFS=,; echo "${CPUS[*]:1}")")

@@ -155,16 +155,12 @@ if has_target relay_base; then
 fi
 declare -A RELAY_EXE=([relay]=$RELAY [relay_base]=$WORK/bin/cc-relay-base)
 
-hard=$(ulimit -Hn)
-[[ $hard == unlimited ]] && hard=1048576
-ulimit -n "$hard"
-NOFILE=$(ulimit -n)
+raise_nofile
 
 # CPU split (commands are prefixed with "${ON_TARGET[@]}" / "${ON_LOAD[@]}", never wrapped in a
 # function, so that $! is the server's own pid): the target (nginx or the relay, one worker each) gets the first allowed CPU;
 # wrk, the probes and the mock upstream share the others. With one CPU nothing is pinned.
-read -r -a CPUS <<<"$(taskset -pc $$ | sed 's/.*: //' | tr ',' '\n' | while IFS=- read -r a b; do
-  seq "$a" "${b:-$a}"; done | tr '\n' ' ')"
+allowed_cpus
 if [[ ${#CPUS[@]} -ge 2 ]]; then
   TARGET_CPUS=${CPUS[0]}
   LOAD_CPUS=$(IFS=,; echo "${CPUS[*]:1}")

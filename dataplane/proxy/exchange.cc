@@ -317,7 +317,7 @@ void Exchange::OnUpstreamHead(const upstream::UpstreamResponseHead& head) {
       prov.adapter->Classify(status_, head.fields, current_.key >= 0);
   attempt_state_ = AttemptState::kSettled;
   LogEffects(picker_->OnResponse(current_, status_, verdict.answer, limits), status_);
-  if (RetryPolicy::Retryable(verdict) && retry_.CanRetry(std::chrono::steady_clock::now()) &&
+  if (verdict.retryable && retry_.CanRetry(std::chrono::steady_clock::now()) &&
       picker_->Next(RetryPolicy::AfterAnswer(verdict.answer), &next_)) {
     // Read the (small) error body so the connection can be reused and the answer returned
     // verbatim should it be the last one.
@@ -368,11 +368,8 @@ void Exchange::FinishWithFailure() {
   switch (last.kind) {
     case LastFailure::Kind::kStatus: {
       status_ = last.status;
-      std::string& lines = error_out_;
-      lines = last.header_lines;
-      common::StrAppend(&lines, "x-cc-relay-request-id: ", p_.request_id,
-                        "\r\nx-cc-relay-attempts: ", retry_.attempts(), "\r\n");
-      head_lines_ = std::move(lines);
+      head_lines_ = common::StrCat(last.header_lines, "x-cc-relay-request-id: ", p_.request_id,
+                                   "\r\nx-cc-relay-attempts: ", retry_.attempts(), "\r\n");
       ResponseHead head;
       head.status = last.status;
       head.reason = last.reason;
@@ -380,8 +377,7 @@ void Exchange::FinishWithFailure() {
       head.content_length = last.body.size();
       head_pending_ = true;
       body_done_ = true;
-      write_pending_ = true;
-      client_->SendHead(head, last.body, true);
+          client_->SendHead(head, last.body, true);
       return;
     }
     case LastFailure::Kind::kTimeout:
@@ -527,7 +523,6 @@ void Exchange::ForwardBytes(bool final_chunk) {
       times_.have_first_token = true;
     }
   }
-  write_pending_ = true;
   if (head_pending_) {
     ResponseHead head;
     head.status = status_;
@@ -542,7 +537,6 @@ void Exchange::ForwardBytes(bool final_chunk) {
 }
 
 void Exchange::OnClientWritten() {
-  write_pending_ = false;
   if (head_pending_) {
     head_pending_ = false;
     // The answer has started and no attempt can follow: the client's request (headers, body)
@@ -601,7 +595,6 @@ void Exchange::UpstreamDiedMidStream(std::string_view detail) {
   writing_ = 0;
   status_ = status_ == 0 ? 502 : status_;
   upstream_error_ = true;
-  write_pending_ = true;
   client_->SendRaw(out);
 }
 
@@ -623,7 +616,6 @@ void Exchange::WriteRelayError(int status, std::string_view type, std::string_vi
   head.content_length = error_out_.size();
   head_pending_ = true;
   body_done_ = true;
-  write_pending_ = true;
   client_->SendHead(head, error_out_, true);
 }
 

@@ -162,7 +162,6 @@ class Exchange : public ClientStreamCallbacks,
   std::string head_lines_;  // the client's response head lines (until written)
   bool head_pending_ = false;
   bool body_done_ = false;
-  bool write_pending_ = false;
   std::string pending_;      // SSE bytes not yet forwarded (a partial event), or decoded bytes
   std::string_view direct_;  // upstream bytes forwarded as they are (not SSE, not decoded)
   size_t writing_ = 0;       // bytes of pending_ in the write in flight

@@ -47,8 +47,6 @@ class RetryPolicy {
   bool CanRetry(std::chrono::steady_clock::time_point now) const {
     return attempts_ < max_attempts_ && now < deadline_;
   }
-  // Whether an attempt with this verdict is retried, budget permitting.
-  static bool Retryable(const providers::AnswerVerdict& verdict) { return verdict.retryable; }
   // What the next pick avoids after an answer of this class: another key after a key problem,
   // another provider after a server error, a backoff before revisiting after an overload.
   static After AfterAnswer(providers::AnswerClass answer);

@@ -37,7 +37,6 @@ class HttpUpstreamRequest : public UpstreamRequest,
   std::string_view TakeBuffered(bool* end) override;
   void ReadBody() override;
   void Cancel() override;
-  bool reused_connection() const override { return reused_; }
 
  private:
   void Connect();

@@ -90,8 +90,6 @@ class UpstreamRequest {
   virtual void ReadBody() = 0;
   // Abandons the request: closes the connection (never pooled); no callback follows.
   virtual void Cancel() = 0;
-  // Whether the last Send went out on a pooled connection.
-  virtual bool reused_connection() const = 0;
 };
 
 using UpstreamRequestSharedPtr = std::shared_ptr<UpstreamRequest>;

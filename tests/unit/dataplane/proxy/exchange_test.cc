@@ -54,7 +54,6 @@ class FakeUpstreamRequest : public upstream::UpstreamRequest {
       first = false;
     }
     sent.push_back(std::move(r));
-    reused = !fresh && sent.size() > 1;
   }
   std::string_view TakeBuffered(bool* end) override {
     *end = buffered_end;
@@ -64,7 +63,6 @@ class FakeUpstreamRequest : public upstream::UpstreamRequest {
   }
   void ReadBody() override { ++reads; }
   void Cancel() override { cancelled = true; }
-  bool reused_connection() const override { return reused; }
 
   // Scripting.
   void Answer(int status, std::string content_type, std::string first_bytes = "",
@@ -94,7 +92,6 @@ class FakeUpstreamRequest : public upstream::UpstreamRequest {
   std::string data_;
   int reads = 0;
   bool cancelled = false;
-  bool reused = false;
 };
 
 // Records what reaches the client, formatted as the session would put it on the wire.
