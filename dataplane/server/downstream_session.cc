@@ -38,7 +38,7 @@ DownstreamSession::DownstreamSession(asio::ip::tcp::socket&& socket, Worker& wor
       worker_(worker),
       metrics_only_(metrics_only),
       conn_id_(common::StrCat("C", id)),
-      deadline_(worker.ioc()) {
+      deadline_(worker.ioc().get_executor(), *this, &DownstreamSession::OnDeadline) {
   worker_.Register(this);
   worker_.active_sessions().fetch_add(1, std::memory_order_relaxed);
 }
@@ -520,25 +520,19 @@ void DownstreamSession::RecycleBody() {
 }
 
 void DownstreamSession::ArmDeadline(std::chrono::milliseconds d) {
-  const uint64_t gen = ++deadline_gen_;
   timed_out_ = false;
-  deadline_.expires_after(d);
-  deadline_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
-    if (ec || gen != self->deadline_gen_) {
-      return;
-    }
-    self->timed_out_ = true;
-    error_code ignored;
-    self->socket_.cancel(ignored);
-    if (self->reading_ && !self->in_exchange_) {
-      self->Close();
-    }
-  });
+  deadline_.Set(d);
 }
 
-void DownstreamSession::DisarmDeadline() {
-  ++deadline_gen_;
-  deadline_.cancel();
+void DownstreamSession::DisarmDeadline() { deadline_.Clear(); }
+
+void DownstreamSession::OnDeadline() {
+  timed_out_ = true;
+  error_code ignored;
+  socket_.cancel(ignored);
+  if (reading_ && !in_exchange_) {
+    Close();
+  }
 }
 
 void DownstreamSession::Close() {
@@ -546,7 +540,7 @@ void DownstreamSession::Close() {
     return;
   }
   closed_ = true;
-  DisarmDeadline();
+  deadline_.Stop();
   error_code ec;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
   socket_.close(ec);

@@ -15,6 +15,7 @@
 #include "dataplane/http/body_buffer.h"
 #include "dataplane/proxy/client_stream.h"
 #include "dataplane/proxy/exchange.h"
+#include "dataplane/upstream/lazy_deadline.h"
 
 namespace ccrelay::server {
 
@@ -79,6 +80,7 @@ class DownstreamSession : public proxy::ClientStream,
   void AbandonExchange();
   void ArmDeadline(std::chrono::milliseconds d);
   void DisarmDeadline();
+  void OnDeadline();
   void RecycleBody();
   void Close();
   std::string NewRequestId();
@@ -90,8 +92,7 @@ class DownstreamSession : public proxy::ClientStream,
   routing::RoutingTableConstSharedPtr table_;  // held for the life of one request
   boost::beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
-  boost::asio::steady_timer deadline_;
-  uint64_t deadline_gen_ = 0;
+  upstream::LazyDeadline<DownstreamSession> deadline_;
   std::string request_id_;
   std::shared_ptr<proxy::Exchange> exchange_;
   // The session's hold on itself while its exchange runs (gRPC's AddHold): the exchange's

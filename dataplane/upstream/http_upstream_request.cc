@@ -33,7 +33,7 @@ HttpUpstreamRequest::HttpUpstreamRequest(asio::any_io_executor executor,
       resolver_(resolver),
       pool_(pool),
       callbacks_(&callbacks),
-      timer_(executor_) {}
+      deadline_(executor_, *this, &HttpUpstreamRequest::OnDeadline) {}
 
 HttpUpstreamRequest::~HttpUpstreamRequest() = default;
 
@@ -277,7 +277,7 @@ void HttpUpstreamRequest::OnBody(const error_code& ec_in, size_t /*n*/) {
 
 void HttpUpstreamRequest::Cancel() {
   callbacks_ = nullptr;
-  Disarm();
+  deadline_.Stop();
   if (conn_) {
     conn_->Close();
     closed_.push_back(std::move(conn_));
@@ -313,24 +313,21 @@ void HttpUpstreamRequest::DropConnection() {
 }
 
 void HttpUpstreamRequest::Arm(std::chrono::milliseconds d) {
-  const uint64_t gen = ++timer_gen_;
-  timer_.expires_after(d);
-  timer_.async_wait([self = shared_from_this(), gen](const error_code& ec) {
-    if (ec || gen != self->timer_gen_ || self->Gone()) {
-      return;
-    }
-    self->timed_out_ = true;
-    // A resolve in flight is not cancelled (the resolver is the worker's); its handler sees
-    // timed_out_.
-    if (self->conn_) {
-      self->conn_->Close();
-    }
-  });
+  deadline_.Set(d);
 }
 
-void HttpUpstreamRequest::Disarm() {
-  ++timer_gen_;
-  timer_.cancel();
+void HttpUpstreamRequest::Disarm() { deadline_.Clear(); }
+
+void HttpUpstreamRequest::OnDeadline() {
+  if (Gone()) {
+    return;
+  }
+  timed_out_ = true;
+  // A resolve in flight is not cancelled (the resolver is the worker's); its handler sees
+  // timed_out_.
+  if (conn_) {
+    conn_->Close();
+  }
 }
 
 }  // namespace ccrelay::upstream

@@ -14,6 +14,7 @@
 #include <boost/beast/http/parser.hpp>
 
 #include "dataplane/upstream/connection_pool.h"
+#include "dataplane/upstream/lazy_deadline.h"
 #include "dataplane/upstream/tls_context.h"
 #include "dataplane/upstream/upstream_request.h"
 
@@ -61,6 +62,7 @@ class HttpUpstreamRequest : public UpstreamRequest,
   void DropConnection();
   void Arm(std::chrono::milliseconds d);
   void Disarm();
+  void OnDeadline();
   bool Gone() const { return callbacks_ == nullptr; }
 
   boost::asio::any_io_executor executor_;
@@ -69,8 +71,7 @@ class HttpUpstreamRequest : public UpstreamRequest,
   UpstreamCallbacks* callbacks_;
   UpstreamEndpoint endpoint_;
   StepTimeouts timeouts_;
-  boost::asio::steady_timer timer_;
-  uint64_t timer_gen_ = 0;
+  LazyDeadline<HttpUpstreamRequest> deadline_;  // the current step's timer
   bool timed_out_ = false;
   bool reused_ = false;
   bool got_head_ = false;
