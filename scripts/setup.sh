@@ -11,7 +11,8 @@ apt-get install -y -qq --no-install-recommends \
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
   libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev \
   libncurses-dev libgtest-dev libgmock-dev libbenchmark-dev jq \
-  nginx-light wrk prometheus tmux procps util-linux linux-perf >/dev/null
+  nginx-light wrk prometheus tmux procps util-linux linux-perf zlib1g-dev \
+  python3 python3-botocore >/dev/null
 
 # Node.js and npm for the end-to-end tests with the real Claude Code CLI and SDK (npm registry).
 if ! command -v npm >/dev/null 2>&1; then
