@@ -29,6 +29,14 @@ std::string AnthropicErrorEvent(std::string_view type, std::string_view message,
   return out;
 }
 
+void AppendAnthropicErrorJson(std::string_view type, std::string_view message, std::string* out) {
+  out->append(R"({"type":"error","error":{"type":)");
+  out->append(JsonQuote(type));
+  out->append(R"(,"message":)");
+  out->append(JsonQuote(message));
+  out->append("}}");
+}
+
 std::string_view ErrorTypeForStatus(int status) {
   switch (status) {
     case 400:

@@ -15,6 +15,10 @@ std::string AnthropicErrorBody(std::string_view type, std::string_view message,
 std::string AnthropicErrorEvent(std::string_view type, std::string_view message,
                                 std::string_view request_id);
 
+// Appends the error object without a request id, as Anthropic's own events and a translated
+// upstream error carry it: {"type":"error","error":{"type":"<type>","message":"<message>"}}
+void AppendAnthropicErrorJson(std::string_view type, std::string_view message, std::string* out);
+
 // Anthropic's error type for an HTTP status: 400 invalid_request_error, 401 authentication_error,
 // 402 billing_error, 403 permission_error, 404 not_found_error, 405 invalid_request_error,
 // 409 conflict_error, 413 request_too_large, 429 rate_limit_error, 431 invalid_request_error,

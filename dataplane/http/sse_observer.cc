@@ -1,6 +1,7 @@
 #include "dataplane/http/sse_observer.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -63,8 +64,18 @@ void ReleaseIfLarge(std::string* buffer) {
   }
 }
 
+// Names of the usage fields in an object, in the order input, output, cache creation (write),
+// cache read.
+using UsageKeys = std::array<std::string_view, 4>;
+constexpr UsageKeys kAnthropicUsageKeys = {
+    "input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"};
+// Bedrock's `amazon-bedrock-invocationMetrics` on message_stop (protocols.md 3.9).
+constexpr UsageKeys kBedrockMetricsKeys = {"inputTokenCount", "outputTokenCount",
+                                           "cacheWriteInputTokenCount", "cacheReadInputTokenCount"};
+
 // Overwrites each usage field the object carries as an integer (null or absent: untouched).
-simdjson::error_code ReadUsage(simdjson::simdjson_result<od::value> usage_result, Usage* usage) {
+simdjson::error_code ReadUsage(simdjson::simdjson_result<od::value> usage_result, Usage* usage,
+                               const UsageKeys& keys = kAnthropicUsageKeys) {
   od::object object;
   if (auto error = usage_result.get_object().get(object)) {
     return error;
@@ -79,13 +90,13 @@ simdjson::error_code ReadUsage(simdjson::simdjson_result<od::value> usage_result
       return error;
     }
     int64_t* slot = nullptr;
-    if (key == "input_tokens") {
+    if (key == keys[0]) {
       slot = &usage->input_tokens;
-    } else if (key == "output_tokens") {
+    } else if (key == keys[1]) {
       slot = &usage->output_tokens;
-    } else if (key == "cache_creation_input_tokens") {
+    } else if (key == keys[2]) {
       slot = &usage->cache_creation_input_tokens;
-    } else if (key == "cache_read_input_tokens") {
+    } else if (key == keys[3]) {
       slot = &usage->cache_read_input_tokens;
     } else {
       continue;
@@ -103,6 +114,16 @@ simdjson::error_code ReadUsage(simdjson::simdjson_result<od::value> usage_result
     }
   }
   return simdjson::SUCCESS;
+}
+
+// Sets each field of `to` still missing (-1) that `from` has.
+void FillMissing(const Usage& from, Usage* to) {
+  for (auto field : {&Usage::input_tokens, &Usage::output_tokens,
+                     &Usage::cache_creation_input_tokens, &Usage::cache_read_input_tokens}) {
+    if (to->*field < 0) {
+      to->*field = from.*field;
+    }
+  }
 }
 
 // Parses `json` in place (it gains zeroed padding capacity; its bytes are unchanged).
@@ -227,7 +248,8 @@ void SseObserver::OnLine(std::string_view line, bool truncated) {
     event_named_ = true;
     // A truncated name is longer than kMaxEventLine: never one we keep or track.
     event_name_.assign(truncated ? std::string_view() : value);
-    keep_data_ = !truncated && IsKeptEvent(event_name_);
+    keep_data_ = !truncated &&
+                 (IsKeptEvent(event_name_) || (event_name_ == "message_stop" && UsageIncomplete()));
     if (!keep_data_) {
       ReleaseIfLarge(&data_);
     }
@@ -254,6 +276,9 @@ void SseObserver::DispatchEvent() {
   ++events_;
   if (event_name_ == "message_stop") {
     saw_message_stop_ = true;
+    if (keep_data_ && !data_overflow_ && !data_.empty()) {
+      FillUsageFromMessageStop();
+    }
     return;
   }
   if (!saw_content_ && event_name_ == "content_block_delta") {
@@ -291,6 +316,27 @@ void SseObserver::DispatchEvent() {
       error_type_.assign(type);
     }
   }
+}
+
+void SseObserver::FillUsageFromMessageStop() {
+  od::document doc;
+  if (IterateInPlace(&data_).get(doc) != simdjson::SUCCESS) {
+    return;
+  }
+  od::object root;
+  if (doc.get_object().get(root) != simdjson::SUCCESS) {
+    return;
+  }
+  Usage stop;
+  (void)ReadUsage(root.find_field_unordered("usage"), &stop);
+  FillMissing(stop, &usage_);
+  if (!UsageIncomplete()) {
+    return;
+  }
+  Usage metrics;
+  (void)ReadUsage(root.find_field_unordered("amazon-bedrock-invocationMetrics"), &metrics,
+                  kBedrockMetricsKeys);
+  FillMissing(metrics, &usage_);
 }
 
 void SseObserver::ResetEvent() {

@@ -35,7 +35,9 @@ class SseObserver {
   bool saw_content() const { return saw_content_; }
   bool saw_error() const { return saw_error_; }
   // Usage per protocols.md 1.6: message_start.message.usage, then each message_delta.usage
-  // overwrites the fields it carries (cumulative values, never summed).
+  // overwrites the fields it carries (cumulative values, never summed). Fields still missing at
+  // message_stop are filled from its `usage`, else from its `amazon-bedrock-invocationMetrics`
+  // (protocols.md 3.9); its data is kept and parsed only when a field is missing.
   const Usage& usage() const { return usage_; }
   // error.type of an `event: error` seen in the stream ("" if none).
   const std::string& error_type() const { return error_type_; }
@@ -53,6 +55,12 @@ class SseObserver {
   // `truncated`: the line was longer than what was kept of it (line_ holds a prefix).
   void OnLine(std::string_view line, bool truncated);
   void DispatchEvent();
+  // Fills the usage fields still missing from the message_stop event's data.
+  void FillUsageFromMessageStop();
+  bool UsageIncomplete() const {
+    return usage_.input_tokens < 0 || usage_.output_tokens < 0 ||
+           usage_.cache_creation_input_tokens < 0 || usage_.cache_read_input_tokens < 0;
+  }
   void ResetEvent();
   // Whether data lines of the current event must be kept (interesting event, or no name yet).
   bool WantData() const { return keep_data_ || !event_named_; }

@@ -368,6 +368,77 @@ TEST(SseObserverTest, EmptyFeedsChangeNothing) {
   EXPECT_TRUE(o.AtEventBoundary());
 }
 
+TEST(SseObserverTest, MessageStopFillsMissingUsageFromBedrockInvocationMetrics) {
+  SseObserver o;
+  o.Feed(
+      "event: message_start\n"
+      R"(data: {"type":"message_start","message":{"usage":{"input_tokens":2095,"output_tokens":1}}})"
+      "\n\n"
+      "event: message_delta\n"
+      R"(data: {"type":"message_delta","usage":{"output_tokens":89}})"
+      "\n\n"
+      "event: message_stop\n"
+      R"(data: {"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":9,)"
+      R"("outputTokenCount":9,"invocationLatency":2563,"firstByteLatency":1137,)"
+      R"("cacheReadInputTokenCount":512,"cacheWriteInputTokenCount":128}})"
+      "\n\n");
+  EXPECT_TRUE(o.saw_message_stop());
+  // Fields the events carried stay; only the missing ones come from the metrics.
+  EXPECT_EQ(o.usage().input_tokens, 2095);
+  EXPECT_EQ(o.usage().output_tokens, 89);
+  EXPECT_EQ(o.usage().cache_creation_input_tokens, 128);
+  EXPECT_EQ(o.usage().cache_read_input_tokens, 512);
+}
+
+TEST(SseObserverTest, MessageStopUsageComesBeforeInvocationMetrics) {
+  constexpr std::string_view kStopOnly =
+      "event: message_stop\n"
+      R"(data: {"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":1,)"
+      R"("outputTokenCount":2,"cacheReadInputTokenCount":3,"cacheWriteInputTokenCount":4},)"
+      R"("usage":{"input_tokens":10,"cache_read_input_tokens":30,"output_tokens":null}})"
+      "\n\n";
+  // No message_start at all: everything from message_stop, whatever the split.
+  for (size_t cut = 0; cut <= kStopOnly.size(); ++cut) {
+    SseObserver o;
+    o.Feed(kStopOnly.substr(0, cut));
+    o.Feed(kStopOnly.substr(cut));
+    EXPECT_EQ(o.usage().input_tokens, 10);
+    EXPECT_EQ(o.usage().output_tokens, 2);
+    EXPECT_EQ(o.usage().cache_creation_input_tokens, 4);
+    EXPECT_EQ(o.usage().cache_read_input_tokens, 30);
+  }
+}
+
+TEST(SseObserverTest, MessageStopDoesNotOverrideKnownUsage) {
+  SseObserver o;
+  o.Feed(std::string(kStream.substr(0, kStream.rfind("event: message_stop"))) +
+         "event: message_stop\n"
+         R"(data: {"type":"message_stop","usage":{"input_tokens":1,"output_tokens":2,)"
+         R"("cache_creation_input_tokens":3,"cache_read_input_tokens":4},)"
+         R"("amazon-bedrock-invocationMetrics":{"inputTokenCount":5}})"
+         "\n\n");
+  ExpectStreamResult(o);
+}
+
+TEST(SseObserverTest, MalformedMessageStopLeavesUsageAlone) {
+  for (std::string_view data :
+       {R"({"type":"message_stop"})", R"({"type":"message_stop","usage":"x"})", "not json",
+        R"({"type":"message_stop","amazon-bedrock-invocationMetrics":[1]})",
+        R"({"type":"message_stop","amazon-bedrock-invocationMetrics":{"inputTokenCount":"7"}})"}) {
+    SseObserver o;
+    o.Feed(
+        "event: message_start\n"
+        R"(data: {"type":"message_start","message":{"usage":{"input_tokens":5}}})"
+        "\n\n");
+    o.Feed(std::string("event: message_stop\ndata: ") + std::string(data) + "\n\n");
+    EXPECT_TRUE(o.saw_message_stop()) << data;
+    EXPECT_EQ(o.usage().input_tokens, 5) << data;
+    EXPECT_EQ(o.usage().output_tokens, -1) << data;
+    EXPECT_EQ(o.usage().cache_creation_input_tokens, -1) << data;
+    EXPECT_EQ(o.usage().cache_read_input_tokens, -1) << data;
+  }
+}
+
 TEST(SseObserverTest, UsageFromMessageBody) {
   const Usage usage = UsageFromMessageBody(
       R"({"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":)"
