@@ -12,6 +12,7 @@
 #include "proto/snapshot.pb.h"
 
 #include "controlplane/config/config_loader.h"
+#include "controlplane/credentials/aws_chain_keys.h"
 #include "controlplane/health/health_checker.h"
 #include "controlplane/management/management_service.h"
 #include "controlplane/reload/config_watcher.h"
@@ -109,6 +110,18 @@ class HealthConfigWatcher final : public SnapshotWatcher {
   HealthChecker* const checker_;
 };
 
+// Hands every new snapshot to the AWS credential chain keys (their own thread starts and stops
+// refreshers: no blocking under the cache's lock).
+class AwsChainWatcher final : public SnapshotWatcher {
+ public:
+  explicit AwsChainWatcher(aws::AwsChainKeys* keys) : keys_(keys) {}
+  // SnapshotWatcher
+  void OnSnapshot(const SnapshotConstSharedPtr& snapshot) override { keys_->SyncSoon(snapshot); }
+
+ private:
+  aws::AwsChainKeys* const keys_;
+};
+
 class ControlPlaneImpl final : public ControlPlane {
  public:
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Create(const ControlPlaneOptions& options);
@@ -141,6 +154,9 @@ class ControlPlaneImpl final : public ControlPlane {
   std::string RenderMetrics() const;
 
   SnapshotCache cache_;
+  // Bedrock providers without keys: credentials from the AWS chain, refreshed here.
+  std::unique_ptr<aws::AwsChainKeys> aws_keys_;
+  std::unique_ptr<AwsChainWatcher> aws_watcher_;
   std::unique_ptr<HealthChecker> health_;  // its results go into every data plane's snapshot
   std::unique_ptr<HealthConfigWatcher> health_watcher_;
   DataPlaneRegistry registry_;
@@ -210,9 +226,27 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
     }
   }
 
+  // Bedrock without keys: the first chain walk happens now, so that the first snapshot a data
+  // plane gets carries the credentials.
+  aws::AwsChainKeys::Deps ad;
+  ad.env = [env](const std::string& name) { return env(name); };
+  ad.on_change = [cache = &cp->cache_] { cache->Republish(); };
+  cp->aws_keys_ = std::make_unique<aws::AwsChainKeys>(std::move(ad));
+  if (const SnapshotConstSharedPtr loaded = cp->cache_.Current(); loaded != nullptr) {
+    cp->aws_keys_->Sync(*loaded);
+  }
+
   // Active health checks (SPEC.md, Key pools): a changed verdict republishes the snapshot.
   HealthChecker::Deps hd;
-  hd.current = [cache = &cp->cache_] { return cache->Current(); };
+  hd.current = [cache = &cp->cache_, keys = cp->aws_keys_.get()]() -> SnapshotConstSharedPtr {
+    SnapshotConstSharedPtr current = cache->Current();
+    if (current == nullptr || !aws::AwsChainKeys::Applies(*current)) {
+      return current;
+    }
+    auto with_keys = std::make_shared<ccrelay::v1::RoutingSnapshot>(*current);
+    keys->Overlay(with_keys.get());
+    return with_keys;
+  };
   hd.on_change = [cache = &cp->cache_] { return cache->Republish(); };
   hd.clock = &common::RealClock::Get();
   cp->health_ = std::make_unique<HealthChecker>(std::move(hd));
@@ -220,8 +254,10 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   // Several data planes, one key: each connected data plane gets an equal share of every key
   // limit, re-divided when one connects or disconnects (SPEC.md, Key pools); and every data
   // plane gets the health checks' verdicts.
-  cp->cache_.SetNodeHook([registry = &cp->registry_, health = cp->health_.get()](
-                             const std::string&, ccrelay::v1::RoutingSnapshot* snapshot) {
+  cp->cache_.SetNodeHook([registry = &cp->registry_, health = cp->health_.get(),
+                          keys = cp->aws_keys_.get()](const std::string&,
+                                                      ccrelay::v1::RoutingSnapshot* snapshot) {
+    keys->Overlay(snapshot);
     DivideKeyLimits(registry->connected_count(), snapshot);
     health->Overlay(snapshot);
   });
@@ -344,6 +380,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   cp->health_->Start();
   cp->health_watcher_ = std::make_unique<HealthConfigWatcher>(cp->health_.get());
   cp->cache_.Watch(cp->health_watcher_.get());
+  cp->aws_watcher_ = std::make_unique<AwsChainWatcher>(cp->aws_keys_.get());
+  cp->cache_.Watch(cp->aws_watcher_.get());
   CCR_LOG(kInfo, "control_plane_started",
           Q("config", config_path.empty() ? std::string("built-in default") : config_path),
           Q("state_file", so.state_file), F("version", cp->cache_.version()));
@@ -361,6 +399,12 @@ void ControlPlaneImpl::Shutdown() {
   }
   if (health_ != nullptr) {
     health_->Stop();
+  }
+  if (aws_watcher_ != nullptr) {
+    cache_.Cancel(aws_watcher_.get());
+  }
+  if (aws_keys_ != nullptr) {
+    aws_keys_->Stop();
   }
   if (server_ == nullptr) {
     return;  // Start failed before the server ran

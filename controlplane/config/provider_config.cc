@@ -30,13 +30,16 @@ struct ProviderType {
   std::string_view name;
   std::string_view default_base_url;
 };
-constexpr std::array<ProviderType, 3> kSupportedTypes = {{
+// Bedrock's default base_url depends on aws_region (BedrockDefaultBaseUrl).
+constexpr std::array<ProviderType, 4> kSupportedTypes = {{
     {"anthropic", "https://api.anthropic.com"},
     {"zai", "https://api.z.ai/api/anthropic"},
     {"ollama", "http://localhost:11434"},
+    {"bedrock", ""},
 }};
 // Known provider types that later issues implement.
-constexpr std::array<std::string_view, 3> kPlannedTypes = {"bedrock", "vertex", "azure"};
+constexpr std::array<std::string_view, 2> kPlannedTypes = {"vertex", "azure"};
+constexpr std::string_view kTypeList = "anthropic, zai, ollama or bedrock";
 
 const ProviderType* FindType(std::string_view name) {
   for (const ProviderType& t : kSupportedTypes) {
@@ -51,7 +54,7 @@ const ProviderType* FindType(std::string_view name) {
 const ProviderType* ReadType(ConfigReader& reader, const Mapping& map) {
   const Field field = map.Get("type");
   if (!field.present) {
-    reader.Error(field, "required (anthropic, zai or ollama)");
+    reader.Error(field, absl::StrCat("required (", std::string(kTypeList), ")"));
     return nullptr;
   }
   std::optional<std::string> type = reader.String(field);
@@ -76,7 +79,7 @@ const ProviderType* ReadType(ConfigReader& reader, const Mapping& map) {
   known.insert(known.end(), kPlannedTypes.begin(), kPlannedTypes.end());
   reader.Error(field,
                absl::StrCat("unknown provider type ", ConfigReader::Quote(field, *type),
-                            DidYouMeanSuffix(*type, known), "; expected anthropic, zai or ollama"));
+                            DidYouMeanSuffix(*type, known), "; expected ", std::string(kTypeList)));
   return nullptr;
 }
 
@@ -148,6 +151,66 @@ void ReadModelMapping(ConfigReader& reader, const Field& field, ccrelay::v1::Pro
   }
 }
 
+// Reads one secret-valued string field; nullopt (error reported) when absent-but-required,
+// not a string, empty or not plain text.
+std::optional<std::string> ReadSecretString(ConfigReader& reader, const Field& field,
+                                            bool required, std::string_view what) {
+  if (!field.present) {
+    if (required) {
+      reader.Error(field, absl::StrCat("required: ", std::string(what)));
+    }
+    return std::nullopt;
+  }
+  std::optional<std::string> v = reader.String(field);
+  if (!v.has_value()) {
+    return std::nullopt;
+  }
+  if (v->empty()) {
+    reader.Error(field, "must not be empty");
+    return std::nullopt;
+  }
+  if (absl::Status s = CheckSecretText(*v); !s.ok()) {
+    reader.Error(field, std::string(s.message()));
+    return std::nullopt;
+  }
+  return v;
+}
+
+// A Bedrock key entry with IAM credentials (SigV4): the fingerprint is the access key id's.
+bool ReadAwsKey(ConfigReader& reader, const Mapping& map, const Field& access_key_id,
+                std::string_view provider_name, ccrelay::v1::Key* key) {
+  std::optional<std::string> id =
+      ReadSecretString(reader, access_key_id, true, "the AWS access key id");
+  std::optional<std::string> secret =
+      ReadSecretString(reader, map.GetSecret("aws_secret_access_key"), true,
+                       "the AWS secret access key (e.g. \"${AWS_SECRET_ACCESS_KEY}\")");
+  // An empty session token is none ("${AWS_SESSION_TOKEN:-}" with long-term credentials).
+  const Field token_field = map.GetSecret("aws_session_token");
+  std::optional<std::string> token;
+  bool token_ok = true;
+  if (token_field.present) {
+    token = reader.String(token_field);
+    token_ok = token.has_value();
+    if (token_ok && !token->empty()) {
+      if (absl::Status st = CheckSecretText(*token); !st.ok()) {
+        reader.Error(token_field, std::string(st.message()));
+        token_ok = false;
+      }
+    }
+  }
+  if (!id.has_value() || !secret.has_value() || !token_ok) {
+    return false;
+  }
+  key->set_fingerprint(ccrelay::common::FingerprintOf(*id));
+  key->set_id(absl::StrCat(std::string(provider_name), "/", key->fingerprint()));
+  ccrelay::v1::AwsCredentials* aws = key->mutable_aws();
+  aws->set_access_key_id(*std::move(id));
+  aws->set_secret_access_key(*std::move(secret));
+  aws->set_session_token(token.value_or(""));
+  aws->set_source("config");
+  return true;
+}
+
 struct ReadKeyResult {
   ccrelay::v1::Key key;
   Field secret_field;  // where `key:` was written
@@ -155,15 +218,20 @@ struct ReadKeyResult {
 
 // Reads one `keys[i]` entry; nullopt when it has errors.
 std::optional<ReadKeyResult> ReadKey(ConfigReader& reader, const Field& item,
-                                     std::string_view provider_name) {
+                                     std::string_view provider_name, bool bedrock) {
   if (item.node.IsScalar()) {
     // Never echo: a bare scalar here is most likely the key itself.
     reader.Error(item,
                  "expected a mapping with a \"key\" field (write `- key: ...`), got a plain value");
     return std::nullopt;
   }
-  std::optional<Mapping> map = reader.Map(
-      item, {"key", "rpm_limit", "tpm_limit", "itpm_limit", "otpm_limit", "weight", "enabled"});
+  std::vector<std::string_view> allowed = {"key",        "rpm_limit", "tpm_limit", "itpm_limit",
+                                           "otpm_limit", "weight",    "enabled"};
+  if (bedrock) {
+    allowed.insert(allowed.end(),
+                   {"aws_access_key_id", "aws_secret_access_key", "aws_session_token"});
+  }
+  std::optional<Mapping> map = reader.Map(item, allowed);
   if (!map.has_value()) {
     return std::nullopt;
   }
@@ -172,8 +240,23 @@ std::optional<ReadKeyResult> ReadKey(ConfigReader& reader, const Field& item,
   ccrelay::v1::Key& key = out.key;
   out.secret_field = map->GetSecret("key");
   const Field& secret = out.secret_field;
-  if (!secret.present) {
-    reader.Error(secret, "required: the API key (e.g. \"${ANTHROPIC_API_KEY}\")");
+  const Field access_key_id = map->GetSecret("aws_access_key_id");
+  if (bedrock && access_key_id.present) {
+    ok = ReadAwsKey(reader, *map, access_key_id, provider_name, &key);
+    if (secret.present) {
+      reader.Error(secret, "a key entry has either `key` (a Bedrock API key) or AWS credentials "
+                           "(aws_access_key_id, aws_secret_access_key), not both");
+      ok = false;
+    }
+    out.secret_field = access_key_id;
+  } else if (bedrock && (map->Get("aws_secret_access_key").present ||
+                         map->Get("aws_session_token").present)) {
+    reader.Error(access_key_id, "required with aws_secret_access_key / aws_session_token");
+    ok = false;
+  } else if (!secret.present) {
+    reader.Error(secret, bedrock ? "required: a Bedrock API key (`key: ${AWS_BEARER_TOKEN_BEDROCK}`) "
+                                   "or aws_access_key_id and aws_secret_access_key"
+                                 : "required: the API key (e.g. \"${ANTHROPIC_API_KEY}\")");
     ok = false;
   } else if (std::optional<std::string> v = reader.String(secret); !v.has_value()) {
     ok = false;
@@ -223,6 +306,7 @@ std::optional<ReadKeyResult> ReadKey(ConfigReader& reader, const Field& item,
 
 // Reads `keys:` into `p` and reports duplicates. Returns false when any key had an error.
 bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p) {
+  const bool bedrock = p->type() == "bedrock";
   std::optional<std::vector<Field>> items = reader.List(field);
   if (!items.has_value()) {
     return !field.present;
@@ -237,17 +321,19 @@ bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p
     // Items inherit `secret` from `keys`: a bare scalar item is probably a key pasted without
     // `key:`, and is never echoed.
     const Field& item = (*items)[i];
-    std::optional<ReadKeyResult> read = ReadKey(reader, item, p->name());
+    std::optional<ReadKeyResult> read = ReadKey(reader, item, p->name(), bedrock);
     if (!read.has_value()) {
       ok = false;
       continue;
     }
-    auto [pos, inserted] = seen.emplace(read->key.fingerprint(), Seen{i, read->key.secret()});
+    const std::string& value =
+        read->key.has_aws() ? read->key.aws().access_key_id() : read->key.secret();
+    auto [pos, inserted] = seen.emplace(read->key.fingerprint(), Seen{i, value});
     if (!inserted) {
       const std::string first = IndexPath(field.path, pos->second.index);
       reader.Error(
           read->secret_field,
-          pos->second.secret == read->key.secret()
+          pos->second.secret == value
               ? absl::StrCat("duplicate key: the same value as ", first)
               : absl::StrCat("two different keys share the fingerprint ", read->key.fingerprint(),
                              " with ", first, "; their ids would collide"));
@@ -259,12 +345,71 @@ bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p
   return ok;
 }
 
+// An AWS region name: lowercase letters, digits and '-' ("us-east-1", "eu-central-2",
+// "us-gov-west-1"), so that it is safe in a host name and in a SigV4 scope.
+bool IsValidAwsRegion(std::string_view region) {
+  if (region.empty() || region.size() > 32 || region.front() == '-' || region.back() == '-') {
+    return false;
+  }
+  return std::all_of(region.begin(), region.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+// aws_region (required for bedrock), aws_profile and the credential endpoints (bedrock only).
+void ReadAwsSettings(ConfigReader& reader, const Mapping& map, bool bedrock,
+                     ccrelay::v1::Provider* p) {
+  const Field region = map.Get("aws_region");
+  if (!bedrock) {
+    for (std::string_view key :
+         {"aws_region", "aws_profile", "aws_sts_endpoint", "aws_imds_endpoint"}) {
+      if (const Field f = map.Get(key); f.present) {
+        reader.Error(f, "only a provider of type: bedrock has this setting");
+      }
+    }
+    return;
+  }
+  if (!region.present) {
+    reader.Error(region, "required for type: bedrock (the AWS region, e.g. us-east-1)");
+  } else if (std::optional<std::string> v = reader.String(region); v.has_value()) {
+    if (!IsValidAwsRegion(*v)) {
+      reader.Error(region, absl::StrCat("not an AWS region name: ",
+                                        ConfigReader::Quote(region, *v), " (e.g. us-east-1)"));
+    } else {
+      p->set_aws_region(*std::move(v));
+    }
+  }
+  if (std::optional<std::string> v = reader.String(map.Get("aws_profile")); v.has_value()) {
+    p->set_aws_profile(*std::move(v));
+  }
+  struct Endpoint {
+    std::string_view key;
+    std::string* value;
+  };
+  for (const Endpoint& e : {Endpoint{"aws_sts_endpoint", p->mutable_aws_sts_endpoint()},
+                            Endpoint{"aws_imds_endpoint", p->mutable_aws_imds_endpoint()}}) {
+    const Field f = map.Get(e.key);
+    std::optional<std::string> v = reader.String(f);
+    if (!v.has_value()) {
+      continue;
+    }
+    absl::StatusOr<std::string> normalized = NormalizeBaseUrl(*v);
+    if (!normalized.ok()) {
+      reader.Error(f, absl::StrCat(normalized.status().message(), ", got ",
+                                   ConfigReader::Quote(f, *v)));
+      continue;
+    }
+    *e.value = *std::move(normalized);
+  }
+}
+
 // Reads one provider; nullopt when it has no usable name.
 std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& item,
                                             const std::string& base_dir) {
   std::optional<Mapping> map =
       reader.Map(item, {"name", "type", "enabled", "base_url", "ca_file", "weight", "models",
-                        "keys", "model_mapping", "pricing"});
+                        "keys", "model_mapping", "pricing", "aws_region", "aws_profile",
+                        "aws_sts_endpoint", "aws_imds_endpoint"});
   if (!map.has_value()) {
     return std::nullopt;
   }
@@ -280,6 +425,7 @@ std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& i
     p.set_type(std::string(type->name));
   }
   p.set_enabled(reader.Bool(map->Get("enabled")).value_or(true));
+  ReadAwsSettings(reader, *map, type != nullptr && type->name == "bedrock", &p);
 
   const Field url = map->Get("base_url");
   if (std::optional<std::string> v = reader.String(url); v.has_value()) {
@@ -291,7 +437,8 @@ std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& i
       p.set_base_url(*std::move(normalized));
     }
   } else if (!url.present && type != nullptr) {
-    p.set_base_url(std::string(type->default_base_url));
+    p.set_base_url(type->name == "bedrock" ? BedrockDefaultBaseUrl(p.aws_region())
+                                           : std::string(type->default_base_url));
   }
 
   const Field ca = map->Get("ca_file");
@@ -382,6 +529,10 @@ std::vector<ReadProvider> ReadProviders(ConfigReader& reader, const Field& field
     }
   }
   return out;
+}
+
+std::string BedrockDefaultBaseUrl(std::string_view region) {
+  return absl::StrCat("https://bedrock-runtime.", std::string(region), ".amazonaws.com");
 }
 
 ccrelay::v1::Provider DefaultAnthropicProvider() {

@@ -22,6 +22,9 @@ struct ReadProvider {
 std::vector<ReadProvider> ReadProviders(ConfigReader& reader, const Field& field,
                                         const std::string& base_dir);
 
+// Bedrock's base URL for a region: https://bedrock-runtime.<region>.amazonaws.com.
+std::string BedrockDefaultBaseUrl(std::string_view region);
+
 // The provider of the built-in default: anthropic, enabled, api.anthropic.com, no keys.
 ccrelay::v1::Provider DefaultAnthropicProvider();
 

@@ -102,6 +102,17 @@ bool TargetHealth::Record(const ProbeVerdict& verdict, const ccrelay::v1::Health
   return true;
 }
 
+// A model the provider serves, for checks that name one (Bedrock's CountTokens): the first listed
+// model, else the first model_mapping target without a wildcard ("" = the type's default).
+std::string HealthCheckModel(const ccrelay::v1::Provider& p) {
+  for (const ccrelay::v1::ModelMapping& m : p.model_mapping()) {
+    if (!m.to().empty() && m.to().find('*') == std::string::npos) {
+      return m.to();
+    }
+  }
+  return p.models().empty() ? std::string() : p.models(0);
+}
+
 // ---- HealthChecker ---------------------------------------------------------------------------
 
 struct HealthChecker::Impl {
@@ -181,9 +192,10 @@ std::map<TargetKey, HealthChecker::Impl::Target> HealthChecker::Impl::BuildTarge
     }
     Target base;
     base.request.url = *url;
-    base.request.target = StrCat(url->path_prefix, adapter->HealthCheckTarget());
+    base.request.adapter = adapter;
     base.request.timeout = timeout;
-    base.request.headers.push_back({"anthropic-version", "2023-06-01"});
+    base.request.region = p.aws_region();
+    base.request.model = HealthCheckModel(p);
     if (url->tls) {
       auto it = tls_by_ca.find(p.ca_file());
       if (it == tls_by_ca.end()) {
@@ -201,21 +213,30 @@ std::map<TargetKey, HealthChecker::Impl::Target> HealthChecker::Impl::BuildTarge
     // Keys the relay may send requests of its own with (not subscription OAuth tokens).
     std::vector<const ccrelay::v1::Key*> keys;
     for (const ccrelay::v1::Key& k : p.keys()) {
-      if (k.enabled() && adapter->MayProbeWithKey(k.secret())) {
+      if (k.enabled() && (k.has_aws() || adapter->MayProbeWithKey(k.secret()))) {
         keys.push_back(&k);
       }
     }
+    auto with_key = [](const ccrelay::v1::Key& k, ProbeRequest* r) {
+      if (k.has_aws()) {
+        r->aws = ProbeRequest::Aws{k.aws().access_key_id(), k.aws().secret_access_key(),
+                                   k.aws().session_token()};
+      } else {
+        r->key = k.secret();
+      }
+    };
     const bool one_by_one = adapter->HealthCheckVerifiesKeys() && !keys.empty();
     (*per_key_out)[p.name()] = one_by_one;
     if (!one_by_one) {
+      if (keys.empty() && !adapter->UsableWithoutKeys()) {
+        continue;  // nothing to check with (Bedrock waiting for its credentials)
+      }
       Target t = base;
       // A provider that does not verify keys may still sit behind a proxy that does: send one.
       // Without keys: no credentials (a passthrough provider's 401 still proves it is there),
       // except a type that sends a placeholder of its own (Ollama's "ollama").
       if (!keys.empty()) {
-        adapter->AuthHeaders(keys.front()->secret(), &t.request.headers);
-      } else if (!adapter->SupportsPassthrough()) {
-        adapter->AuthHeaders("", &t.request.headers);
+        with_key(*keys.front(), &t.request);
       }
       out.emplace(TargetKey{p.name(), ""}, std::move(t));
       continue;
@@ -223,7 +244,7 @@ std::map<TargetKey, HealthChecker::Impl::Target> HealthChecker::Impl::BuildTarge
     for (const ccrelay::v1::Key* k : keys) {
       Target t = base;
       t.with_key = true;
-      adapter->AuthHeaders(k->secret(), &t.request.headers);
+      with_key(*k, &t.request);
       out.emplace(TargetKey{p.name(), k->fingerprint()}, std::move(t));
     }
   }
@@ -287,7 +308,8 @@ void HealthChecker::Impl::Round(bool only_new) {
         auto before = previous.find(it->first);
         keep = before == previous.end() ||
                (before->second.request.url.pool_key == now_it->second.request.url.pool_key &&
-                before->second.request.target == now_it->second.request.target);
+                before->second.request.url.path_prefix == now_it->second.request.url.path_prefix &&
+                before->second.request.model == now_it->second.request.model);
       }
       if (keep) {
         ++it;

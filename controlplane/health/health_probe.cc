@@ -1,5 +1,6 @@
 #include "controlplane/health/health_probe.h"
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -9,6 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "dataplane/common/clock.h"
 #include "dataplane/common/str.h"
 #include "dataplane/upstream/http_upstream_request.h"
 
@@ -57,13 +59,20 @@ class Probe : public upstream::UpstreamCallbacks, public std::enable_shared_from
             ""});
       }
     });
-    head_ = StrCat("GET ", request_.target, " HTTP/1.1\r\nHost: ", request_.url.host_header,
-                   "\r\nUser-Agent: cc-relay/", CCR_VERSION,
-                   " health-check\r\nAccept: application/json\r\nConnection: close\r\n");
-    for (const providers::HeaderField& h : request_.headers) {
-      common::StrAppendPieces(&head_, {h.name, ": ", h.value, "\r\n"});
+    providers::UpstreamTarget target;
+    target.host_header = request_.url.host_header;
+    target.path_prefix = request_.url.path_prefix;
+    target.mapped_model = request_.model;
+    target.key = request_.key;
+    providers::AwsSigningKey aws;
+    if (request_.aws.has_value()) {
+      aws = {request_.aws->access_key_id, request_.aws->secret_access_key,
+             request_.aws->session_token};
+      target.aws = &aws;
     }
-    head_ += "\r\n";
+    target.region = request_.region;
+    target.unix_seconds = common::RealClock::Get().UnixMillis() / 1000;
+    request_.adapter->BuildHealthCheck(target, request_.model, &plan_);
     upstream::UpstreamEndpoint endpoint{request_.url.host, request_.url.port, request_.url.tls,
                                         request_.tls, request_.url.pool_key};
     // Each step may take the whole budget; the probe's own deadline (above) ends it first.
@@ -71,14 +80,19 @@ class Probe : public upstream::UpstreamCallbacks, public std::enable_shared_from
     upstream::StepTimeouts timeouts{step, step, step};
     upstream_ = std::make_shared<upstream::HttpUpstreamRequest>(ioc_.get_executor(), resolver_,
                                                                 nullptr, *this);
-    const asio::const_buffer buf = asio::buffer(head_);
-    upstream_->Send(endpoint, timeouts, std::span<const asio::const_buffer>(&buf, 1), true);
+    const std::array<asio::const_buffer, 2> bufs = {asio::buffer(plan_.head),
+                                                    asio::buffer(plan_.rewritten_body)};
+    upstream_->Send(endpoint, timeouts, std::span<const asio::const_buffer>(bufs), true);
   }
 
   // upstream::UpstreamCallbacks
   void OnUpstreamHead(const upstream::UpstreamResponseHead& head) override {
     const auto self = shared_from_this();
     status_ = head.status;
+    // Bedrock names its errors in a header (ThrottlingException:http://internal.amazon.com/...).
+    if (auto it = head.fields.find("x-amzn-errortype"); it != head.fields.end()) {
+      header_error_type_ = std::string(it->value().substr(0, it->value().find(':')));
+    }
     if (status_ < 400) {
       Finish(ProbeResult{status_, "", ""});
       return;
@@ -87,7 +101,7 @@ class Probe : public upstream::UpstreamCallbacks, public std::enable_shared_from
     bool end = false;
     body_.append(upstream_->TakeBuffered(&end));
     if (end) {
-      Finish(ProbeResult{status_, "", ErrorType(body_)});
+      Finish(ProbeResult{status_, "", BodyOrHeaderErrorType()});
     } else {
       upstream_->ReadBody();
     }
@@ -101,7 +115,7 @@ class Probe : public upstream::UpstreamCallbacks, public std::enable_shared_from
     }
     body_.append(bytes);
     if (end) {
-      Finish(ProbeResult{status_, "", ErrorType(body_)});
+      Finish(ProbeResult{status_, "", BodyOrHeaderErrorType()});
     } else {
       upstream_->ReadBody();
     }
@@ -118,6 +132,11 @@ class Probe : public upstream::UpstreamCallbacks, public std::enable_shared_from
   }
 
  private:
+  std::string BodyOrHeaderErrorType() const {
+    std::string t = ErrorType(body_);
+    return t.empty() ? header_error_type_ : t;
+  }
+
   // The step a timeout interrupted, for the reason shown to people.
   std::string_view Step() const { return status_ != 0 ? "read" : "request"; }
 
@@ -138,7 +157,8 @@ class Probe : public upstream::UpstreamCallbacks, public std::enable_shared_from
   asio::steady_timer timer_;
   ProbeRequest request_;
   std::function<void(ProbeResult)> done_;
-  std::string head_;
+  providers::UpstreamRequestPlan plan_;
+  std::string header_error_type_;
   std::shared_ptr<upstream::HttpUpstreamRequest> upstream_;
   int status_ = 0;
   std::string body_;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,13 +14,23 @@
 
 namespace ccrelay::controlplane {
 
-// One active health check request: GET `target` on the upstream of `url`.
+// One active health check request: the adapter's BuildHealthCheck on the upstream of `url` with
+// `key` or `aws` (none: the type's keyless check), built when the probe starts (a signature
+// carries the time).
 struct ProbeRequest {
   upstream::UpstreamUrl url;
   upstream::TlsContextSharedPtr tls;  // set iff url.tls
-  std::string target;                 // path and query, the base URL's path prefix included
-  std::vector<providers::HeaderField> headers;  // authentication and the like
-  std::chrono::milliseconds timeout{5000};      // the whole probe: resolve to last byte
+  const providers::Provider* adapter = nullptr;
+  std::string key;  // a key the upstream verifies ("" = none)
+  struct Aws {
+    std::string access_key_id;
+    std::string secret_access_key;
+    std::string session_token;
+  };
+  std::optional<Aws> aws;  // SigV4 credentials instead of `key`
+  std::string region;      // the provider's aws_region
+  std::string model;       // a model the provider serves ("" = the type's default)
+  std::chrono::milliseconds timeout{5000};  // the whole probe: resolve to last byte
 };
 
 // What came back. `status` 0: no HTTP answer (then `error` says why).

@@ -119,8 +119,29 @@ void Provider::BuildRequest(const ClientRequestView& req, const UpstreamTarget& 
 }
 
 ResponseDecoderPtr Provider::NewResponseDecoder(int /*status*/,
-                                                const boost::beast::http::fields& /*headers*/) const {
+                                                const boost::beast::http::fields& /*headers*/,
+                                                bool /*count_tokens*/) const {
   return nullptr;
+}
+
+void Provider::BuildHealthCheck(const UpstreamTarget& target, std::string_view /*model*/,
+                                UpstreamRequestPlan* out) const {
+  std::string& h = out->head;
+  common::StrAppendPieces(&h, {"GET ", target.path_prefix, HealthCheckTarget(),
+                               " HTTP/1.1\r\nHost: ", target.host_header,
+                               "\r\nUser-Agent: cc-relay/" CCR_VERSION
+                               " health-check\r\nAccept: application/json\r\n"
+                               "anthropic-version: 2023-06-01\r\nConnection: close\r\n"});
+  // Without a key: no credentials (a passthrough provider's 401 still proves it is there), except
+  // a type that sends a placeholder of its own (Ollama's "ollama").
+  if (!target.key.empty() || !SupportsPassthrough()) {
+    std::vector<HeaderField> auth_headers;
+    AuthHeaders(target.key, &auth_headers);
+    for (const HeaderField& a : auth_headers) {
+      common::StrAppendPieces(&h, {a.name, ": ", a.value, "\r\n"});
+    }
+  }
+  h += "\r\n";
 }
 
 AnswerVerdict Provider::Classify(int status, const boost::beast::http::fields& /*headers*/,

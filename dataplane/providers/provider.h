@@ -34,6 +34,13 @@ struct ClientRequestView {
   auth::AuthMethod client_auth = auth::AuthMethod::kOpen;  // how the client passed the relay
 };
 
+// SigV4 credentials of a pooled key (Bedrock IAM credentials). Borrowed from the routing table.
+struct AwsSigningKey {
+  std::string_view access_key_id;
+  std::string_view secret_access_key;
+  std::string_view session_token;  // "" = long-term credentials
+};
+
 // Where the request goes and with which credential, as routing chose them.
 struct UpstreamTarget {
   std::string_view host_header;  // Host: value (port omitted when default)
@@ -42,6 +49,10 @@ struct UpstreamTarget {
   // The pooled key to authenticate with; empty with `passthrough` (the client's own
   // credentials go upstream where the type allows it).
   std::string_view key;
+  // The pooled key's SigV4 credentials instead of `key` (Bedrock keys with IAM credentials).
+  const AwsSigningKey* aws = nullptr;
+  std::string_view region;  // the provider's cloud region ("" where the type has none)
+  int64_t unix_seconds = 0;  // now, for request signatures
   bool passthrough = false;
 };
 
@@ -67,12 +78,16 @@ struct UpstreamRequestPlan {
   BodyKind body_kind = BodyKind::kUnchanged;
   absl::InlinedVector<Splice, kMaxSplices> splices;  // at most kMaxSplices
   std::string rewritten_body;
+  // Set when the request cannot be shaped for this provider: the client gets 400
+  // invalid_request_error with this message and nothing goes upstream.
+  std::string error;
 
   void Clear() {
     head.clear();
     body_kind = BodyKind::kUnchanged;
     splices.clear();
     rewritten_body.clear();
+    error.clear();
   }
   // Size of the body that goes upstream, given the client's body.
   size_t BodySize(std::string_view client_body) const;
@@ -133,9 +148,11 @@ class Provider {
   virtual void BuildRequest(const ClientRequestView& req, const UpstreamTarget& target,
                             UpstreamRequestPlan* out) const;
   // A decoder for an answer with this status and headers, or nullptr to pass the body through
-  // unchanged (Anthropic SSE and JSON).
+  // unchanged (Anthropic SSE and JSON). `count_tokens`: the answer to POST
+  // /v1/messages/count_tokens.
   virtual ResponseDecoderPtr NewResponseDecoder(int status,
-                                                const boost::beast::http::fields& headers) const;
+                                                const boost::beast::http::fields& headers,
+                                                bool count_tokens) const;
   // What an answer with `status` means. `pooled_key`: the attempt used a pooled key (not the
   // client's own credentials).
   virtual AnswerVerdict Classify(int status, const boost::beast::http::fields& headers,
@@ -154,6 +171,14 @@ class Provider {
     (void)key;
     return true;
   }
+  // The active health check as a request for `target` (its key or AWS credentials), with `model`
+  // the provider serves ("" if none is known): the head in `out->head` and a rewritten body, if
+  // any. The default is GET HealthCheckTarget() with AuthHeaders(target.key).
+  virtual void BuildHealthCheck(const UpstreamTarget& target, std::string_view model,
+                                UpstreamRequestPlan* out) const;
+  // Whether a provider of this type without keys is usable at all (false: it needs credentials
+  // the control plane resolves, such as the AWS credential chain; until then it is skipped).
+  virtual bool UsableWithoutKeys() const { return true; }
 };
 
 // The Anthropic Messages API classification (protocols.md 1.5): 429 rate limited, 401/403 a

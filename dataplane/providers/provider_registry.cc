@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "dataplane/providers/anthropic.h"
+#include "dataplane/providers/bedrock.h"
 #include "dataplane/providers/ollama.h"
 #include "dataplane/providers/provider.h"
 #include "dataplane/providers/zai.h"
@@ -13,12 +14,14 @@ namespace {
 const AnthropicProvider kAnthropic;
 const ZaiProvider kZai;
 const OllamaProvider kOllama;
+const BedrockProvider kBedrock;
 
 // Every provider type the relay speaks: a new type is a file of its own and one line here.
-constexpr std::array<std::pair<std::string_view, const Provider*>, 3> kProviders = {{
+constexpr std::array<std::pair<std::string_view, const Provider*>, 4> kProviders = {{
     {"anthropic", &kAnthropic},
     {"zai", &kZai},
     {"ollama", &kOllama},
+    {"bedrock", &kBedrock},
 }};
 
 }  // namespace

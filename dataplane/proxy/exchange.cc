@@ -210,10 +210,15 @@ void Exchange::StartAttempt() {
   const auto& prov = provider();
   prov.state->requests.fetch_add(1, std::memory_order_relaxed);
   std::string_view key;
+  const providers::AwsSigningKey* aws = nullptr;
   if (current_.key >= 0) {
     const auto& k = prov.keys[static_cast<size_t>(current_.key)];
     k.state->requests.fetch_add(1, std::memory_order_relaxed);
     key = k.secret.Reveal();
+    if (k.aws) {
+      aws = &k.aws->signing;
+      key = {};
+    }
   }
 
   // The adapter shapes the request; the exchange only gathers its pieces.
@@ -226,10 +231,20 @@ void Exchange::StartAttempt() {
   target.path_prefix = prov.url.path_prefix;
   target.mapped_model = prov.MapModel(p_.info.model);
   target.key = key;
+  target.aws = aws;
+  target.region = prov.region;
+  target.unix_seconds = common::RealClock::Get().UnixMillis() / 1000;
   target.passthrough = prov.passthrough();
   plan_.Clear();
   plan_.head.reserve(2048);  // Claude Code's head is 1-2 KB: one allocation, not a few
   prov.adapter->BuildRequest(view, target, &plan_);
+  if (!plan_.error.empty()) {
+    // The request itself cannot take this provider's shape: nothing goes upstream.
+    attempt_state_ = AttemptState::kNone;
+    picker_->Abandon(current_, false);
+    WriteRelayError(400, "invalid_request_error", plan_.error);
+    return;
+  }
 
   size_t n = 0;
   request_bufs_[n++] = asio::buffer(plan_.head);
@@ -323,8 +338,16 @@ void Exchange::OnUpstreamHead(const upstream::UpstreamResponseHead& head) {
     // verbatim should it be the last one.
     have_next_ = true;
     retried_answer_ = verdict.answer;
+    // Kept in the client's format (Bedrock's error JSON becomes Anthropic's) should it be
+    // returned.
+    retry_decoder_ =
+        provider().adapter->NewResponseDecoder(status_, head.fields, p_.count_tokens);
     std::string lines;
-    AppendAnswerHeaders(head, /*drop_length=*/true, /*drop_content_type=*/false, &lines);
+    AppendAnswerHeaders(head, /*drop_length=*/true, /*drop_content_type=*/retry_decoder_ != nullptr,
+                        &lines);
+    if (retry_decoder_) {
+      common::StrAppendPieces(&lines, {"content-type: ", retry_decoder_->ContentType(), "\r\n"});
+    }
     retry_.RecordAnswer(status_, head.reason, std::move(lines));
     reading_retried_body_ = true;
     bool end = false;
@@ -341,6 +364,12 @@ void Exchange::OnUpstreamHead(const upstream::UpstreamResponseHead& head) {
 
 void Exchange::RetriedAnswerRead() {
   reading_retried_body_ = false;
+  if (auto decoder = std::move(retry_decoder_)) {
+    std::string decoded;
+    if (decoder->Decode(retry_.last().body, true, &decoded).ok()) {
+      retry_.ReplaceAnswerBody(std::move(decoded));
+    }
+  }
   AttemptFailed(RetryPolicy::AfterAnswer(retried_answer_), "status", status_,
                 retry_.last().detail);
 }
@@ -419,7 +448,7 @@ void Exchange::AppendAnswerHeaders(const upstream::UpstreamResponseHead& head, b
 void Exchange::StartResponse(const upstream::UpstreamResponseHead& head) {
   response_started_ = true;
   reason_ = head.reason;
-  decoder_ = provider().adapter->NewResponseDecoder(status_, head.fields);
+  decoder_ = provider().adapter->NewResponseDecoder(status_, head.fields, p_.count_tokens);
   const std::string_view content_type =
       decoder_ ? decoder_->ContentType() : HeaderValue(head.fields, "content-type");
   sse_ = common::StartsWithIgnoreCase(content_type, "text/event-stream");

@@ -159,6 +159,7 @@ class Exchange : public ClientStreamCallbacks,
   bool sse_ = false;
   bool chunked_ = false;
   providers::ResponseDecoderPtr decoder_;
+  providers::ResponseDecoderPtr retry_decoder_;  // for the body of an answer being retried
   std::string head_lines_;  // the client's response head lines (until written)
   bool head_pending_ = false;
   bool body_done_ = false;

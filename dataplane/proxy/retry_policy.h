@@ -60,6 +60,8 @@ class RetryPolicy {
   // An answer that is being retried: its status and header lines now, its body as it is read.
   void RecordAnswer(int status, std::string_view reason, std::string header_lines);
   void AppendAnswerBody(std::string_view bytes);
+  // The kept body in the client's format (the adapter decoded it).
+  void ReplaceAnswerBody(std::string body) { last_.body = std::move(body); }
   const LastFailure& last() const { return last_; }
   // Frees what was kept (the answer started: no failure will be returned any more).
   void ForgetLast() { last_ = LastFailure(); }

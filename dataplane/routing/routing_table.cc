@@ -160,18 +160,29 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       e.tls = tls;
     }
     e.models.assign(p.models().begin(), p.models().end());
+    e.region = p.aws_region();
     for (const auto& m : p.model_mapping()) {
       e.model_mapping.push_back(ModelRule{ModelPattern(m.from()), m.to()});
     }
     uint32_t weight_sum = 0;
     for (const auto& k : p.keys()) {
-      if (!k.enabled() || k.secret().empty()) {
+      const bool signs = k.has_aws() && !k.aws().access_key_id().empty();
+      if (!k.enabled() || (k.secret().empty() && !signs)) {
         continue;
       }
       KeyEntry key;
-      key.id = k.id().empty() ? common::StrCat(p.name(), "/", common::FingerprintOf(k.secret()))
-                              : k.id();
-      key.secret = common::Secret(k.secret());
+      key.secret = common::Secret(signs ? k.aws().access_key_id() : k.secret());
+      key.id = k.id().empty() ? common::StrCat(p.name(), "/", key.secret.Fingerprint()) : k.id();
+      if (signs) {
+        auto aws = std::make_shared<AwsKey>();
+        aws->access_key_id = common::Secret(k.aws().access_key_id());
+        aws->secret_access_key = common::Secret(k.aws().secret_access_key());
+        aws->session_token = common::Secret(k.aws().session_token());
+        aws->signing = providers::AwsSigningKey{aws->access_key_id.Reveal(),
+                                                aws->secret_access_key.Reveal(),
+                                                aws->session_token.Reveal()};
+        key.aws = std::move(aws);
+      }
       key.rpm_limit = k.rpm_limit();
       key.tpm_limit = k.tpm_limit();
       key.itpm_limit = k.itpm_limit();
@@ -183,7 +194,7 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       if (key.check == CheckState::kHealthy &&
           key.state->EnableIfDisabledBefore(k.health().since_unix_ms())) {
         CCR_LOG(kInfo, "key_enabled", common::Q("provider", p.name()),
-                common::Q("key", common::FingerprintOf(k.secret())),
+                common::Q("key", key.secret.Fingerprint()),
                 common::Q("reason", common::StrCat("health check: ", k.health().reason())));
       }
       // The snapshot's limits are what this data plane enforces (its share of the key).

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "dataplane/auth/authenticator.h"
 #include "dataplane/common/secret.h"
+#include "dataplane/providers/provider.h"
 #include "dataplane/routing/model_pattern.h"
 #include "dataplane/routing/pricing.h"
 #include "dataplane/routing/strategy.h"
@@ -37,9 +38,20 @@ using upstream::UpstreamUrl;
 // CheckedHealth). Unhealthy and auth_failed targets are tried only when nothing else is left.
 enum class CheckState : uint8_t { kUnknown, kHealthy, kUnhealthy, kAuthFailed };
 
+// A key's SigV4 credentials (Bedrock keys with IAM credentials); `secret` then holds the access
+// key id, so that its fingerprint is the one logs and metrics show.
+struct AwsKey {
+  common::Secret access_key_id;
+  common::Secret secret_access_key;
+  common::Secret session_token;
+  providers::AwsSigningKey signing;  // views of the three above
+};
+
 struct KeyEntry {
   std::string id;  // "<provider>/<fingerprint>": keys the mutable state and session affinity
   common::Secret secret;
+  // Set for IAM credentials (shared: the views in it point into itself and must not move).
+  std::shared_ptr<const AwsKey> aws;
   uint32_t rpm_limit = 0;  // limits this data plane enforces (0 = unlimited)
   uint32_t tpm_limit = 0;
   uint32_t itpm_limit = 0;
@@ -73,9 +85,11 @@ struct ProviderEntry {
   CheckState check = CheckState::kUnknown;  // the provider as a whole
   std::shared_ptr<state::ProviderState> state;
   PriceTable pricing;  // for the cost metrics (providers[].pricing, built-in Claude prices)
+  std::string region;  // aws_region (Bedrock)
 
-  // No keys: the client's own credentials pass through.
-  bool passthrough() const { return keys.empty(); }
+  // No keys: the client's own credentials pass through (a type that cannot go without keys,
+  // such as Bedrock waiting for its credentials, then has no candidate at all).
+  bool passthrough() const { return keys.empty() && adapter->UsableWithoutKeys(); }
   bool check_failed() const { return check == CheckState::kUnhealthy; }
   // Serves `model`: no `models` list, or the model is listed, or a mapping rule matches.
   bool Serves(std::string_view model) const;

@@ -93,19 +93,6 @@ run_claude() {
   [[ "${CLAUDE_RC}" != 124 ]] || fail "claude (${name}) hung: killed after 120 s"
 }
 
-# claude_field EXPR: a field of Claude Code's JSON result (`r`).
-claude_field() {
-  node -e '
-    const fs = require("fs");
-    const text = fs.readFileSync(process.argv[1], "utf8").trim();
-    let r;
-    try { r = JSON.parse(text); } catch (e) {
-      process.stdout.write("<not JSON: " + text.slice(0, 300) + ">"); process.exit(0);
-    }
-    const v = new Function("r", "return (" + process.argv[2] + ");")(r);
-    process.stdout.write(typeof v === "string" ? v : JSON.stringify(v));
-  ' "${CLAUDE_OUT}" "$1"
-}
 
 expect_claude_success() {
   expect_eq "claude exit status" "${CLAUDE_RC}" 0

@@ -200,6 +200,20 @@ expect_secrets_absent() {
   done
 }
 
+# claude_field EXPR: a field of Claude Code's JSON result (`r`, read from $CLAUDE_OUT).
+claude_field() {
+  node -e '
+    const fs = require("fs");
+    const text = fs.readFileSync(process.argv[1], "utf8").trim();
+    let r;
+    try { r = JSON.parse(text); } catch (e) {
+      process.stdout.write("<not JSON: " + text.slice(0, 300) + ">"); process.exit(0);
+    }
+    const v = new Function("r", "return (" + process.argv[2] + ");")(r);
+    process.stdout.write(typeof v === "string" ? v : JSON.stringify(v));
+  ' "${CLAUDE_OUT}" "$1"
+}
+
 require_node() {
   command -v node >/dev/null 2>&1 || fail "node is not on PATH (scripts/setup.sh installs it)"
 }

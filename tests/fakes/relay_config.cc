@@ -41,7 +41,10 @@ std::string RelayConfig::ToYaml() const {
     y += "  - name: " + Quote(p.name) + "\n";
     y += "    type: " + p.type + "\n";
     y += std::string("    enabled: ") + (p.enabled ? "true" : "false") + "\n";
-    y += "    base_url: " + Quote(p.base_url) + "\n";
+    if (!p.base_url.empty()) {
+      y += "    base_url: " + Quote(p.base_url) + "\n";
+    }
+    y += p.extra_yaml;
     if (!p.ca_file.empty()) {
       y += "    ca_file: " + Quote(p.ca_file) + "\n";
     }
@@ -54,7 +57,15 @@ std::string RelayConfig::ToYaml() const {
     if (!p.keys.empty()) {
       y += "    keys:\n";
       for (const auto& k : p.keys) {
-        y += "      - key: " + Quote(k.key) + "\n";
+        if (!k.aws_access_key_id.empty()) {
+          y += "      - aws_access_key_id: " + Quote(k.aws_access_key_id) + "\n";
+          y += "        aws_secret_access_key: " + Quote(k.aws_secret_access_key) + "\n";
+          if (!k.aws_session_token.empty()) {
+            y += "        aws_session_token: " + Quote(k.aws_session_token) + "\n";
+          }
+        } else {
+          y += "      - key: " + Quote(k.key) + "\n";
+        }
         if (k.weight > 0) {
           y += "        weight: " + std::to_string(k.weight) + "\n";
         }

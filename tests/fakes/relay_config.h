@@ -13,6 +13,10 @@ struct KeySpec {
   int weight = 0;     // 0: not written
   int rpm_limit = 0;  // 0: not written
   int tpm_limit = 0;  // 0: not written
+  // Bedrock IAM credentials instead of `key` (written when aws_access_key_id is set).
+  std::string aws_access_key_id{};
+  std::string aws_secret_access_key{};
+  std::string aws_session_token{};
 };
 
 struct ProviderSpec {
@@ -24,6 +28,8 @@ struct ProviderSpec {
   std::vector<std::string> models = {"claude-test-1"};
   std::vector<KeySpec> keys{};
   std::vector<std::pair<std::string, std::string>> model_mapping{};
+  // Extra lines inside the provider entry, indented four spaces ("    aws_region: us-east-1\n").
+  std::string extra_yaml{};
 };
 
 struct AuthSpec {

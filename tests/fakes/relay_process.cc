@@ -62,13 +62,14 @@ bool RelayProcess::Start(std::string_view yaml, const std::vector<std::string>& 
                                    "--control-plane-listen", "127.0.0.1:0",
                                    "--control-plane-http-listen", "127.0.0.1:0"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  const std::vector<std::pair<std::string, std::string>> env = {
+  std::vector<std::pair<std::string, std::string>> env = {
       {"HOME", dir_.path() + "/home"},
       {"XDG_CONFIG_HOME", dir_.path() + "/config"},
       {"XDG_STATE_HOME", dir_.path() + "/state"},
       {"XDG_DATA_HOME", dir_.path() + "/data"},
       {"XDG_CACHE_HOME", dir_.path() + "/cache"},
   };
+  env.insert(env.end(), extra_env_.begin(), extra_env_.end());
   if (!proc_.Start(args, env)) {
     return false;
   }

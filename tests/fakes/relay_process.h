@@ -29,6 +29,12 @@ class RelayProcess {
   // <extra_args...>` and waits for the listening line. False on failure (see error() and log()).
   bool Start(std::string_view yaml, const std::vector<std::string>& extra_args = {},
              std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
+  // An environment variable for the next Start (on top of this process's and the temp dirs').
+  void SetEnv(std::string name, std::string value) {
+    extra_env_.emplace_back(std::move(name), std::move(value));
+  }
+  // The per-test home directory (HOME), e.g. for ~/.aws files.
+  std::string home() const { return dir_.path() + "/home"; }
 
   uint16_t port() const { return port_; }
   pid_t pid() const { return proc_.pid(); }
@@ -65,6 +71,7 @@ class RelayProcess {
   std::string config_path_;
   std::string error_;
   uint16_t port_ = 0;
+  std::vector<std::pair<std::string, std::string>> extra_env_;
   ChildProcess proc_;  // last member: destroyed (killed, reader joined) first
 };
 

@@ -97,7 +97,7 @@ std::string BedrockErrorMessage(std::string_view body) {
 }
 
 std::string TranslateBedrockError(int status, std::string_view error_type_header,
-                                  std::string_view body) {
+                                  std::string_view body, std::string_view request_id) {
   std::string name(AwsErrorName(error_type_header));
   std::string message;
   bool parsed = false;
@@ -128,6 +128,9 @@ std::string TranslateBedrockError(int status, std::string_view error_type_header
     if (!name.empty()) {
       common::StrAppend(&message, " (", name, ")");
     }
+  }
+  if (!request_id.empty()) {
+    return http::AnthropicErrorBody(type, message, request_id);
   }
   std::string out;
   out.reserve(64 + type.size() + message.size());

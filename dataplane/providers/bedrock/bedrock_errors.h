@@ -42,8 +42,9 @@ std::string BedrockErrorMessage(std::string_view body);
 // the message from the body's `message` or `Message`. The type is that of the exception name;
 // for an unknown name, ErrorTypeForStatus(status); for a body that is not a JSON object and an
 // unknown name, api_error. A missing message becomes a generic one naming status and exception.
+// `request_id` (Bedrock's x-amzn-RequestId; "" = none) becomes the error's request_id.
 std::string TranslateBedrockError(int status, std::string_view error_type_header,
-                                  std::string_view body);
+                                  std::string_view body, std::string_view request_id = {});
 
 // Translates a CountTokens answer {"inputTokens":N} into Anthropic's {"input_tokens":N}; an
 // error when the body has no integer `inputTokens`.

@@ -371,8 +371,12 @@ void EventStreamToSse::EndWithError(std::string_view type, std::string_view mess
 
 // ---- BedrockJsonAnswer ----
 
-BedrockJsonAnswer::BedrockJsonAnswer(Kind kind, int status, std::string_view error_type_header)
-    : kind_(kind), status_(status), error_type_header_(error_type_header) {}
+BedrockJsonAnswer::BedrockJsonAnswer(Kind kind, int status, std::string_view error_type_header,
+                                     std::string_view request_id)
+    : kind_(kind),
+      status_(status),
+      error_type_header_(error_type_header),
+      request_id_(request_id) {}
 
 absl::Status BedrockJsonAnswer::Decode(std::string_view in, bool end, std::string* out) {
   if (body_.size() + in.size() > kMaxBodyBytes) {
@@ -384,7 +388,7 @@ absl::Status BedrockJsonAnswer::Decode(std::string_view in, bool end, std::strin
     return absl::OkStatus();
   }
   if (kind_ == Kind::kError) {
-    out->append(TranslateBedrockError(status_, error_type_header_, body_));
+    out->append(TranslateBedrockError(status_, error_type_header_, body_, request_id_));
     return absl::OkStatus();
   }
   absl::StatusOr<std::string> translated = TranslateCountTokens(body_);
@@ -401,7 +405,8 @@ ResponseDecoderPtr NewBedrockDecoder(int status, const boost::beast::http::field
                                      bool count_tokens) {
   if (status >= 400) {
     return std::make_unique<BedrockJsonAnswer>(BedrockJsonAnswer::Kind::kError, status,
-                                               HeaderValue(headers, "x-amzn-ErrorType"));
+                                               HeaderValue(headers, "x-amzn-ErrorType"),
+                                               HeaderValue(headers, "x-amzn-RequestId"));
   }
   if (status < 200 || status >= 300) {
     return nullptr;

@@ -54,7 +54,9 @@ class BedrockJsonAnswer : public ResponseDecoder {
 
   enum class Kind { kError, kCountTokens };
   // `error_type_header`: the answer's x-amzn-ErrorType ("" if none); used with kError only.
-  BedrockJsonAnswer(Kind kind, int status, std::string_view error_type_header);
+  // `request_id`: Bedrock's x-amzn-RequestId, carried into a translated error ("" = none).
+  BedrockJsonAnswer(Kind kind, int status, std::string_view error_type_header,
+                    std::string_view request_id = {});
 
   // providers::ResponseDecoder
   std::string_view ContentType() const override { return "application/json"; }
@@ -64,6 +66,7 @@ class BedrockJsonAnswer : public ResponseDecoder {
   Kind kind_;
   int status_;
   std::string error_type_header_;
+  std::string request_id_;
   std::string body_;
 };
 

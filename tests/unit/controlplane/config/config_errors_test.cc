@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 
 #include "controlplane/config/config_loader.h"
+#include "dataplane/common/secret.h"
 
 namespace ccrelay::controlplane {
 namespace {
@@ -89,7 +90,7 @@ routing:
 )"),
       ElementsAre("c.yaml:1:1: servr: unknown key \"servr\" (did you mean \"server\"?)",
                   "c.yaml:3:11: logging.levle: unknown key \"levle\" (did you mean \"level\"?)",
-                  "c.yaml:5:5: providers[0].type: required (anthropic, zai or ollama)",
+                  "c.yaml:5:5: providers[0].type: required (anthropic, zai, ollama or bedrock)",
                   "c.yaml:6:5: providers[0].typ: unknown key \"typ\" (did you mean \"type\"?)",
                   "c.yaml:7:5: providers[0].Models: unknown key \"Models\" (did you mean "
                   "\"models\"?)",
@@ -217,22 +218,84 @@ TEST(ConfigErrorsTest, EnumValues) {
 TEST(ConfigErrorsTest, ProviderTypes) {
   EXPECT_THAT(ErrorsOf(R"(providers:
   - {name: a, type: antropic}
-  - {name: b, type: bedrock}
   - {name: c, type: vertex}
   - {name: d, type: azure}
   - {name: e, type: openai}
   - {name: f, type: anthropic}
 )"),
               ElementsAre("c.yaml:2:21: providers[0].type: unknown provider type \"antropic\" "
-                          "(did you mean \"anthropic\"?); expected anthropic, zai or ollama",
-                          "c.yaml:3:21: providers[1].type: provider type 'bedrock' is not "
+                          "(did you mean \"anthropic\"?); expected anthropic, zai, ollama or "
+                          "bedrock",
+                          "c.yaml:3:21: providers[1].type: provider type 'vertex' is not "
                           "supported by this build yet",
-                          "c.yaml:4:21: providers[2].type: provider type 'vertex' is not "
+                          "c.yaml:4:21: providers[2].type: provider type 'azure' is not "
                           "supported by this build yet",
-                          "c.yaml:5:21: providers[3].type: provider type 'azure' is not "
-                          "supported by this build yet",
-                          "c.yaml:6:21: providers[4].type: unknown provider type \"openai\"; "
-                          "expected anthropic, zai or ollama"));
+                          "c.yaml:5:21: providers[3].type: unknown provider type \"openai\"; "
+                          "expected anthropic, zai, ollama or bedrock"));
+}
+
+TEST(ConfigErrorsTest, BedrockSettings) {
+  // aws_region is required; AWS settings belong to bedrock only; a key entry is a Bedrock API
+  // key or IAM credentials, complete, never both; no secret is echoed.
+  EXPECT_THAT(ErrorsOf(R"(providers:
+  - {name: b, type: bedrock}
+  - {name: c, type: bedrock, aws_region: "US East"}
+  - {name: a, type: anthropic, aws_region: us-east-1}
+  - name: d
+    type: bedrock
+    aws_region: eu-west-1
+    keys:
+      - {aws_access_key_id: AKIDSECRETVALUE1}
+      - {aws_secret_access_key: wJalrSECRETVALUE2}
+      - {key: br-SECRETVALUE3, aws_access_key_id: AKIDSECRETVALUE4, aws_secret_access_key: x}
+)"),
+              ElementsAre("c.yaml:2:5: providers[0].aws_region: required for type: bedrock (the "
+                          "AWS region, e.g. us-east-1)",
+                          "c.yaml:3:42: providers[1].aws_region: not an AWS region name: "
+                          "\"US East\" (e.g. us-east-1)",
+                          "c.yaml:4:44: providers[2].aws_region: only a provider of type: "
+                          "bedrock has this setting",
+                          "c.yaml:9:9: providers[3].keys[0].aws_secret_access_key: required: "
+                          "the AWS secret access key (e.g. \"${AWS_SECRET_ACCESS_KEY}\")",
+                          "c.yaml:10:9: providers[3].keys[1].aws_access_key_id: required with "
+                          "aws_secret_access_key / aws_session_token",
+                          "c.yaml:11:15: providers[3].keys[2].key: a key entry has either `key` "
+                          "(a Bedrock API key) or AWS credentials (aws_access_key_id, "
+                          "aws_secret_access_key), not both"));
+}
+
+TEST(ConfigErrorsTest, BedrockKeysCompile) {
+  LoadResult r = LoadConfigString(R"(providers:
+  - name: br
+    type: bedrock
+    aws_region: us-west-2
+    keys:
+      - key: bedrock-api-key-1
+      - aws_access_key_id: AKIDEXAMPLE
+        aws_secret_access_key: wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
+        aws_session_token: ""
+      - aws_access_key_id: ASIAEXAMPLE
+        aws_secret_access_key: secret2
+        aws_session_token: token2
+)", "c.yaml", FakeEnv());
+  ASSERT_TRUE(r.ok()) << AllText([&] {
+    std::vector<std::string> e;
+    for (const ConfigError& x : r.errors) {
+      e.push_back(x.ToString());
+    }
+    return e;
+  }());
+  const auto& p = r.snapshot->providers(0);
+  EXPECT_EQ(p.base_url(), "https://bedrock-runtime.us-west-2.amazonaws.com");
+  ASSERT_EQ(p.keys_size(), 3);
+  EXPECT_EQ(p.keys(0).secret(), "bedrock-api-key-1");
+  EXPECT_FALSE(p.keys(0).has_aws());
+  EXPECT_EQ(p.keys(1).secret(), "");
+  EXPECT_EQ(p.keys(1).aws().access_key_id(), "AKIDEXAMPLE");
+  EXPECT_EQ(p.keys(1).aws().session_token(), "");
+  EXPECT_EQ(p.keys(1).aws().source(), "config");
+  EXPECT_EQ(p.keys(1).fingerprint(), ccrelay::common::FingerprintOf("AKIDEXAMPLE"));
+  EXPECT_EQ(p.keys(2).aws().session_token(), "token2");
 }
 
 TEST(ConfigErrorsTest, RoutingStrategies) {

@@ -120,11 +120,13 @@ providers:
   - {name: a, type: anthropic}
   - {name: z, type: zai, keys: [{key: k}]}
   - {name: o, type: ollama}
+  - {name: b, type: bedrock, aws_region: eu-central-1}
 )");
-  ASSERT_EQ(s.providers_size(), 3);
+  ASSERT_EQ(s.providers_size(), 4);
   EXPECT_EQ(s.providers(0).base_url(), "https://api.anthropic.com");
   EXPECT_EQ(s.providers(1).base_url(), "https://api.z.ai/api/anthropic");
   EXPECT_EQ(s.providers(2).base_url(), "http://localhost:11434");
+  EXPECT_EQ(s.providers(3).base_url(), "https://bedrock-runtime.eu-central-1.amazonaws.com");
 }
 
 TEST(ConfigLoaderTest, EveryServerKeyIsRead) {
@@ -384,7 +386,7 @@ TEST(ConfigLoaderTest, ExampleYamlValidatesWithNoEnvironment) {
     copy.mutable_routing()->clear_failover_fallbacks();
     return copy;
   }());
-  ASSERT_EQ(s.providers_size(), 3);
+  ASSERT_EQ(s.providers_size(), 4);
 
   const auto& anthropic = s.providers(0);
   EXPECT_EQ(anthropic.name(), "anthropic");
@@ -407,7 +409,16 @@ TEST(ConfigLoaderTest, ExampleYamlValidatesWithNoEnvironment) {
   EXPECT_EQ(zai.model_mapping(0).from(), "claude-sonnet-4-5");
   EXPECT_EQ(zai.model_mapping(0).to(), "GLM-4.7");
 
-  const auto& ollama = s.providers(2);
+  const auto& bedrock = s.providers(2);
+  EXPECT_EQ(bedrock.type(), "bedrock");
+  EXPECT_FALSE(bedrock.enabled());
+  EXPECT_EQ(bedrock.aws_region(), "us-east-1");
+  EXPECT_EQ(bedrock.base_url(), "https://bedrock-runtime.us-east-1.amazonaws.com");
+  ASSERT_EQ(bedrock.keys_size(), 1);
+  EXPECT_EQ(bedrock.keys(0).secret(), "bedrock-placeholder-key");
+  EXPECT_GE(bedrock.model_mapping_size(), 4);
+
+  const auto& ollama = s.providers(3);
   EXPECT_EQ(ollama.name(), "ollama");
   EXPECT_EQ(ollama.type(), "ollama");
   EXPECT_EQ(ollama.base_url(), "http://localhost:11434");
@@ -471,6 +482,13 @@ TEST(ConfigLoaderTest, ExampleYamlDocumentsEveryKey) {
                           "otpm_limit:",
                           "model_mapping:",
                           "pricing:",
+                          "aws_region:",
+                          "aws_profile:",
+                          "aws_sts_endpoint",
+                          "aws_imds_endpoint",
+                          "aws_access_key_id:",
+                          "aws_secret_access_key:",
+                          "aws_session_token:",
                           "input_per_mtok:",
                           "output_per_mtok:",
                           "cache_read_per_mtok:",

@@ -119,14 +119,7 @@ class ScriptedProbe {
   }
 
  private:
-  static std::string KeyOf(const ProbeRequest& request) {
-    for (const providers::HeaderField& h : request.headers) {
-      if (h.name == "x-api-key") {
-        return h.value;
-      }
-    }
-    return "";
-  }
+  static std::string KeyOf(const ProbeRequest& request) { return request.key; }
 
   std::vector<std::string> started_;
   std::deque<std::function<void(ProbeResult)>> open_;  // their `done`, oldest first
