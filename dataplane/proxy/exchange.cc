@@ -159,6 +159,20 @@ void Exchange::AnswerNoCandidate() {
                                    " is disabled (the upstream rejected it)"));
     return;
   }
+  // A provider that cannot go without credentials and has none says why (the control plane's
+  // reason, e.g. the AWS credential chain's last error).
+  for (const uint32_t i : ranked_) {
+    const routing::ProviderEntry& prov = table_.providers[i];
+    if (prov.lacks_credentials()) {
+      WriteRelayError(503, "api_error",
+                      common::StrCat("no provider is available for model ", p_.info.model,
+                                     ": provider ", prov.name, " has no credentials (",
+                                     prov.check_reason.empty() ? "none configured"
+                                                               : prov.check_reason,
+                                     ")"));
+      return;
+    }
+  }
   WriteRelayError(503, "api_error",
                   common::StrCat("no provider is available for model ", p_.info.model));
 }

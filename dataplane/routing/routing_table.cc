@@ -161,6 +161,7 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
     }
     e.models.assign(p.models().begin(), p.models().end());
     e.region = p.aws_region();
+    e.check_reason = p.health().reason();
     for (const auto& m : p.model_mapping()) {
       e.model_mapping.push_back(ModelRule{ModelPattern(m.from()), m.to()});
     }

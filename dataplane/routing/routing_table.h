@@ -83,6 +83,7 @@ struct ProviderEntry {
   std::vector<uint32_t> key_wheel;     // key indices repeated by weight, for spreading
   uint32_t weight = 1;
   CheckState check = CheckState::kUnknown;  // the provider as a whole
+  std::string check_reason;  // why, when unhealthy ("no AWS credentials: ...")
   std::shared_ptr<state::ProviderState> state;
   PriceTable pricing;  // for the cost metrics (providers[].pricing, built-in Claude prices)
   std::string region;  // aws_region (Bedrock)
@@ -91,6 +92,8 @@ struct ProviderEntry {
   // such as Bedrock waiting for its credentials, then has no candidate at all).
   bool passthrough() const { return keys.empty() && adapter->UsableWithoutKeys(); }
   bool check_failed() const { return check == CheckState::kUnhealthy; }
+  // A type that needs keys (Bedrock) and has none yet: it has no candidate at all.
+  bool lacks_credentials() const { return keys.empty() && !adapter->UsableWithoutKeys(); }
   // Serves `model`: no `models` list, or the model is listed, or a mapping rule matches.
   bool Serves(std::string_view model) const;
   // The model name to send upstream (model_mapping applied; first matching rule wins).

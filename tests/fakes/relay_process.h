@@ -30,7 +30,14 @@ class RelayProcess {
   bool Start(std::string_view yaml, const std::vector<std::string>& extra_args = {},
              std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
   // An environment variable for the next Start (on top of this process's and the temp dirs').
+  // A second SetEnv of the same name replaces the first.
   void SetEnv(std::string name, std::string value) {
+    for (auto& [n, v] : extra_env_) {
+      if (n == name) {
+        v = std::move(value);
+        return;
+      }
+    }
     extra_env_.emplace_back(std::move(name), std::move(value));
   }
   // The per-test home directory (HOME), e.g. for ~/.aws files.

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "dataplane/common/secret.h"
 #include "tests/fakes/fake_bedrock_process.h"
 #include "tests/fakes/fake_upstream.h"
 #include "tests/fakes/http_client.h"
@@ -332,6 +333,54 @@ TEST_F(BedrockTest, EventsAreForwardedAsTheyArriveNotBuffered) {
   ASSERT_GE(received, 4u);
   // Both events came during the 4 s of silence, not with the rest at its end.
   EXPECT_LT(two_events_at + std::chrono::milliseconds(2000), total);
+}
+
+TEST_F(BedrockTest, HealthChecksCountTokensSignedAndTakeARefusedKeyOut) {
+  // The fake accepts kIam only: kIam2's signature is refused, which the check sees before any
+  // client request does.
+  FakeBedrock fake({kIam}, {});
+  ASSERT_TRUE(fake.ok()) << fake.log();
+  RelayConfig config;
+  config.routing_yaml = "  session_affinity: false\n";
+  config.health_check_interval_ms = 60000;  // the first round runs at start
+  config.providers = {BedrockProvider(fake, {IamKey(kIam2), IamKey(kIam)})};
+  ASSERT_NO_FATAL_FAILURE(StartRelay(config));
+  const std::string refused = common::FingerprintOf(kIam2.access_key_id);
+  ASSERT_TRUE(relay().WaitForLogLines({"health_check", "provider=\"bedrock\"",
+                                       "key=\"" + refused + "\"", "state=\"auth_failed\""},
+                                      1, milliseconds(10000)))
+      << relay().log();
+  // (A first healthy verdict is not logged: the good key's probe is read from the fake.)
+  const auto probed_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (fake.Requests().size() < 2 && std::chrono::steady_clock::now() < probed_by) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  // The probes: signed CountTokens, one per key, checked by botocore.
+  size_t probes = 0;
+  for (const nlohmann::json& q : fake.Requests()) {
+    ASSERT_EQ(q["operation"], "CountTokens") << q.dump();
+    EXPECT_EQ(q["model_id"], kSonnet);
+    const bool good = q["auth"]["access_key_id"] == kIam.access_key_id;
+    EXPECT_EQ(q["signature_verified"], good);
+    EXPECT_EQ(q["status"], good ? 200 : 403);
+    ++probes;
+  }
+  EXPECT_EQ(probes, 2u);
+  // Once the verdict is applied, client requests go to the good key only.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  std::string key;
+  while (key != common::FingerprintOf(kIam.access_key_id) &&
+         std::chrono::steady_clock::now() < deadline) {
+    const HttpResponse r = Post("/v1/messages", MessageBody());
+    ASSERT_EQ(r.status, 200) << r.body;
+    key = r.Header("x-cc-relay-key").value_or("");
+  }
+  for (int i = 0; i < 4; ++i) {
+    const HttpResponse r = Post("/v1/messages", MessageBody());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.Header("x-cc-relay-key"), common::FingerprintOf(kIam.access_key_id));
+  }
+  ExpectNoSecretsLogged();
 }
 
 TEST_F(BedrockTest, ModelsListShowsWhatTheBedrockProviderServes) {
