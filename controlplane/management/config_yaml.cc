@@ -81,6 +81,17 @@ std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
       out << m;
     }
     out << YAML::EndSeq;
+    if (p.type() == "bedrock") {
+      out << YAML::Key << "aws_region" << YAML::Value << p.aws_region();
+      for (const auto& [key, value] : {std::pair<const char*, const std::string*>{
+                                           "aws_profile", &p.aws_profile()},
+                                       {"aws_sts_endpoint", &p.aws_sts_endpoint()},
+                                       {"aws_imds_endpoint", &p.aws_imds_endpoint()}}) {
+        if (!value->empty()) {
+          out << YAML::Key << key << YAML::Value << *value;
+        }
+      }
+    }
     if (p.model_mapping_size() > 0) {
       out << YAML::Key << "model_mapping" << YAML::Value << YAML::BeginMap;
       for (const auto& m : p.model_mapping()) {
@@ -91,7 +102,17 @@ std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
     out << YAML::Key << "keys" << YAML::Value << YAML::BeginSeq;
     for (const Key& k : p.keys()) {
       out << YAML::BeginMap;
-      out << YAML::Key << "key" << YAML::Value << RedactedSecret(k.secret());
+      if (k.has_aws()) {
+        // IAM credentials: the access key id's fingerprint is the key's.
+        out << YAML::Key << "aws_access_key_id" << YAML::Value
+            << RedactedSecret(k.aws().access_key_id());
+        out << YAML::Key << "aws_secret_access_key" << YAML::Value << "<redacted>";
+        if (!k.aws().session_token().empty()) {
+          out << YAML::Key << "aws_session_token" << YAML::Value << "<redacted>";
+        }
+      } else {
+        out << YAML::Key << "key" << YAML::Value << RedactedSecret(k.secret());
+      }
       if (!HasKey(config, p.name(), k.fingerprint())) {
         out << YAML::Comment("runtime");
       }

@@ -33,6 +33,14 @@ providers:
   - name: off
     type: anthropic
     enabled: false
+  - name: br
+    type: bedrock
+    aws_region: eu-west-1
+    keys:
+      - aws_access_key_id: AKIDVIEWTEST
+        aws_secret_access_key: aws-secret-view-test
+        aws_session_token: aws-token-view-test
+      - key: bedrock-api-key-view-test
 )";
 
 ccrelay::v1::RoutingSnapshot Load() {
@@ -66,7 +74,7 @@ class ProviderViewTest : public ::testing::Test {
 
 TEST_F(ProviderViewTest, KeysHaveSourceStateAndNoSecret) {
   std::vector<ccrelay::v1::ProviderInfo> v = View();
-  ASSERT_EQ(v.size(), 2u);
+  ASSERT_EQ(v.size(), 3u);
   const auto& p = v[0];
   ASSERT_EQ(p.keys_size(), 3);
   EXPECT_EQ(p.keys(0).fingerprint(), FingerprintOf("sk-config-a"));
@@ -76,10 +84,18 @@ TEST_F(ProviderViewTest, KeysHaveSourceStateAndNoSecret) {
   EXPECT_EQ(p.keys(2).source(), "runtime");
   EXPECT_EQ(p.health(), "degraded");  // one key disabled
   EXPECT_EQ(v[1].health(), "disabled");
+  // Bedrock keys show as fingerprints: an IAM key as its access key id's.
+  ASSERT_EQ(v[2].keys_size(), 2);
+  EXPECT_EQ(v[2].keys(0).fingerprint(), FingerprintOf("AKIDVIEWTEST"));
+  EXPECT_EQ(v[2].keys(1).fingerprint(), FingerprintOf("bedrock-api-key-view-test"));
   for (const auto& info : v) {
     const std::string wire = info.SerializeAsString();
     EXPECT_THAT(wire, Not(HasSubstr("sk-config")));
     EXPECT_THAT(wire, Not(HasSubstr("sk-runtime")));
+    for (const char* secret : {"AKIDVIEWTEST", "aws-secret-view-test", "aws-token-view-test",
+                               "bedrock-api-key-view-test"}) {
+      EXPECT_THAT(wire, Not(HasSubstr(secret)));
+    }
   }
 }
 
@@ -110,6 +126,13 @@ TEST_F(ProviderViewTest, ShowConfigYamlRedactsEverySecret) {
   EXPECT_THAT(yaml, Not(HasSubstr("sk-config")));
   EXPECT_THAT(yaml, Not(HasSubstr("sk-runtime")));
   EXPECT_THAT(yaml, Not(HasSubstr("proxy-secret-123")));
+  for (const char* secret : {"AKIDVIEWTEST", "aws-secret-view-test", "aws-token-view-test",
+                             "bedrock-api-key-view-test"}) {
+    EXPECT_THAT(yaml, Not(HasSubstr(secret)));
+  }
+  EXPECT_THAT(yaml, HasSubstr("aws_access_key_id: <redacted fingerprint=" +
+                              FingerprintOf("AKIDVIEWTEST") + ">"));
+  EXPECT_THAT(yaml, HasSubstr("aws_region: eu-west-1"));
   EXPECT_THAT(yaml, HasSubstr(FingerprintOf("sk-config-a")));
   EXPECT_THAT(yaml, HasSubstr(FingerprintOf("proxy-secret-123")));
   EXPECT_THAT(yaml, HasSubstr("# runtime"));
