@@ -57,6 +57,21 @@ providers:
 EOF
 }
 
+# cc-relay with one Bedrock provider (the mock's /model/{id}/invoke-with-response-stream), a
+# bearer key: bench/bedrock.sh measures the transcoding against relay_conf's SSE passthrough.
+relay_bedrock_conf() {  # LISTEN (host:port)
+  cat <<EOF
+server: {listen: "$1"}
+providers:
+  - name: mock
+    type: bedrock
+    aws_region: us-east-1
+    base_url: "http://127.0.0.1:$MOCK_PORT"
+    keys: [{key: "bench-bedrock-api-key"}]
+    model_mapping: {"claude-*": "us.anthropic.claude-sonnet-4-5-20250929-v1:0"}
+EOF
+}
+
 # On a shared machine another job's burst (a build, a test suite) inflates every figure of the
 # run it overlaps, CPU per request included (2-5x seen here). Between runs nothing of ours is
 # busy, so before each run wait until the whole machine has been quiet for half a second.

@@ -13,7 +13,24 @@
 //                                         Header x-mock-timestamps (any value) -> each event's
 //                                         JSON carries "mock_t_ns": "<CLOCK_MONOTONIC ns when
 //                                         written>" (20 digits), for per-event latency.
+//                                         Both headers may also be spelled
+//                                         x-amzn-bedrock-mock-*: cc-relay forwards only the
+//                                         x-amzn-bedrock-* headers of a client to Bedrock.
 //   POST /v1/messages/count_tokens[?...]  {"input_tokens": <body bytes / 4>}
+//   POST /model/{id}/invoke-with-response-stream
+//                                         Bedrock InvokeModelWithResponseStream: the same ~21
+//                                         events as the SSE answer, each one AWS event-stream
+//                                         frame (application/vnd.amazon.eventstream; headers
+//                                         :event-type chunk, :content-type application/json,
+//                                         :message-type event; payload {"bytes":"<base64 of the
+//                                         event JSON>"}; CRC-32 per protocols.md 3.8), one HTTP
+//                                         chunk per frame. Frames are encoded once at startup
+//                                         (message_start, with its id and input_tokens, per
+//                                         request); the headers x-mock-event-delay-ms and
+//                                         x-mock-timestamps work as above (with timestamps every
+//                                         frame is encoded when it is written). The model is
+//                                         always claude-sonnet-4-5-20250929. No auth check.
+//   POST /model/{id}/invoke               Bedrock InvokeModel: the same Message JSON as above.
 //   GET  /v1/models                       Anthropic list shape
 //   GET / and HEAD /                      200
 // Responses are pre-formatted bytes written with one write per event (one write in total when
@@ -42,6 +59,7 @@
 #include <openssl/evp.h>
 #include <signal.h>
 #include <simdjson.h>
+#include <zlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -244,34 +262,36 @@ void AppendChunk(std::string& out, std::string_view event_name, const std::strin
 constexpr std::string_view kStampKey = ",\"mock_t_ns\":\"";
 constexpr std::size_t kStampDigits = 20;
 
-// Each element is the bytes of one write: the first carries the response head. With `stamps`,
-// every event's JSON gets a fixed-width "mock_t_ns" field, filled in just before it is written.
-std::vector<std::string> SseWrites(const std::string& model, std::size_t input_tokens,
-                                   bool keep_alive, bool stamps) {
-  std::vector<std::string> w;
-  w.reserve(2 + 3 + kOutputTokens + 3);
-  std::string head =
-      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
-      "cache-control: no-cache\r\nrequest-id: req_011CMockUpstream0000000000\r\n"
-      "transfer-encoding: chunked\r\n";
-  if (!keep_alive) {
-    head += "connection: close\r\n";
-  }
-  head += "\r\n";
-  auto event = [&w, stamps](std::string_view name, std::string data) {
+std::string StampPlaceholder() {
+  return std::string(kStampKey) + std::string(kStampDigits, '0') + "\"";
+}
+
+// One Anthropic stream event: its SSE name and its JSON.
+struct StreamEvent {
+  std::string_view name;
+  std::string json;
+};
+
+std::string MessageStartJson(const std::string& model, std::size_t input_tokens) {
+  return "{\"type\":\"message_start\",\"message\":{\"id\":\"" + MessageId() +
+         "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"" + JsonEscape(model) +
+         "\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":" +
+         UsageJson(input_tokens, 1) + "}}";
+}
+
+// The ~21 events of a streamed answer. With `stamps`, every event's JSON gets a fixed-width
+// "mock_t_ns" field (FillStamps fills it in just before it is written).
+std::vector<StreamEvent> StreamEvents(const std::string& model, std::size_t input_tokens,
+                                      bool stamps) {
+  std::vector<StreamEvent> ev;
+  ev.reserve(3 + kOutputTokens + 3);
+  auto event = [&ev, stamps](std::string_view name, std::string data) {
     if (stamps) {
-      data.insert(data.size() - 1, std::string(kStampKey) + std::string(kStampDigits, '0') + "\"");
+      data.insert(data.size() - 1, StampPlaceholder());
     }
-    std::string chunk;
-    AppendChunk(chunk, name, data);
-    w.push_back(std::move(chunk));
+    ev.push_back({name, std::move(data)});
   };
-  event("message_start",
-        "{\"type\":\"message_start\",\"message\":{\"id\":\"" + MessageId() +
-            "\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"" + JsonEscape(model) +
-            "\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":" +
-            UsageJson(input_tokens, 1) + "}}");
-  w.front().insert(0, head);
+  event("message_start", MessageStartJson(model, input_tokens));
   event("content_block_start",
         "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\","
         "\"text\":\"\"}}");
@@ -288,8 +308,111 @@ std::vector<std::string> SseWrites(const std::string& model, std::size_t input_t
         "null},\"usage\":{\"output_tokens\":" +
             std::to_string(kOutputTokens) + "}}");
   event("message_stop", "{\"type\":\"message_stop\"}");
+  return ev;
+}
+
+std::string ChunkedHead(std::string_view content_type, bool keep_alive) {
+  std::string head = "HTTP/1.1 200 OK\r\ncontent-type: " + std::string(content_type) +
+                     "\r\ncache-control: no-cache\r\nrequest-id: req_011CMockUpstream0000000000\r\n"
+                     "transfer-encoding: chunked\r\n";
+  if (!keep_alive) {
+    head += "connection: close\r\n";
+  }
+  head += "\r\n";
+  return head;
+}
+
+// Each element is the bytes of one write: the first carries the response head.
+std::vector<std::string> SseWrites(const std::string& model, std::size_t input_tokens,
+                                   bool keep_alive, bool stamps) {
+  std::vector<std::string> w;
+  for (const StreamEvent& e : StreamEvents(model, input_tokens, stamps)) {
+    std::string chunk;
+    AppendChunk(chunk, e.name, e.json);
+    w.push_back(std::move(chunk));
+  }
+  w.front().insert(0, ChunkedHead("text/event-stream; charset=utf-8", keep_alive));
   w.back() += "0\r\n\r\n";
   return w;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bedrock: AWS event-stream frames (protocols.md 3.8), one HTTP chunk each.
+
+constexpr std::string_view kBedrockModel = "claude-sonnet-4-5-20250929";
+
+void PutU32(std::string& out, std::size_t at, std::uint32_t v) {
+  out[at] = static_cast<char>(v >> 24);
+  out[at + 1] = static_cast<char>(v >> 16);
+  out[at + 2] = static_cast<char>(v >> 8);
+  out[at + 3] = static_cast<char>(v);
+}
+
+std::uint32_t Crc32(const char* data, std::size_t size) {
+  return static_cast<std::uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(data), static_cast<uInt>(size)));
+}
+
+// Appends one `chunk` frame carrying `json` (base64 in {"bytes":...}) as one HTTP chunk.
+void AppendBedrockChunk(std::string& out, std::string_view json) {
+  static const std::string kHeaders = [] {
+    std::string h;
+    auto header = [&h](std::string_view name, std::string_view value) {
+      h.push_back(static_cast<char>(name.size()));
+      h += name;
+      h.push_back(7);  // string
+      h.push_back(static_cast<char>(value.size() >> 8));
+      h.push_back(static_cast<char>(value.size() & 0xff));
+      h += value;
+    };
+    header(":event-type", "chunk");
+    header(":content-type", "application/json");
+    header(":message-type", "event");
+    return h;
+  }();
+  const std::size_t b64 = 4 * ((json.size() + 2) / 3);
+  const std::size_t payload = std::strlen("{\"bytes\":\"") + b64 + std::strlen("\"}");
+  const std::size_t total = 12 + kHeaders.size() + payload + 4;
+  char size_line[24];
+  std::snprintf(size_line, sizeof(size_line), "%zx\r\n", total);
+  out += size_line;
+  const std::size_t frame = out.size();
+  out.resize(frame + 12);
+  PutU32(out, frame, static_cast<std::uint32_t>(total));
+  PutU32(out, frame + 4, static_cast<std::uint32_t>(kHeaders.size()));
+  PutU32(out, frame + 8, Crc32(out.data() + frame, 8));
+  out += kHeaders;
+  out += "{\"bytes\":\"";
+  const std::size_t at = out.size();
+  out.resize(at + b64);
+  EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
+                  reinterpret_cast<const unsigned char*>(json.data()),
+                  static_cast<int>(json.size()));
+  out += "\"}";
+  const std::size_t crc_at = out.size();
+  out.resize(crc_at + 4);
+  PutU32(out, crc_at, Crc32(out.data() + frame, crc_at - frame));
+  out += "\r\n";
+}
+
+// The frames after message_start (without timestamps), encoded once.
+const std::vector<std::string>& BedrockTailFrames() {
+  static const std::vector<std::string> frames = [] {
+    std::vector<std::string> f;
+    std::vector<StreamEvent> ev = StreamEvents(std::string(kBedrockModel), 0, false);
+    for (std::size_t i = 1; i < ev.size(); ++i) {
+      std::string chunk;
+      AppendBedrockChunk(chunk, ev[i].json);
+      f.push_back(std::move(chunk));
+    }
+    f.back() += "0\r\n\r\n";
+    return f;
+  }();
+  return frames;
+}
+
+std::string BedrockHead(bool keep_alive) {
+  return ChunkedHead("application/vnd.amazon.eventstream", keep_alive);
 }
 
 // Writes the current CLOCK_MONOTONIC time (ns, what std::chrono::steady_clock reads on Linux)
@@ -321,6 +444,19 @@ std::string ErrorJson(std::string_view type, std::string_view message) {
 
 // ---------------------------------------------------------------------------------------------
 // Server.
+
+// The mock's own request header `x-mock-NAME`, or `x-amzn-bedrock-mock-NAME` (cc-relay forwards
+// only the x-amzn-bedrock-* headers of a client to Bedrock); nullopt when neither is present.
+template <class Request>
+std::optional<std::string> MockHeader(const Request& req, std::string_view name) {
+  for (std::string_view prefix : {"x-mock-", "x-amzn-bedrock-mock-"}) {
+    auto it = req.find(std::string(prefix) + std::string(name));
+    if (it != req.end()) {
+      return std::string(it->value());
+    }
+  }
+  return std::nullopt;
+}
 
 struct Worker {
   asio::io_context ioc{1};
@@ -410,14 +546,14 @@ class Session : public std::enable_shared_from_this<Session> {
     next_write_ = 0;
     delay_ms_ = 0;
     stamps_ = false;
+    bedrock_stamps_ = false;
     if (method == http::verb::post && path == "/v1/messages") {
       info = ScanBody(worker_.json_parser, body);
       if (info.stream) {
-        auto it = req.find("x-mock-event-delay-ms");
-        if (it != req.end()) {
-          delay_ms_ = std::atoi(std::string(it->value()).c_str());
+        if (auto delay = MockHeader(req, "event-delay-ms")) {
+          delay_ms_ = std::atoi(delay->c_str());
         }
-        stamps_ = req.find("x-mock-timestamps") != req.end();
+        stamps_ = MockHeader(req, "timestamps").has_value();
         writes_ = SseWrites(info.model, body_bytes / 4, keep_alive_, stamps_);
         if (delay_ms_ <= 0) {
           std::string all;
@@ -430,6 +566,37 @@ class Session : public std::enable_shared_from_this<Session> {
         writes_.push_back(
             JsonResponse(200, "OK", MessageJson(info.model, body_bytes / 4), keep_alive_));
       }
+    } else if (method == http::verb::post && path.starts_with("/model/") &&
+               path.ends_with("/invoke-with-response-stream")) {
+      if (auto delay = MockHeader(req, "event-delay-ms")) {
+        delay_ms_ = std::atoi(delay->c_str());
+      }
+      const std::size_t input_tokens = body_bytes / 4;
+      if (MockHeader(req, "timestamps").has_value()) {
+        // The event JSONs themselves; WriteNext stamps and encodes them as they go out.
+        bedrock_stamps_ = true;
+        head_ = BedrockHead(keep_alive_);
+        for (StreamEvent& e : StreamEvents(std::string(kBedrockModel), input_tokens, true)) {
+          writes_.push_back(std::move(e.json));
+        }
+      } else {
+        std::string first = BedrockHead(keep_alive_);
+        AppendBedrockChunk(first, MessageStartJson(std::string(kBedrockModel), input_tokens));
+        const std::vector<std::string>& tail = BedrockTailFrames();
+        if (delay_ms_ <= 0) {
+          for (const std::string& f : tail) {
+            first += f;
+          }
+          writes_.push_back(std::move(first));
+        } else {
+          writes_.push_back(std::move(first));
+          writes_.insert(writes_.end(), tail.begin(), tail.end());
+        }
+      }
+    } else if (method == http::verb::post && path.starts_with("/model/") &&
+               path.ends_with("/invoke")) {
+      writes_.push_back(JsonResponse(
+          200, "OK", MessageJson(std::string(kBedrockModel), body_bytes / 4), keep_alive_));
     } else if (method == http::verb::post && path == "/v1/messages/count_tokens") {
       info = ScanBody(worker_.json_parser, body);
       writes_.push_back(JsonResponse(
@@ -484,6 +651,27 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void WriteNext() {
+    if (bedrock_stamps_) {
+      // writes_ holds event JSONs: stamp and encode the next one (all of them without a delay).
+      out_.clear();
+      if (next_write_ == 0) {
+        out_ = head_;
+      }
+      const std::size_t last = delay_ms_ > 0 ? next_write_ : writes_.size() - 1;
+      for (; next_write_ < last; ++next_write_) {
+        FillStamps(writes_[next_write_]);
+        AppendBedrockChunk(out_, writes_[next_write_]);
+      }
+      FillStamps(writes_[next_write_]);
+      AppendBedrockChunk(out_, writes_[next_write_]);
+      if (next_write_ + 1 == writes_.size()) {
+        out_ += "0\r\n\r\n";
+      }
+      asio::async_write(
+          socket_, asio::buffer(out_),
+          [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); });
+      return;
+    }
     if (stamps_) {
       FillStamps(writes_[next_write_]);
     }
@@ -534,6 +722,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t next_write_ = 0;
   int delay_ms_ = 0;
   bool stamps_ = false;
+  bool bedrock_stamps_ = false;  // writes_ holds event JSONs, encoded into out_ when written
+  std::string head_;             // the response head, for bedrock_stamps_
+  std::string out_;              // the frames being written, for bedrock_stamps_
   bool keep_alive_ = true;
 };
 
@@ -636,6 +827,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   ::signal(SIGPIPE, SIG_IGN);
+  BedrockTailFrames();  // encoded once, before any thread serves
 
   std::vector<std::unique_ptr<Worker>> workers;
   for (int t = 0; t < threads; ++t) {

@@ -1,7 +1,11 @@
 // ccr_stream_probe: streaming latency through a target (or straight at the mock).
 //
 //   ccr_stream_probe --port P [--host 127.0.0.1] --body FILE [--requests N] [--concurrency C]
-//                    [--delay-ms D] [--label NAME] [--json-out FILE]
+//                    [--delay-ms D] [--label NAME] [--json-out FILE] [--header-prefix P]
+//
+// --header-prefix: the mock's request headers are P + "timestamps" and P + "event-delay-ms"
+// (default "x-mock-"; "x-amzn-bedrock-mock-" passes a relay's Bedrock provider, which forwards
+// only x-amzn-bedrock-* headers).
 //
 // Sends N streaming Claude Code requests (C at a time, each connection kept alive; the first
 // request of every connection is a warm-up and not counted) with the mock's per-event delay D
@@ -40,6 +44,7 @@ struct Options {
   int delay_ms = 2;
   std::string label = "target";
   std::string json_out;
+  std::string header_prefix = "x-mock-";
 };
 
 class Probe {
@@ -115,6 +120,8 @@ int Main(int argc, char** argv) {
       o.delay_ms = std::atoi(value().c_str());
     } else if (arg == "--label") {
       o.label = value();
+    } else if (arg == "--header-prefix") {
+      o.header_prefix = value();
     } else if (arg == "--json-out") {
       o.json_out = value();
     } else {
@@ -127,9 +134,9 @@ int Main(int argc, char** argv) {
     std::cerr << "ccr_stream_probe: need --port and a readable --body\n";
     return 2;
   }
-  std::string extra = "x-mock-timestamps: 1\r\n";
+  std::string extra = o.header_prefix + "timestamps: 1\r\n";
   if (o.delay_ms > 0) {
-    extra += "x-mock-event-delay-ms: " + std::to_string(o.delay_ms) + "\r\n";
+    extra += o.header_prefix + "event-delay-ms: " + std::to_string(o.delay_ms) + "\r\n";
   }
   std::string request = ClaudeCodeRequest(o.host + ":" + std::to_string(o.port), body, extra);
 
