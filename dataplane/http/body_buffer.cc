@@ -50,4 +50,21 @@ void BodyBufferPool::Give(BodyBuffer&& buffer) {
   kept_.push_back(std::move(buffer));
 }
 
+std::string StringPool::Acquire() {
+  if (kept_.empty()) {
+    return std::string();
+  }
+  std::string s = std::move(kept_.back());
+  kept_.pop_back();
+  return s;
+}
+
+void StringPool::Give(std::string&& s) {
+  if (s.capacity() < 4096 || s.capacity() > kMaxKeptCapacity || kept_.size() >= kMaxKept) {
+    return;  // freed when `s` goes (small strings are not worth keeping)
+  }
+  s.clear();
+  kept_.push_back(std::move(s));
+}
+
 }  // namespace ccrelay::http

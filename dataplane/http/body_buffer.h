@@ -5,6 +5,7 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
+#include <string>
 #include <vector>
 
 #include <boost/asio/buffer.hpp>
@@ -107,6 +108,22 @@ class BodyBufferPool {
 
  private:
   std::vector<BodyBuffer> kept_;
+};
+
+// The same for plain strings a worker's exchanges fill per request (a provider's rewritten
+// request body, e.g. Bedrock's): a warm string keeps its capacity, so a large body is not a
+// fresh mmap, page faults and munmap every time. Worker thread only.
+class StringPool {
+ public:
+  static constexpr size_t kMaxKept = 64;
+  static constexpr size_t kMaxKeptCapacity = size_t{4} << 20;
+
+  std::string Acquire();
+  void Give(std::string&& s);
+  size_t kept() const { return kept_.size(); }
+
+ private:
+  std::vector<std::string> kept_;
 };
 
 }  // namespace ccrelay::http

@@ -251,6 +251,9 @@ void Exchange::StartAttempt() {
   target.passthrough = prov.passthrough();
   plan_.Clear();
   plan_.head.reserve(2048);  // Claude Code's head is 1-2 KB: one allocation, not a few
+  if (plan_.rewritten_body.capacity() == 0) {
+    plan_.rewritten_body = p_.worker->rewrite_pool.Acquire();  // warm: no mmap per request
+  }
   prov.adapter->BuildRequest(view, target, &plan_);
   if (!plan_.error.empty()) {
     // The request itself cannot take this provider's shape: nothing goes upstream.
@@ -668,6 +671,7 @@ void Exchange::FreeRequest() {
   }
   p_.worker->body_pool.Give(std::move(p_.request.body()));
   p_.request = ClientRequest();
+  p_.worker->rewrite_pool.Give(std::move(plan_.rewritten_body));
   plan_ = providers::UpstreamRequestPlan();
   std::string().swap(head_lines_);
   retry_.ForgetLast();

@@ -40,6 +40,7 @@ struct WorkerContext {
   upstream::ConnectionPool pool;
   boost::asio::ip::tcp::resolver resolver;
   http::BodyBufferPool body_pool;
+  http::StringPool rewrite_pool;  // adapters' rewritten request bodies
   stats::RequestObserver* observer = nullptr;  // outlives the worker; may be null
   // HttpUpstreamRequest on this worker's pool and resolver; tests put a fake here.
   UpstreamRequestFactory upstream_factory;
