@@ -282,10 +282,15 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   // A data plane's report of a refused key or a failing provider/key gets it checked at once:
   // the verdict then reaches every data plane. (A cooldown is not checked: probing a key that
   // is being rate limited would only add to its load.)
-  sd.on_health = [health = cp->health_.get()](const ccrelay::v1::HealthReport& report) {
+  sd.on_health = [health = cp->health_.get(),
+                  keys = cp->aws_keys_.get()](const ccrelay::v1::HealthReport& report) {
     for (const ccrelay::v1::HealthObservation& o : report.observations()) {
       if (o.state() == "disabled" || o.state() == "failing") {
         health->CheckSoon(o.provider(), o.key_fingerprint());
+        // A chain key Bedrock refused (an expired or revoked session): new credentials now.
+        if (o.state() == "disabled") {
+          keys->RefreshSoon(o.provider());
+        }
       }
     }
   };
@@ -299,6 +304,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   md.clock = &common::RealClock::Get();
   md.env = env;
   md.checks = cp->health_.get();
+  md.aws_keys = cp->aws_keys_.get();
   cp->management_ = std::make_unique<ManagementService>(std::move(md));
 
   // The HTTP listener is bound before the gRPC server starts, so that a failure leaves no

@@ -128,6 +128,9 @@ int RunProviders(const Invocation& inv) {
     }
     inv.out->Line(common::StrCat("models: ", models));
   }
+  if (!info.credentials().empty()) {
+    inv.out->Line(common::StrCat("credentials: ", info.credentials()));
+  }
   return kExitOk;
 }
 

@@ -178,6 +178,13 @@ void AwsChainKeys::Overlay(ccrelay::v1::RoutingSnapshot* snapshot) const {
   }
 }
 
+void AwsChainKeys::RefreshSoon(const std::string& provider) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = entries_.find(provider); it != entries_.end()) {
+    it->second.refresher->RefreshSoon();
+  }
+}
+
 std::map<std::string, AwsCredentialState> AwsChainKeys::States() const {
   std::map<std::string, AwsCredentialState> out;
   absl::MutexLock lock(&mu_);

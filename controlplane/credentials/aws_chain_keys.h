@@ -58,6 +58,10 @@ class AwsChainKeys {
   // Whether Overlay() would change anything in `snapshot` (a keyless Bedrock provider in it).
   static bool Applies(const ccrelay::v1::RoutingSnapshot& snapshot);
 
+  // The provider's chain walks again now (a data plane saw its key refused); no-op for a
+  // provider without a chain.
+  void RefreshSoon(const std::string& provider);
+
   // Per provider, for status displays.
   std::map<std::string, AwsCredentialState> States() const;
 

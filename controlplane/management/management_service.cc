@@ -8,6 +8,8 @@
 
 #include "proto/management.grpc.pb.h"
 
+#include "controlplane/credentials/aws_chain_keys.h"
+
 #include "controlplane/management/config_yaml.h"
 #include "controlplane/management/provider_view.h"
 #include "controlplane/snapshot/snapshot_cache.h"
@@ -279,8 +281,12 @@ class ManagementService::Impl final : public v1::Management::Service {
         [this](uint64_t version) { return d_.registry->AllConnectedAcked(version); });
     SnapshotConstSharedPtr config = d_.store->config();
     RuntimeState state = d_.store->runtime_state();
-    return BuildProviderInfos(
-        ProviderViewInputs{effective, *config, state, *d_.stats, draining, d_.checks});
+    std::map<std::string, aws::AwsCredentialState> aws;
+    if (d_.aws_keys != nullptr) {
+      aws = d_.aws_keys->States();
+    }
+    return BuildProviderInfos(ProviderViewInputs{effective, *config, state, *d_.stats, draining,
+                                                 d_.checks, &aws, d_.clock->UnixMillis()});
   }
 
   grpc::Status FindProvider(const std::string& name, v1::ProviderInfo* out) {

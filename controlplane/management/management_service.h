@@ -14,6 +14,10 @@ class Clock;
 
 namespace ccrelay::controlplane {
 
+namespace aws {
+class AwsChainKeys;
+}  // namespace aws
+
 class HealthChecker;
 
 class CallAuthenticator;
@@ -37,6 +41,8 @@ class ManagementService {
     const common::Clock* clock = nullptr;
     EnvLookup env;  // for ValidateConfig's ${VAR}
     const HealthChecker* checks = nullptr;  // active health checks, shown with providers/keys
+    // Keyless Bedrock providers' credential chains, shown with providers (may be null).
+    const aws::AwsChainKeys* aws_keys = nullptr;
   };
   explicit ManagementService(Deps deps);
   ~ManagementService();

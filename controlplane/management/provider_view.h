@@ -5,6 +5,7 @@
 #include "proto/management.pb.h"
 #include "proto/snapshot.pb.h"
 
+#include "controlplane/credentials/aws_credential_refresher.h"
 #include "controlplane/health/health_checker.h"
 #include "controlplane/state/config_store.h"
 #include "controlplane/state/runtime_state.h"
@@ -22,6 +23,9 @@ struct ProviderViewInputs {
   const StatsAggregator& stats;
   const std::vector<DrainingKey>& draining;
   const HealthChecker* checks = nullptr;  // the active health checks (none: not shown)
+  // Keyless Bedrock providers' AWS credential chains, by provider (none: not shown).
+  const std::map<std::string, aws::AwsCredentialState>* aws_credentials = nullptr;
+  int64_t now_unix_ms = 0;  // for "expires in"
 };
 
 // Key states: disabled (enabled: false), cooldown | failing | auth_failed (observed by a data
@@ -30,5 +34,9 @@ struct ProviderViewInputs {
 // Provider health: disabled; unhealthy (a provider-wide failure observed or checked, or keys and
 // none active); degraded (some key not active, or a provider-wide cooldown); else healthy.
 std::vector<ccrelay::v1::ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in);
+
+// A chain's state for people: "web identity, key 1a2b3c4d, expires in 43 min", or
+// "none: <why>". Fingerprints only.
+std::string DescribeAwsCredentials(const aws::AwsCredentialState& state, int64_t now_unix_ms);
 
 }  // namespace ccrelay::controlplane

@@ -12,6 +12,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
+#include "dataplane/common/secret.h"
+#include "tests/fakes/child_process.h"
 #include "tests/fakes/fake_aws_metadata.h"
 #include "tests/fakes/fake_bedrock_process.h"
 #include "tests/fakes/relay_fixture.h"
@@ -77,6 +79,19 @@ class BedrockCredentialsTest : public RelayTest {
     ASSERT_TRUE(relay_->Start(yaml)) << relay_->error() << "\n" << yaml << "\n" << relay_->log();
   }
 
+  // `cc-relayctl providers get NAME --output json` against this relay's control plane.
+  nlohmann::json CtlProvider(const std::string& name) {
+    const std::string needle = "control_plane_listening address=";
+    EXPECT_TRUE(relay().WaitForLog(needle, milliseconds(2000)));
+    const std::string log = relay().log();
+    const size_t at = log.find(needle) + needle.size();
+    const std::string address = log.substr(at, log.find_first_of(" \n", at) - at);
+    const CommandResult r = RunCommand({CCR_RELAYCTL_BINARY, "--control-plane", address,
+                                        "--output", "json", "providers", "get", name});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return ParseJson(r.out);
+  }
+
   void ExpectNoSecretIn(const std::string& text, const std::vector<AwsIdentity>& ids) {
     for (const AwsIdentity& id : ids) {
       EXPECT_THAT(text, Not(HasSubstr(id.secret_access_key)));
@@ -125,6 +140,13 @@ TEST_F(BedrockCredentialsTest, WebIdentityGoesThroughStsLikeAnEksPod) {
   EXPECT_EQ(q["auth"]["session_token_present"], true);
   EXPECT_EQ(metadata.Counters()["sts_calls"], 1);
   EXPECT_EQ(metadata.Counters()["last_role_arn"], "arn:aws:iam::123456789012:role/bedrock-user");
+  // cc-relayctl shows where the credentials came from, by fingerprint.
+  const nlohmann::json info = CtlProvider("bedrock");
+  EXPECT_THAT(info.value("credentials", ""),
+              HasSubstr("web identity, key " + common::FingerprintOf(Issued(1).access_key_id) +
+                        ", expires in "))
+      << info.dump();
+  ExpectNoSecretIn(info.dump(), IssuedUpTo(5));
   ExpectNoSecretIn(relay().log(), IssuedUpTo(5));
   EXPECT_THAT(relay().log(), Not(HasSubstr("eks-projected-token-1")));
 }
@@ -169,6 +191,9 @@ TEST_F(BedrockCredentialsTest, WithoutCredentialsTheClientIsToldWhyAndNothingIsS
   EXPECT_TRUE(IsAnthropicError(r.body, "api_error")) << r.body;
   EXPECT_THAT(r.body, HasSubstr("no AWS credentials"));
   EXPECT_TRUE(fake.Requests().empty());
+  const nlohmann::json info = CtlProvider("bedrock");
+  EXPECT_EQ(info.value("health", ""), "unhealthy") << info.dump();
+  EXPECT_THAT(info.value("credentials", ""), HasSubstr("none: ")) << info.dump();
 }
 
 }  // namespace

@@ -121,6 +121,34 @@ TEST_F(ProviderViewTest, ObservedHealthAndDrainingKeysShow) {
   EXPECT_EQ(p.health(), "degraded");
 }
 
+TEST_F(ProviderViewTest, AKeylessBedrockProviderShowsItsCredentialChain) {
+  std::map<std::string, aws::AwsCredentialState> chains;
+  aws::AwsCredentialState& ok = chains["br"];
+  ok.credentials.set_access_key_id("ASIACHAINVIEW");
+  ok.credentials.set_secret_access_key("chain-secret-view");
+  ok.credentials.set_session_token("chain-token-view");
+  ok.credentials.set_source("web identity");
+  ok.credentials.set_expires_unix_ms(clock_.UnixMillis() + 43 * 60 * 1000 + 500);
+  std::vector<ccrelay::v1::ProviderInfo> v = BuildProviderInfos(ProviderViewInputs{
+      effective_, config_, state_, stats_, draining_, nullptr, &chains, clock_.UnixMillis()});
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(v[2].credentials(),
+            "web identity, key " + FingerprintOf("ASIACHAINVIEW") + ", expires in 43 min");
+  EXPECT_THAT(v[2].SerializeAsString(), Not(HasSubstr("chain-secret-view")));
+  EXPECT_THAT(v[2].SerializeAsString(), Not(HasSubstr("chain-token-view")));
+  EXPECT_TRUE(v[0].credentials().empty());
+
+  // No credentials: the provider is unhealthy and says why.
+  aws::AwsCredentialState none;
+  none.last_error = "instance metadata: no role";
+  none.consecutive_failures = 2;
+  chains["br"] = none;
+  v = BuildProviderInfos(ProviderViewInputs{effective_, config_, state_, stats_, draining_,
+                                            nullptr, &chains, clock_.UnixMillis()});
+  EXPECT_EQ(v[2].credentials(), "none: instance metadata: no role");
+  EXPECT_EQ(v[2].health(), "unhealthy");
+}
+
 TEST_F(ProviderViewTest, ShowConfigYamlRedactsEverySecret) {
   const std::string yaml = RedactedConfigYaml(effective_, config_);
   EXPECT_THAT(yaml, Not(HasSubstr("sk-config")));
