@@ -111,7 +111,10 @@ void AwsChainKeys::Sync(const ccrelay::v1::RoutingSnapshot& snapshot) {
               common::Q("reason", st.message()));
     }
     absl::MutexLock lock(&mu_);
-    entries_[name] = Entry{settings, std::move(r)};
+    Entry& e = entries_[name];
+    e = Entry();
+    e.settings = settings;
+    e.refresher = std::move(r);
     changed = true;
   }
   if (changed && deps_.on_change) {
@@ -169,12 +172,23 @@ void AwsChainKeys::Overlay(ccrelay::v1::RoutingSnapshot* snapshot) const {
                                    st.last_error.empty() ? "not resolved yet" : st.last_error));
       continue;
     }
+    Entry& e = it->second;
+    if (e.overlaid_key_id != st.credentials.access_key_id()) {
+      e.overlaid_key_id = st.credentials.access_key_id();
+      e.changed_unix_ms = deps_.clock->UnixMillis();
+    }
     ccrelay::v1::Key* k = p.add_keys();
     k->set_id(common::StrCat(p.name(), "/aws-chain"));
     k->set_fingerprint(common::FingerprintOf(st.credentials.access_key_id()));
     k->set_weight(1);
     k->set_enabled(true);
     *k->mutable_aws() = st.credentials;
+    // New credentials undo a refusal of the old ones (the health checker's own verdict, when it
+    // has one for this key, replaces this).
+    ccrelay::v1::CheckedHealth* h = k->mutable_health();
+    h->set_state(ccrelay::v1::CheckedHealth::HEALTHY);
+    h->set_reason(common::StrCat("AWS credentials from ", st.credentials.source()));
+    h->set_since_unix_ms(e.changed_unix_ms);
   }
 }
 

@@ -69,12 +69,18 @@ class AwsChainKeys {
   struct Entry {
     std::string settings;  // region|profile|sts|imds: a change restarts the refresher
     std::unique_ptr<AwsCredentialRefresher> refresher;
+    // The access key id last put in a snapshot and since when (Overlay keeps them): a key a data
+    // plane disabled before its credentials changed is enabled again (the key's health says
+    // HEALTHY since then, which data planes read as "disabled before this: enable").
+    std::string overlaid_key_id;
+    int64_t changed_unix_ms = 0;
   };
   void SyncLoop();
 
   Deps deps_;
   mutable absl::Mutex mu_;
-  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);  // by provider name
+  // By provider name. Mutable: Overlay() notes when each provider's credentials changed.
+  mutable std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   absl::Mutex sync_mu_;  // one Sync() at a time (held while refreshers start)
 
   absl::Mutex pending_mu_;

@@ -179,6 +179,32 @@ TEST_F(BedrockCredentialsTest, InstanceMetadataCredentialsAreRenewedWhileRequest
   ExpectNoSecretIn(relay().log(), IssuedUpTo(40));
 }
 
+TEST_F(BedrockCredentialsTest, ARefusedChainKeyGetsNewCredentialsAtOnceAndIsUsedAgain) {
+  // Bedrock refuses the first credentials the metadata service hands out (a revoked session);
+  // they would live an hour. The data plane takes the key out and reports it; the control plane
+  // walks the chain again at once, and the new credentials bring the key back.
+  FakeAwsMetadata metadata;
+  ASSERT_TRUE(metadata.Start()) << metadata.error();
+  std::vector<AwsIdentity> accepted = IssuedUpTo(10);
+  accepted.erase(accepted.begin());
+  FakeBedrock fake(accepted, {});
+  ASSERT_TRUE(fake.ok()) << fake.log();
+  IsolateFromTheMachine();
+  ASSERT_NO_FATAL_FAILURE(Start(ChainConfig(fake, metadata.url())));
+  const HttpResponse refused = Post("/v1/messages", MessageBody("claude-test-1"));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  ASSERT_TRUE(relay().WaitForLog("key_disabled", milliseconds(2000))) << relay().log();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  HttpResponse r;
+  do {
+    std::this_thread::sleep_for(milliseconds(200));
+    r = Post("/v1/messages", MessageBody("claude-test-1"));
+  } while (r.status != 200 && std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(r.status, 200) << r.body << relay().log();
+  EXPECT_EQ(fake.Requests().back()["auth"]["access_key_id"], Issued(2).access_key_id);
+  EXPECT_GE(metadata.Counters()["imds_credential_calls"].get<int>(), 2);
+}
+
 TEST_F(BedrockCredentialsTest, WithoutCredentialsTheClientIsToldWhyAndNothingIsSent) {
   FakeAwsMetadata metadata;
   ASSERT_TRUE(metadata.Start({"--imds-role", ""})) << metadata.error();  // no role: nothing
