@@ -84,13 +84,13 @@ void FinishHead(const HeadStart& hs, const UpstreamTarget& target, std::string_v
     std::array<char, 64> hash;
     const std::array<std::string_view, 1> pieces = {body};
     bedrock::Sha256Hex(pieces, hash.data());
-    // The path is copied out first: signing appends to the head, which may reallocate.
-    std::array<char, 2048> path_buf;
-    const size_t path_len = std::min(hs.path_end - hs.path_begin, path_buf.size());
-    h->copy(path_buf.data(), path_len, hs.path_begin);
+    // The signature lines are written aside and appended after: the path signed is a view of
+    // the head, which must not grow (and move) while it is read. A long ARN is signed whole.
+    thread_local std::string signature_lines;
+    signature_lines.clear();
     bedrock::SigV4Request sr;
     sr.method = "POST";
-    sr.path = std::string_view(path_buf.data(), path_len);
+    sr.path = std::string_view(*h).substr(hs.path_begin, hs.path_end - hs.path_begin);
     sr.query = "";
     sr.headers = std::span<const bedrock::SignedHeader>(headers.data(), n);
     sr.payload_sha256_hex = std::string_view(hash.data(), hash.size());
@@ -101,7 +101,8 @@ void FinishHead(const HeadStart& hs, const UpstreamTarget& target, std::string_v
                     bedrock::SigV4Credentials{target.aws->access_key_id,
                                               target.aws->secret_access_key,
                                               target.aws->session_token},
-                    h);
+                    &signature_lines);
+    h->append(signature_lines);
   } else if (!target.key.empty()) {
     common::StrAppendPieces(h, {"Authorization: Bearer ", target.key, "\r\n"});
   }

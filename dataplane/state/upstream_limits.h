@@ -4,6 +4,8 @@
 #include <optional>
 #include <string_view>
 
+#include "dataplane/common/timestamps.h"
+
 namespace ccrelay::state {
 
 // One anthropic-ratelimit-<family>-{limit,remaining,reset} triple (-1: not sent).
@@ -50,9 +52,8 @@ struct UpstreamLimits {
   std::optional<int64_t> UnifiedRejectedUntil() const;
 };
 
-// "2030-01-01T00:00:00Z", with optional fraction and +hh:mm / -hh:mm offset -> unix ms.
-std::optional<int64_t> ParseRfc3339Ms(std::string_view text);
-// IMF-fixdate "Sun, 06 Nov 1994 08:49:37 GMT" -> unix ms.
-std::optional<int64_t> ParseHttpDateMs(std::string_view text);
+// The timestamp parsers live in dataplane/common/timestamps.h (the control plane uses them too).
+using common::ParseHttpDateMs;
+using common::ParseRfc3339Ms;
 
 }  // namespace ccrelay::state

@@ -1,6 +1,7 @@
 #include "tests/fakes/fake_bedrock_process.h"
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 

@@ -3,6 +3,7 @@
 // the event-stream decoder have tests of their own (tests/unit/dataplane/providers/bedrock/).
 #include "dataplane/providers/bedrock.h"
 
+#include <array>
 #include <string>
 
 #include <boost/beast/http/fields.hpp>
@@ -13,6 +14,7 @@
 
 #include "absl/strings/escaping.h"
 #include "dataplane/http/request_scan.h"
+#include "dataplane/providers/bedrock/sigv4.h"
 
 namespace ccrelay::providers {
 namespace {
@@ -139,6 +141,31 @@ TEST_F(BedrockProviderTest, IamCredentialsSignTheExactBytesSent) {
                         "us-east-1/bedrock/aws4_request, SignedHeaders="));
   EXPECT_THAT(plan.head, Not(HasSubstr("Bearer")));
   EXPECT_THAT(plan.head, Not(HasSubstr("wJalrXUtnFEMI")));
+  // The signature is the one of the bytes that go upstream: the rewritten body (hashed here on
+  // its own), the path and the signed headers as written in the head.
+  std::array<char, bedrock::kSha256HexSize> hash;
+  const std::array<std::string_view, 1> pieces = {plan.rewritten_body};
+  bedrock::Sha256Hex(pieces, hash.data());
+  const std::array<bedrock::SignedHeader, 3> signed_headers = {{
+      {"host", "bedrock-runtime.us-east-1.amazonaws.com"},
+      {"content-type", "application/json"},
+      {"x-amzn-bedrock-guardrailidentifier", "gr-1"},
+  }};
+  bedrock::SigV4Request sr;
+  sr.method = "POST";
+  sr.path = "/model/us.anthropic.claude-sonnet-4-5-20250929-v1:0/invoke-with-response-stream";
+  sr.headers = signed_headers;
+  sr.payload_sha256_hex = std::string_view(hash.data(), hash.size());
+  sr.unix_seconds = kSuiteTime;
+  sr.region = "us-east-1";
+  sr.service = "bedrock";
+  std::string expected;
+  bedrock::SignV4(sr, {aws.access_key_id, aws.secret_access_key, aws.session_token}, &expected);
+  const size_t auth = expected.find("Authorization: ");
+  ASSERT_NE(auth, std::string::npos) << expected;
+  EXPECT_THAT(plan.head, HasSubstr(expected.substr(auth)));
+  EXPECT_THAT(plan.head, HasSubstr(std::string("X-Amz-Content-Sha256: ") +
+                                   std::string(hash.data(), hash.size()) + "\r\n"));
 }
 
 TEST_F(BedrockProviderTest, ClassifiesBedrockErrors) {
