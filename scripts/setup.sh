@@ -12,7 +12,7 @@ apt-get install -y -qq --no-install-recommends \
   libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev \
   libncurses-dev libgtest-dev libgmock-dev libbenchmark-dev jq \
   nginx-light wrk prometheus tmux procps util-linux linux-perf zlib1g-dev \
-  python3 python3-botocore >/dev/null
+  python3 python3-botocore python3-google-auth >/dev/null
 
 # Node.js and npm for the end-to-end tests with the real Claude Code CLI and SDK (npm registry).
 if ! command -v npm >/dev/null 2>&1; then
