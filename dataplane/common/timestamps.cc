@@ -1,6 +1,8 @@
 #include "dataplane/common/timestamps.h"
 
 #include <array>
+#include <chrono>
+#include <cstdio>
 
 #include "dataplane/common/str.h"
 
@@ -143,6 +145,21 @@ std::optional<int64_t> ParseHttpDateMs(std::string_view s) {
     return std::nullopt;
   }
   return ToUnixMs(year, month, day, hour, minute, second, 0);
+}
+
+std::string FormatRfc3339(int64_t unix_ms) {
+  const std::chrono::sys_seconds t{std::chrono::floor<std::chrono::seconds>(
+      std::chrono::milliseconds(unix_ms))};
+  const std::chrono::sys_days day = std::chrono::floor<std::chrono::days>(t);
+  const std::chrono::year_month_day ymd{day};
+  const std::chrono::hh_mm_ss<std::chrono::seconds> hms{t - day};
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02lld:%02lld:%02lldZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<long long>(hms.hours().count()),
+                static_cast<long long>(hms.minutes().count()),
+                static_cast<long long>(hms.seconds().count()));
+  return buf;
 }
 
 }  // namespace ccrelay::common

@@ -7,6 +7,7 @@
 
 #include "dataplane/common/log.h"
 #include "dataplane/common/str.h"
+#include "dataplane/common/timestamps.h"
 #include "dataplane/http/anthropic_error.h"
 #include "dataplane/http/hop_by_hop.h"
 #include "dataplane/http/sse_boundary.h"
@@ -160,9 +161,19 @@ void Exchange::AnswerNoCandidate() {
     return;
   }
   // A provider that cannot go without credentials and has none says why (the control plane's
-  // reason, e.g. the AWS credential chain's last error).
+  // reason, e.g. the AWS credential chain's last error); one whose minted credentials expired
+  // (no new ones from the control plane) says since when.
+  const common::MonoTime now = std::chrono::steady_clock::now();
   for (const uint32_t i : ranked_) {
     const routing::ProviderEntry& prov = table_.providers[i];
+    if (int64_t expired_ms = 0; prov.AllKeysExpired(now, &expired_ms)) {
+      WriteRelayError(
+          503, "api_error",
+          common::StrCat("no provider is available for model ", p_.info.model, ": provider ",
+                         prov.name, "'s credentials expire at ", common::FormatRfc3339(expired_ms),
+                         " and no new ones came from the control plane (is it reachable?)"));
+      return;
+    }
     if (prov.lacks_credentials()) {
       WriteRelayError(503, "api_error",
                       common::StrCat("no provider is available for model ", p_.info.model,

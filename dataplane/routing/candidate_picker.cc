@@ -126,8 +126,10 @@ bool CandidatePicker::First(common::MonoTime now, Candidate* out) {
   if (TryForced(now, out)) {
     return true;
   }
-  why_ = saw_limited_ ? NoCandidate::kRateLimited
-                      : (saw_disabled_ ? NoCandidate::kDisabled : NoCandidate::kNone);
+  why_ = saw_limited_    ? NoCandidate::kRateLimited
+         : saw_disabled_ ? NoCandidate::kDisabled
+         : saw_expired_  ? NoCandidate::kExpired
+                         : NoCandidate::kNone;
   return false;
 }
 
@@ -152,6 +154,9 @@ bool CandidatePicker::TryAffinity(common::MonoTime now, Candidate* out) {
   const ProviderEntry& prov = table_.providers[p];
   if (prov.check_failed() || (k >= 0 && prov.keys[static_cast<size_t>(k)].check_failed())) {
     return false;  // the control plane's health check says otherwise
+  }
+  if (k >= 0 && prov.keys[static_cast<size_t>(k)].expired(now)) {
+    return false;  // its credential expired: the normal order finds another key
   }
   // Healthy means closed breakers: a half-open one is probed by the normal order instead.
   const Admission padm = prov.state->breaker.TryAcquire(table_.provider_breaker, now);
@@ -231,6 +236,10 @@ bool CandidatePicker::TryProvider(uint32_t p, bool skip_tried, int prefer_key, c
   const common::MonoTime popened = pblocked ? pbreaker.opened_at() : common::MonoTime{};
   for (int k : order) {
     const KeyEntry& key = prov.keys[static_cast<size_t>(k)];
+    if (key.expired(now)) {
+      saw_expired_ = true;
+      continue;
+    }
     const state::KeyCheck check = key.state->Check(cost_, now);
     if (check.verdict == Verdict::kDisabled) {
       saw_disabled_ = true;

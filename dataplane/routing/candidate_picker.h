@@ -40,6 +40,7 @@ enum class NoCandidate {
   kNone,         // there was a candidate
   kRateLimited,  // every key is out of headroom (buckets, cooldown, upstream exhaustion)
   kDisabled,     // every key was taken out after 401/403
+  kExpired,      // every key's credential expired (no new one from the control plane)
 };
 
 // What an upstream answer did to the key pool, for logging.
@@ -146,6 +147,7 @@ class CandidatePicker {
   absl::InlinedVector<Forced, 2> forced_;
   bool saw_limited_ = false;
   bool saw_disabled_ = false;
+  bool saw_expired_ = false;
   common::MonoTime retry_at_{};
   NoCandidate why_ = NoCandidate::kNone;
 

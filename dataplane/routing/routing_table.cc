@@ -91,8 +91,31 @@ RoutingTableConstSharedPtr BootstrapRoutingTable() {
   return table;
 }
 
+// The steady-clock time at which a credential expiring at `expires_unix_ms` is set aside.
+common::MonoTime UsableUntil(int64_t expires_unix_ms, const common::Clock& clock) {
+  const auto left = std::chrono::milliseconds(expires_unix_ms - clock.UnixMillis()) - kExpiryMargin;
+  return clock.Now() + left;
+}
+
+bool ProviderEntry::AllKeysExpired(common::MonoTime now, int64_t* expired_unix_ms) const {
+  if (keys.empty()) {
+    return false;
+  }
+  int64_t latest = 0;
+  for (const KeyEntry& k : keys) {
+    if (!k.expired(now)) {
+      return false;
+    }
+    latest = std::max(latest, k.expires_unix_ms);
+  }
+  *expired_unix_ms = latest;
+  return true;
+}
+
 absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
-    const ccrelay::v1::RoutingSnapshot& snapshot, state::StateRegistry& states) {
+    const ccrelay::v1::RoutingSnapshot& snapshot, state::StateRegistry& states,
+    const common::Clock* clock) {
+  const common::Clock& wall = clock != nullptr ? *clock : common::RealClock::Get();
   auto table = std::make_shared<RoutingTable>();
   table->version = snapshot.version();
   table->source = snapshot.source();
@@ -183,6 +206,11 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
                                                 aws->secret_access_key.Reveal(),
                                                 aws->session_token.Reveal()};
         key.aws = std::move(aws);
+      }
+      key.expires_unix_ms = k.expires_unix_ms() != 0 ? k.expires_unix_ms()
+                                                     : (signs ? k.aws().expires_unix_ms() : 0);
+      if (key.expires_unix_ms != 0) {
+        key.usable_until = UsableUntil(key.expires_unix_ms, wall);
       }
       key.rpm_limit = k.rpm_limit();
       key.tpm_limit = k.tpm_limit();

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "dataplane/auth/authenticator.h"
+#include "dataplane/common/clock.h"
 #include "dataplane/common/secret.h"
 #include "dataplane/providers/provider.h"
 #include "dataplane/routing/model_pattern.h"
@@ -59,11 +60,21 @@ struct KeyEntry {
   uint32_t weight = 1;
   CheckState check = CheckState::kUnknown;
   std::shared_ptr<state::KeyState> state;
+  // A credential that stops working (a minted OAuth token, temporary AWS credentials): the
+  // snapshot's expiry (Unix ms; 0 = never), and the steady-clock time from which the key is no
+  // longer used (kExpiryMargin before it), also when no new snapshot comes.
+  int64_t expires_unix_ms = 0;
+  common::MonoTime usable_until = common::MonoTime::max();
 
   bool check_failed() const {
     return check == CheckState::kUnhealthy || check == CheckState::kAuthFailed;
   }
+  bool expired(common::MonoTime now) const { return now >= usable_until; }
 };
+
+// A key whose credential expires is set aside this long before its expiry: a request sent with
+// it must reach the upstream before the token lapses, and clocks differ by a few seconds.
+inline constexpr std::chrono::seconds kExpiryMargin{10};
 
 struct ModelRule {
   ModelPattern from;
@@ -92,6 +103,9 @@ struct ProviderEntry {
   // such as Bedrock waiting for its credentials, then has no candidate at all).
   bool passthrough() const { return keys.empty() && adapter->UsableWithoutKeys(); }
   bool check_failed() const { return check == CheckState::kUnhealthy; }
+  // Has keys and every one of them has expired at `now` (a data plane cut off from the control
+  // plane that mints them); the latest expiry in `*expired_unix_ms`.
+  bool AllKeysExpired(common::MonoTime now, int64_t* expired_unix_ms) const;
   // A type that needs keys (Bedrock) and has none yet: it has no candidate at all.
   bool lacks_credentials() const { return keys.empty() && !adapter->UsableWithoutKeys(); }
   // Serves `model`: no `models` list, or the model is listed, or a mapping rule matches.
@@ -161,8 +175,10 @@ using RoutingTableConstSharedPtr = std::shared_ptr<const RoutingTable>;
 RoutingTableConstSharedPtr BootstrapRoutingTable();
 
 // Compiles a snapshot. Errors (bad URL, unknown type or strategy, unreadable CA file) make the
-// whole snapshot unusable: the caller NACKs it and keeps the last good table.
+// whole snapshot unusable: the caller NACKs it and keeps the last good table. `clock` dates
+// credential expiries (KeyEntry::usable_until); RealClock when null.
 absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
-    const ccrelay::v1::RoutingSnapshot& snapshot, state::StateRegistry& states);
+    const ccrelay::v1::RoutingSnapshot& snapshot, state::StateRegistry& states,
+    const common::Clock* clock = nullptr);
 
 }  // namespace ccrelay::routing

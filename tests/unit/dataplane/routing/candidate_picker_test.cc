@@ -27,6 +27,7 @@ struct KeySpec {
   // The control plane's health check verdict carried by the snapshot.
   v1::CheckedHealth::State check = v1::CheckedHealth::UNKNOWN;
   int64_t check_since_unix_ms = 0;
+  int64_t expires_unix_ms = 0;  // a minted credential's expiry (0: none)
 };
 
 class CandidatePickerTest : public ::testing::Test {
@@ -50,6 +51,7 @@ class CandidatePickerTest : public ::testing::Test {
         key->set_itpm_limit(k.itpm);
         key->mutable_health()->set_state(k.check);
         key->mutable_health()->set_since_unix_ms(k.check_since_unix_ms);
+        key->set_expires_unix_ms(k.expires_unix_ms);
       }
       if (auto it = provider_checks_.find(i); it != provider_checks_.end()) {
         p->mutable_health()->set_state(it->second);
@@ -61,7 +63,7 @@ class CandidatePickerTest : public ::testing::Test {
     for (size_t i = 1; i < providers.size(); ++i) {
       s.mutable_routing()->add_failover_fallbacks("p" + std::to_string(i));
     }
-    auto table = CompileRoutingTable(s, states_);
+    auto table = CompileRoutingTable(s, states_, &clock_);
     ASSERT_TRUE(table.ok()) << table.status();
     table_ = *table;
     ranked_.clear();
@@ -497,6 +499,54 @@ TEST_F(CandidatePickerTest, PassingCheckPutsBackAKeyDisabledBeforeIt) {
     used.insert(Serve(""));
   }
   EXPECT_EQ(used, (std::set<std::string>{"k1", "k2"}));
+}
+
+TEST_F(CandidatePickerTest, ExpiredCredentialIsSetAsideBeforeItsExpiry) {
+  const int64_t now = clock_.UnixMillis();
+  // k1 expires in a minute, k2 in an hour; p1 is the fallback.
+  Build({{{"k1", 0, 0, v1::CheckedHealth::UNKNOWN, 0, now + 60'000},
+          {"k2", 0, 0, v1::CheckedHealth::UNKNOWN, 0, now + 3'600'000}},
+         {{"k3"}}});
+  std::set<std::string> used;
+  for (int i = 0; i < 4; ++i) {
+    used.insert(Serve(""));
+  }
+  EXPECT_EQ(used, (std::set<std::string>{"k1", "k2"}));
+  // Within kExpiryMargin of its expiry k1 is no longer used, with no new snapshot.
+  clock_.Advance(std::chrono::milliseconds(60'000) - kExpiryMargin);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(Serve(""), "k2");
+  }
+  // Every key of p0 expired: the fallback serves, and p0 says so.
+  clock_.Advance(std::chrono::hours(1));
+  EXPECT_EQ(Serve(""), "k3");
+  int64_t expired_ms = 0;
+  EXPECT_TRUE(table_->providers[0].AllKeysExpired(clock_.Now(), &expired_ms));
+  EXPECT_EQ(expired_ms, now + 3'600'000);
+  EXPECT_FALSE(table_->providers[1].AllKeysExpired(clock_.Now(), &expired_ms));
+}
+
+TEST_F(CandidatePickerTest, NothingButExpiredCredentialsSaysSo) {
+  Build({{{"k1", 0, 0, v1::CheckedHealth::UNKNOWN, 0, clock_.UnixMillis() + 5'000}}});
+  CandidatePicker picker = Picker();
+  Candidate c;
+  EXPECT_FALSE(picker.Next(After::kStart, &c));
+  EXPECT_EQ(picker.why(), NoCandidate::kExpired);
+}
+
+TEST_F(CandidatePickerTest, AffinityLeavesAnExpiredKey) {
+  const int64_t now = clock_.UnixMillis();
+  Build({{{"k1", 0, 0, v1::CheckedHealth::UNKNOWN, 0, now + 60'000},
+          {"k2", 0, 0, v1::CheckedHealth::UNKNOWN, 0, now + 60'000}}});
+  const std::string home = Serve("s");
+  const std::string other = home == "k1" ? "k2" : "k1";
+  std::vector<std::vector<KeySpec>> spec = {
+      {{"k1", 0, 0, v1::CheckedHealth::UNKNOWN, 0, now + 600'000},
+       {"k2", 0, 0, v1::CheckedHealth::UNKNOWN, 0, now + 600'000}}};
+  (home == "k1" ? spec[0][0] : spec[0][1]).expires_unix_ms = now + 20'000;
+  Build(spec);
+  clock_.Advance(std::chrono::seconds(15));
+  EXPECT_EQ(Serve("s"), other);
 }
 
 }  // namespace
