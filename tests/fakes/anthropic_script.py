@@ -8,8 +8,9 @@ What the fakes answer, and the Messages API rules they share:
                            make the real Claude Code CLI do a tool round trip: READ_FILE -> its
                            Read tool -> tool_result -> "TOOL RESULT: <what it read>"
   Script.stream_events()   the Anthropic stream events of an answer (without message_stop)
-  check_thinking(), check_metadata(), check_cache_control(), check_history(): the Messages API
-                           rules, raising whatever error the caller's `invalid(message)` builds
+  check_max_tokens(), check_thinking(), check_metadata(), check_cache_control(),
+  check_history():         the Messages API rules, raising whatever error the caller's
+                           `invalid(message)` builds
   sse_event(event)         one event in Anthropic's SSE framing
 """
 
@@ -209,6 +210,15 @@ class Script:
 # ---------------------------------------------------------------------------------------------
 # Messages API rules. `invalid(message)` returns the exception to raise (each fake answers it in
 # its provider's shape).
+
+def check_max_tokens(body, invalid, missing):
+    """max_tokens: an integer >= 1; raises `missing` when there is none."""
+    mt = body.get("max_tokens")
+    if mt is None:
+        raise missing
+    if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
+        raise invalid("max_tokens: Input should be a valid integer greater than or equal to 1")
+
 
 def check_thinking(body, invalid):
     thinking = body.get("thinking")
