@@ -50,12 +50,8 @@ import base64
 import datetime
 import hashlib
 import hmac
-import http.server
 import json
-import os
 import re
-import signal
-import socket
 import struct
 import sys
 import threading
@@ -65,7 +61,7 @@ import types
 import uuid
 import zlib
 from unittest import mock
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 import botocore.auth
 import botocore.awsrequest
@@ -73,6 +69,7 @@ import botocore.credentials
 import botocore.eventstream
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the module below
+import anthropic_fake  # noqa: E402 - HTTP plumbing shared with fake_vertex.py, fake_foundry.py
 import anthropic_script  # noqa: E402 - the scripted answers, shared with the other fakes
 
 BEHAVIOUR = """\
@@ -180,6 +177,9 @@ STATUS_EXCEPTIONS = {
     408: "ModelTimeoutException", 424: "ModelErrorException", 429: "ThrottlingException",
     500: "InternalServerException", 503: "ServiceUnavailableException",
 }
+# /__fake/ control refusals: (exception, message or None for the control's own).
+CONTROL_ERRORS = {400: ("ValidationException", None), 403: ("AccessDeniedException", None),
+                  404: ("UnknownOperationException", "Unknown operation")}
 REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
            408: "Request Timeout", 424: "Failed Dependency", 429: "Too Many Requests",
            500: "Internal Server Error", 503: "Service Unavailable"}
@@ -564,12 +564,8 @@ def validate_invoke_body(body, config, require_max_tokens, log):
             log["rejected_betas"] = rejected
             raise validation("invalid beta flag", f"not accepted: {rejected}")
     if require_max_tokens or "max_tokens" in body:
-        mt = body.get("max_tokens")
-        if mt is None:
-            raise malformed("#: required key [max_tokens] not found")
-        if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
-            raise validation("max_tokens: Input should be a valid integer greater than or equal "
-                             "to 1")
+        anthropic_script.check_max_tokens(
+            body, validation, malformed("#: required key [max_tokens] not found"))
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise malformed("#: required key [messages] not found" if messages is None
@@ -624,90 +620,15 @@ class Config:
         self.verbose = args.verbose
 
 
-class State:
-    def __init__(self, log_path):
-        self.lock = threading.Lock()
-        self.fail_next = []  # [(status, name, message)], consumed one per request
-        self.counter = 0
-        self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
-
-    def next_id(self):
-        with self.lock:
-            self.counter += 1
-            return self.counter
-
-    def take_failure(self):
-        with self.lock:
-            return self.fail_next.pop(0) if self.fail_next else None
-
-    def write_log(self, entry):
-        if self.log_file is None:
-            return
-        line = json.dumps(entry, ensure_ascii=False, default=str)
-        with self.lock:
-            self.log_file.write(line + "\n")
-            self.log_file.flush()
-
-
 ROUTE = re.compile(r"^/model/([^/]+)/(invoke|invoke-with-response-stream|count-tokens)$")
 OPERATIONS = {"invoke": "InvokeModel",
               "invoke-with-response-stream": "InvokeModelWithResponseStream",
               "count-tokens": "CountTokens"}
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # one response = several small writes
-    timeout = 300
-    config = None  # set in main
-    state = None
-
-    def version_string(self):
-        return "fake-bedrock"
-
-    def log_message(self, fmt, *args):
-        if self.config.verbose:
-            sys.stderr.write("fake_bedrock: %s - %s\n" % (self.address_string(), fmt % args))
-
-    def do_POST(self):
-        self.handle_request()
-
-    def do_GET(self):
-        self.handle_request()
-
-    def do_PUT(self):
-        self.handle_request()
-
-    def do_DELETE(self):
-        self.handle_request()
-
-    def do_HEAD(self):
-        self.handle_request()
-
-    # -- reading ------------------------------------------------------------------------------
-
-    def read_body(self):
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            data = b""
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline(65537)
-                if len(data) > BODY_LIMIT:
-                    raise BedrockError(400, "ValidationException", "Input is too long.")
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        length = int(length)
-        if length > BODY_LIMIT:
-            self.close_connection = True
-            raise BedrockError(400, "ValidationException", "Input is too long.")
-        return self.rfile.read(length)
+class Handler(anthropic_fake.FakeHTTPHandler):
+    NAME = "fake_bedrock"
+    body_limit = BODY_LIMIT
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -731,10 +652,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_json(err.status, {"message": err.message}, request_id,
                        [("x-amzn-ErrorType", err.name + CORAL)])
 
-    def write_chunk(self, data):
-        self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
-        self.wfile.flush()
-
     # -- the request ----------------------------------------------------------------------------
 
     def handle_request(self):
@@ -743,7 +660,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw_target = self.path
         path, _, query = raw_target.partition("?")
         headers = [(k.lower(), v) for k, v in self.headers.items()]
-        log = {"seq": self.state.next_id(),
+        log = {"seq": self.state.next_seq(),
                "time": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                "request_id": request_id, "method": self.command, "path": path,
                "query": query or None, "target": raw_target, "model_id": None,
@@ -760,7 +677,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (ValueError, OSError):
             self.close_connection = True
             return
-        except BedrockError as err:
+        except anthropic_fake.BodyTooLarge:
+            err = BedrockError(400, "ValidationException", "Input is too long.")
             log.update(status=err.status, error_type=err.name, error_message=err.message)
             self.state.write_log(log)
             self.send_aws_error(err, request_id)
@@ -792,29 +710,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def control(self, path, query, log, request_id):
         log["operation"] = "Control"
-        host = self.client_address[0]
-        if not (host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1")):
-            raise BedrockError(403, "AccessDeniedException", "fake_bedrock control: loopback only")
-        params = {k: v[-1] for k, v in parse_qs(query).items()}
-        if self.command != "POST":
-            raise BedrockError(404, "UnknownOperationException", "Unknown operation")
-        if path == "/__fake/fail-next":
-            try:
-                status = int(params.get("status", "503"))
-                count = int(params.get("n", "1"))
-            except ValueError:
-                raise validation("fake_bedrock control: status and n must be integers")
-            name = params.get("type") or STATUS_EXCEPTIONS.get(status, "InternalServerException")
-            message = params.get("message") or f"fake_bedrock: injected failure {status} {name}"
-            with self.state.lock:
-                self.state.fail_next.extend([(status, name, message)] * count)
-                pending = len(self.state.fail_next)
-        elif path == "/__fake/reset":
-            with self.state.lock:
-                self.state.fail_next.clear()
-                pending = 0
-        else:
-            raise BedrockError(404, "UnknownOperationException", "Unknown operation")
+        try:
+            pending = self.control_command(path, query)
+        except anthropic_fake.ControlError as e:
+            name, message = CONTROL_ERRORS[e.status]
+            raise BedrockError(e.status, name, message or e.message)
         log["status"] = 200
         self.state.write_log(log)
         self.send_json(200, {"ok": True, "pending_failures": pending}, request_id)
@@ -863,7 +763,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         failure = self.state.take_failure()
         if failure is not None:
             log["fault"] = "fail-next"
-            raise BedrockError(failure[0], failure[1], failure[2])
+            status, name, message = failure
+            name = name or STATUS_EXCEPTIONS.get(status, "InternalServerException")
+            raise BedrockError(status, name,
+                               message or f"fake_bedrock: injected failure {status} {name}")
         if "hang" in model_id:
             log["fault"] = "hang"
             time.sleep(config.hang)
@@ -987,20 +890,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # The chunk announces the whole frame; half of it is sent, then the connection dies.
             self.wfile.write(b"%x\r\n" % len(frame) + frame[:len(frame) // 2])
             self.wfile.flush()
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.drop_connection()
             return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
 
 
 def parse_args(argv):
@@ -1043,28 +936,9 @@ def main(argv):
     if args.self_check:
         print("fake_bedrock: self-check ok")
         return 0
-    host, _, port = args.listen.rpartition(":")
-    host = host.strip("[]")
     Handler.config = Config(args)
-    Handler.state = State(args.request_log)
-    if ":" in host:
-        Server.address_family = socket.AF_INET6
-    server = Server((host, int(port)), Handler)
-    chosen = server.server_address[1]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"{chosen}\n")
-        os.replace(tmp, args.port_file)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"listening {shown}:{chosen}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
-    return 0
+    Handler.state = anthropic_fake.State(args.request_log)
+    return anthropic_fake.listen_and_serve(Handler, args.listen, args.port_file)
 
 
 if __name__ == "__main__":
