@@ -121,18 +121,6 @@ qv() {
   IFS= read -r -d '' QV <"${CASE_DIR}/query.result" || true
 }
 
-# q EXPR: prints the value of qv EXPR.
-q() {
-  qv "$1"
-  printf '%s' "${QV}"
-}
-
-# expect_q WHAT EXPR WANT
-expect_q() {
-  qv "$2"
-  expect_eq "$1" "${QV}" "$3"
-}
-
 # expect_error WHAT STATUS ERROR_TYPE MESSAGE_PREFIX: the last call got Bedrock's error shape.
 expect_error() {
   local what=$1 status=$2 type=$3 prefix=$4

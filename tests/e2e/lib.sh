@@ -122,6 +122,18 @@ expect_eq() {
   [[ "${got}" == "${want}" ]] || fail "${what}: expected '${want}', got '${got}'"
 }
 
+# For scripts that define qv EXPR (sets QV to the value of EXPR over their last answer):
+# q EXPR prints that value, expect_q WHAT EXPR WANT compares it.
+q() {
+  qv "$1"
+  printf '%s' "${QV}"
+}
+
+expect_q() {
+  qv "$2"
+  expect_eq "$1" "${QV}" "$3"
+}
+
 # wait_for_line FILE REGEX PID SECONDS WHAT: waits until FILE has a line matching REGEX; fails
 # when PID exits first or the time runs out.
 wait_for_line() {

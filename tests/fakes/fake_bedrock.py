@@ -27,7 +27,8 @@ Everything else: 404 UnknownOperationException.
 Per request: auth (Bearer API key, else SigV4 recomputed with botocore.auth.SigV4Auth) -> route
 -> model id allow-list -> strict body validation (protocols.md 3.3) -> a pending fail-next
 failure -> faults scripted by the model id -> answer. The behaviour table is in BEHAVIOUR below
-and in the --help text.
+and in the --help text; the answers and the Messages API history rules are in
+anthropic_script.py (shared with fake_vertex.py and fake_foundry.py).
 
 Request log (--request-log): one JSON object per request, appended and flushed before the
 response is written (so it is there when the client has the answer):
@@ -49,12 +50,8 @@ import base64
 import datetime
 import hashlib
 import hmac
-import http.server
 import json
-import os
 import re
-import signal
-import socket
 import struct
 import sys
 import threading
@@ -64,12 +61,16 @@ import types
 import uuid
 import zlib
 from unittest import mock
-from urllib.parse import parse_qs, unquote
+from urllib.parse import unquote
 
 import botocore.auth
 import botocore.awsrequest
 import botocore.credentials
 import botocore.eventstream
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree for the module below
+import anthropic_fake  # noqa: E402 - HTTP plumbing shared with fake_vertex.py, fake_foundry.py
+import anthropic_script  # noqa: E402 - the scripted answers, shared with the other fakes
 
 BEHAVIOUR = """\
 Faults, chosen by a substring of the model id (after auth and body validation; a pending
@@ -103,9 +104,9 @@ Answers (first match wins):
                                        signature THINKING_SIGNATURE), streamed and not
 """
 
-DEFAULT_TEXT = "Hello from fake Bedrock."
-THINKING_TEXT = "The user wants an answer from the fake. I will give the scripted one."
-THINKING_SIGNATURE = "ZmFrZS1iZWRyb2NrLXRoaW5raW5nLXNpZ25hdHVyZS12MQ=="  # fake-bedrock-...-v1
+SCRIPT = anthropic_script.Script("Bedrock", "bdrk")  # the answers: tests/fakes/anthropic_script.py
+DEFAULT_TEXT = SCRIPT.default_text
+THINKING_SIGNATURE = SCRIPT.thinking_signature  # base64 of fake-bedrock-thinking-signature-v1
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 BODY_LIMIT = 25_000_000
 SIGV4_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -176,6 +177,9 @@ STATUS_EXCEPTIONS = {
     408: "ModelTimeoutException", 424: "ModelErrorException", 429: "ThrottlingException",
     500: "InternalServerException", 503: "ServiceUnavailableException",
 }
+# /__fake/ control refusals: (exception, message or None for the control's own).
+CONTROL_ERRORS = {400: ("ValidationException", None), 403: ("AccessDeniedException", None),
+                  404: ("UnknownOperationException", "Unknown operation")}
 REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
            408: "Request Timeout", 424: "Failed Dependency", 429: "Too Many Requests",
            500: "Internal Server Error", 503: "Service Unavailable"}
@@ -537,36 +541,6 @@ def authenticate(headers, method, raw_target, body, region, credentials_path, lo
 # ---------------------------------------------------------------------------------------------
 # Body validation (protocols.md 3.3 and the Messages API rules Bedrock applies).
 
-def check_cache_control(node, path):
-    """cache_control anywhere: no "scope", ttl only 5m/1h, type ephemeral."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            here = f"{path}.{key}" if path else key
-            if key == "cache_control" and isinstance(value, dict):
-                for cc_key in value:
-                    if cc_key not in ("type", "ttl"):
-                        raise validation(f"{here}.{cc_key}: Extra inputs are not permitted")
-                if value.get("type") != "ephemeral":
-                    raise validation(f"{here}.type: Input should be 'ephemeral'")
-                if "ttl" in value and value["ttl"] not in ("5m", "1h"):
-                    raise validation(f"{here}.ttl: Input should be '5m' or '1h'")
-            else:
-                check_cache_control(value, here)
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            check_cache_control(value, f"{path}.{i}")
-
-
-def block_text(content):
-    """Text of a content value (string or list of blocks)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(b.get("text", "") for b in content
-                       if isinstance(b, dict) and b.get("type") == "text")
-    return ""
-
-
 def validate_invoke_body(body, config, require_max_tokens, log):
     """body: decoded JSON value. Raises BedrockError (400) like Bedrock does."""
     if not isinstance(body, dict):
@@ -590,45 +564,16 @@ def validate_invoke_body(body, config, require_max_tokens, log):
             log["rejected_betas"] = rejected
             raise validation("invalid beta flag", f"not accepted: {rejected}")
     if require_max_tokens or "max_tokens" in body:
-        mt = body.get("max_tokens")
-        if mt is None:
-            raise malformed("#: required key [max_tokens] not found")
-        if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
-            raise validation("max_tokens: Input should be a valid integer greater than or equal "
-                             "to 1")
+        anthropic_script.check_max_tokens(
+            body, validation, malformed("#: required key [max_tokens] not found"))
     messages = body.get("messages")
     if not isinstance(messages, list):
         raise malformed("#: required key [messages] not found" if messages is None
                         else "#/messages: expected type: JSONArray")
     if not messages:
         raise validation("messages: at least one message is required")
-    thinking = body.get("thinking")
-    if thinking is not None:
-        if not isinstance(thinking, dict) or thinking.get("type") not in (
-                "enabled", "disabled", "adaptive"):
-            raise validation("thinking.type: Input tag does not match any of the expected tags: "
-                             "'enabled', 'disabled', 'adaptive'")
-        if thinking["type"] == "enabled":
-            budget = thinking.get("budget_tokens")
-            if not isinstance(budget, int) or budget < 1024:
-                raise validation("thinking.enabled.budget_tokens: Input should be greater than or "
-                                 "equal to 1024")
-            if isinstance(body.get("max_tokens"), int) and body["max_tokens"] <= budget:
-                raise validation("`max_tokens` must be greater than `thinking.budget_tokens`. "
-                                 "Please consult our documentation at "
-                                 "https://docs.claude.com/en/docs/build-with-claude/"
-                                 "extended-thinking#max-tokens-and-context-window-size")
-        if thinking["type"] in ("enabled", "adaptive") and body.get("temperature", 1) != 1:
-            raise validation("`temperature` may only be set to 1 when thinking is enabled. Please "
-                             "consult our documentation at https://docs.claude.com/en/docs/"
-                             "build-with-claude/extended-thinking#feature-compatibility")
-    metadata = body.get("metadata")
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise validation("metadata: Input should be a valid dictionary")
-        for key in metadata:
-            if key != "user_id":
-                raise validation(f"metadata.{key}: Extra inputs are not permitted")
+    anthropic_script.check_thinking(body, validation)
+    anthropic_script.check_metadata(body, validation)
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
@@ -648,179 +593,10 @@ def validate_invoke_body(body, config, require_max_tokens, log):
                     f"context_management.edits.{i}: Input tag '{kind}' found using 'type' does not "
                     f"match any of the expected tags: "
                     + ", ".join(f"'{t}'" for t in sorted(ACCEPTED_CONTEXT_EDITS)))
-    check_cache_control({k: body[k] for k in ("system", "messages", "tools") if k in body}, "")
-    # Messages: roles, thinking signatures, tool_result pairing. Consecutive messages of one
-    # role form one turn (the API merges them); a tool_result must answer a tool_use of the
-    # assistant turn just before its user turn.
-    turn_role = None
-    assistant_tool_uses = set()  # tool_use ids of the latest assistant turn
-    answerable = set()  # what tool_results of the current user turn may answer
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise validation(f"messages.{i}: Input should be a valid dictionary")
-        role = message.get("role")
-        if role not in ("user", "assistant") and not (role == "system"
-                                                      and config.allow_system_messages):
-            raise validation(f"messages.{i}.role: Input should be 'user' or 'assistant'")
-        content = message.get("content")
-        if not isinstance(content, (str, list)):
-            raise validation(f"messages.{i}.content: Input should be a valid string or list")
-        if role == "assistant" and turn_role != "assistant":
-            assistant_tool_uses = set()
-        if role == "user" and turn_role != "user":
-            answerable = assistant_tool_uses if turn_role == "assistant" else set()
-        blocks = content if isinstance(content, list) else []
-        for j, block in enumerate(blocks):
-            if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-                raise validation(f"messages.{i}.content.{j}: Input should be a valid content block")
-            kind = block["type"]
-            if kind == "thinking" and block.get("signature") != THINKING_SIGNATURE:
-                raise validation(f"messages.{i}.content.{j}: Invalid `signature` in `thinking` "
-                                 f"block")
-            if kind == "tool_use" and role == "assistant":
-                assistant_tool_uses.add(block.get("id"))
-            if kind == "tool_result" and block.get("tool_use_id") not in answerable:
-                raise validation(
-                    f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` "
-                    f"blocks: {block.get('tool_use_id')}. Each `tool_result` block must have a "
-                    f"corresponding `tool_use` block in the previous message.")
-        if role in ("user", "assistant"):
-            turn_role = role
-
-
-# ---------------------------------------------------------------------------------------------
-# Answers.
-
-def sample_for_schema(schema, depth=0):
-    """A value that fits a JSON schema (the subset session-title schemas use)."""
-    if not isinstance(schema, dict) or depth > 8:
-        return None
-    if "const" in schema:
-        return schema["const"]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if schema.get(key):
-            return sample_for_schema(schema[key][0], depth + 1)
-    kind = schema.get("type")
-    if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), "null")
-    if kind == "object" or "properties" in schema:
-        return {k: sample_for_schema(v, depth + 1)
-                for k, v in (schema.get("properties") or {}).items()}
-    if kind == "array":
-        count = schema.get("minItems", 1)
-        return [sample_for_schema(schema.get("items", {}), depth + 1) for _ in range(count)]
-    if kind == "string":
-        return "Fake Bedrock session"
-    if kind in ("integer", "number"):
-        return schema.get("minimum", 1)
-    if kind == "boolean":
-        return True
-    return None
-
-
-def last_user_message(messages):
-    for message in reversed(messages):
-        if message.get("role") == "user":
-            return message
-    return None
-
-
-def plan_answer(body):
-    """-> (behaviour, content blocks, stop_reason)."""
-    messages = body.get("messages") or []
-    last = last_user_message(messages) or {}
-    content = last.get("content")
-    blocks = content if isinstance(content, list) else []
-    thinking = (body.get("thinking") or {}).get("type") in ("enabled", "adaptive")
-    out = []
-    if thinking:
-        out.append({"type": "thinking", "thinking": THINKING_TEXT, "signature": THINKING_SIGNATURE})
-    tool_result = next((b for b in blocks if b.get("type") == "tool_result"), None)
-    fmt = ((body.get("output_config") or {}).get("format") or {})
-    text = block_text(content)
-    read = re.search(r"READ_FILE\s+(\S+)", text)
-    say = re.search(r"SAY (.+)", text)
-    stop_reason = "end_turn"
-    if tool_result is not None:
-        behaviour = "tool_result"
-        answer = "TOOL RESULT: " + block_text(tool_result.get("content"))[:200]
-        out.append({"type": "text", "text": answer})
-    elif isinstance(fmt, dict) and fmt.get("type") == "json_schema":
-        behaviour = "json_schema"
-        out.append({"type": "text", "text": json.dumps(sample_for_schema(fmt.get("schema", {})))})
-    elif read:
-        behaviour = "read_file"
-        path = read.group(1)
-        out.append({"type": "text", "text": f"Reading {path}."})
-        out.append({"type": "tool_use", "id": "toolu_bdrk_01" + uuid.uuid4().hex[:22],
-                    "name": "Read", "input": {"file_path": path}})
-        stop_reason = "tool_use"
-    elif say:
-        behaviour = "say"
-        out.append({"type": "text", "text": say.group(1).strip()})
-    else:
-        behaviour = "default"
-        out.append({"type": "text", "text": DEFAULT_TEXT})
-    return behaviour, out, stop_reason
-
-
-def output_tokens_for(content):
-    return max(1, len(json.dumps(content, separators=(",", ":"))) // 4)
-
-
-def usage(input_tokens, output_tokens):
-    return {"input_tokens": input_tokens, "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
-            "output_tokens": output_tokens}
-
-
-def message_id():
-    return "msg_bdrk_01" + uuid.uuid4().hex[:22]
-
-
-def pieces(text, size):
-    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
-
-
-def stream_events(model_id, content, stop_reason, input_tokens):
-    """The Anthropic events of one answer, without message_stop (added by the writer with the
-    invocation metrics)."""
-    out_tokens = output_tokens_for(content)
-    events = [{"type": "message_start",
-               "message": {"id": message_id(), "type": "message", "role": "assistant",
-                           "model": model_id, "content": [], "stop_reason": None,
-                           "stop_sequence": None, "usage": usage(input_tokens, 1)}}]
-    for index, block in enumerate(content):
-        kind = block["type"]
-        if kind == "text":
-            events.append({"type": "content_block_start", "index": index,
-                           "content_block": {"type": "text", "text": ""}})
-            for piece in pieces(block["text"], 6):
-                events.append({"type": "content_block_delta", "index": index,
-                               "delta": {"type": "text_delta", "text": piece}})
-        elif kind == "thinking":
-            events.append({"type": "content_block_start", "index": index,
-                           "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
-            for piece in pieces(block["thinking"], 24):
-                events.append({"type": "content_block_delta", "index": index,
-                               "delta": {"type": "thinking_delta", "thinking": piece}})
-            events.append({"type": "content_block_delta", "index": index,
-                           "delta": {"type": "signature_delta", "signature": block["signature"]}})
-        elif kind == "tool_use":
-            events.append({"type": "content_block_start", "index": index,
-                           "content_block": {"type": "tool_use", "id": block["id"],
-                                             "name": block["name"], "input": {}}})
-            for piece in [""] + pieces(json.dumps(block["input"]), 9):
-                events.append({"type": "content_block_delta", "index": index,
-                               "delta": {"type": "input_json_delta", "partial_json": piece}})
-        events.append({"type": "content_block_stop", "index": index})
-    events.append({"type": "message_delta",
-                   "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                   "usage": {"output_tokens": out_tokens}})
-    return events
+    anthropic_script.check_cache_control(
+        {k: body[k] for k in ("system", "messages", "tools") if k in body}, "", validation)
+    anthropic_script.check_history(messages, validation, THINKING_SIGNATURE,
+                                   config.allow_system_messages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -844,90 +620,15 @@ class Config:
         self.verbose = args.verbose
 
 
-class State:
-    def __init__(self, log_path):
-        self.lock = threading.Lock()
-        self.fail_next = []  # [(status, name, message)], consumed one per request
-        self.counter = 0
-        self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
-
-    def next_id(self):
-        with self.lock:
-            self.counter += 1
-            return self.counter
-
-    def take_failure(self):
-        with self.lock:
-            return self.fail_next.pop(0) if self.fail_next else None
-
-    def write_log(self, entry):
-        if self.log_file is None:
-            return
-        line = json.dumps(entry, ensure_ascii=False, default=str)
-        with self.lock:
-            self.log_file.write(line + "\n")
-            self.log_file.flush()
-
-
 ROUTE = re.compile(r"^/model/([^/]+)/(invoke|invoke-with-response-stream|count-tokens)$")
 OPERATIONS = {"invoke": "InvokeModel",
               "invoke-with-response-stream": "InvokeModelWithResponseStream",
               "count-tokens": "CountTokens"}
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # one response = several small writes
-    timeout = 300
-    config = None  # set in main
-    state = None
-
-    def version_string(self):
-        return "fake-bedrock"
-
-    def log_message(self, fmt, *args):
-        if self.config.verbose:
-            sys.stderr.write("fake_bedrock: %s - %s\n" % (self.address_string(), fmt % args))
-
-    def do_POST(self):
-        self.handle_request()
-
-    def do_GET(self):
-        self.handle_request()
-
-    def do_PUT(self):
-        self.handle_request()
-
-    def do_DELETE(self):
-        self.handle_request()
-
-    def do_HEAD(self):
-        self.handle_request()
-
-    # -- reading ------------------------------------------------------------------------------
-
-    def read_body(self):
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            data = b""
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline(65537)
-                if len(data) > BODY_LIMIT:
-                    raise BedrockError(400, "ValidationException", "Input is too long.")
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        length = int(length)
-        if length > BODY_LIMIT:
-            self.close_connection = True
-            raise BedrockError(400, "ValidationException", "Input is too long.")
-        return self.rfile.read(length)
+class Handler(anthropic_fake.FakeHTTPHandler):
+    NAME = "fake_bedrock"
+    body_limit = BODY_LIMIT
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -951,10 +652,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_json(err.status, {"message": err.message}, request_id,
                        [("x-amzn-ErrorType", err.name + CORAL)])
 
-    def write_chunk(self, data):
-        self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
-        self.wfile.flush()
-
     # -- the request ----------------------------------------------------------------------------
 
     def handle_request(self):
@@ -963,7 +660,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw_target = self.path
         path, _, query = raw_target.partition("?")
         headers = [(k.lower(), v) for k, v in self.headers.items()]
-        log = {"seq": self.state.next_id(),
+        log = {"seq": self.state.next_seq(),
                "time": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                "request_id": request_id, "method": self.command, "path": path,
                "query": query or None, "target": raw_target, "model_id": None,
@@ -980,7 +677,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except (ValueError, OSError):
             self.close_connection = True
             return
-        except BedrockError as err:
+        except anthropic_fake.BodyTooLarge:
+            err = BedrockError(400, "ValidationException", "Input is too long.")
             log.update(status=err.status, error_type=err.name, error_message=err.message)
             self.state.write_log(log)
             self.send_aws_error(err, request_id)
@@ -1012,29 +710,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def control(self, path, query, log, request_id):
         log["operation"] = "Control"
-        host = self.client_address[0]
-        if not (host.startswith("127.") or host in ("::1", "::ffff:127.0.0.1")):
-            raise BedrockError(403, "AccessDeniedException", "fake_bedrock control: loopback only")
-        params = {k: v[-1] for k, v in parse_qs(query).items()}
-        if self.command != "POST":
-            raise BedrockError(404, "UnknownOperationException", "Unknown operation")
-        if path == "/__fake/fail-next":
-            try:
-                status = int(params.get("status", "503"))
-                count = int(params.get("n", "1"))
-            except ValueError:
-                raise validation("fake_bedrock control: status and n must be integers")
-            name = params.get("type") or STATUS_EXCEPTIONS.get(status, "InternalServerException")
-            message = params.get("message") or f"fake_bedrock: injected failure {status} {name}"
-            with self.state.lock:
-                self.state.fail_next.extend([(status, name, message)] * count)
-                pending = len(self.state.fail_next)
-        elif path == "/__fake/reset":
-            with self.state.lock:
-                self.state.fail_next.clear()
-                pending = 0
-        else:
-            raise BedrockError(404, "UnknownOperationException", "Unknown operation")
+        try:
+            pending = self.control_command(path, query)
+        except anthropic_fake.ControlError as e:
+            name, message = CONTROL_ERRORS[e.status]
+            raise BedrockError(e.status, name, message or e.message)
         log["status"] = 200
         self.state.write_log(log)
         self.send_json(200, {"ok": True, "pending_failures": pending}, request_id)
@@ -1083,7 +763,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         failure = self.state.take_failure()
         if failure is not None:
             log["fault"] = "fail-next"
-            raise BedrockError(failure[0], failure[1], failure[2])
+            status, name, message = failure
+            name = name or STATUS_EXCEPTIONS.get(status, "InternalServerException")
+            raise BedrockError(status, name,
+                               message or f"fake_bedrock: injected failure {status} {name}")
         if "hang" in model_id:
             log["fault"] = "hang"
             time.sleep(config.hang)
@@ -1097,13 +780,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.state.write_log(log)
             self.send_json(200, {"inputTokens": len(invoke_body_bytes) // 4}, request_id)
             return
-        behaviour, content, stop_reason = plan_answer(invoke_body)
+        behaviour, content, stop_reason = SCRIPT.plan_answer(invoke_body)
         log["behaviour"] = behaviour
         if operation == "InvokeModel":
-            out_tokens = output_tokens_for(content)
-            message = {"id": message_id(), "type": "message", "role": "assistant",
-                       "model": model_id, "content": content, "stop_reason": stop_reason,
-                       "stop_sequence": None, "usage": usage(input_tokens, out_tokens)}
+            message = SCRIPT.message(model_id, content, stop_reason, input_tokens)
+            out_tokens = message["usage"]["output_tokens"]
             log["status"] = 200
             self.state.write_log(log)
             latency = int((time.monotonic() - started) * 1000)
@@ -1145,7 +826,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         config = self.config
         fault = next((f for f in STREAM_FAULTS if f in model_id), None)
         delay = config.slow_delay if "slow" in model_id else config.frame_delay
-        events = stream_events(model_id, content, stop_reason, input_tokens)
+        events = SCRIPT.stream_events(model_id, content, stop_reason, input_tokens)
         out_tokens = events[-1]["usage"]["output_tokens"]
         if fault is not None:
             events = events[:3]  # message_start, content_block_start, one delta
@@ -1180,7 +861,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             send(chunk_frame(event, padding_for(index)))
         if fault == "stream-stall":
             time.sleep(config.hang)
-            for event in stream_events(model_id, content, stop_reason, input_tokens)[3:]:
+            for event in SCRIPT.stream_events(model_id, content, stop_reason, input_tokens)[3:]:
                 send(chunk_frame(event, padding_for(index)))
         if fault in (None, "stream-stall"):
             stop = {"type": "message_stop", "amazon-bedrock-invocationMetrics": {
@@ -1209,20 +890,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # The chunk announces the whole frame; half of it is sent, then the connection dies.
             self.wfile.write(b"%x\r\n" % len(frame) + frame[:len(frame) // 2])
             self.wfile.flush()
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            self.drop_connection()
             return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-
-
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
 
 
 def parse_args(argv):
@@ -1265,28 +936,9 @@ def main(argv):
     if args.self_check:
         print("fake_bedrock: self-check ok")
         return 0
-    host, _, port = args.listen.rpartition(":")
-    host = host.strip("[]")
     Handler.config = Config(args)
-    Handler.state = State(args.request_log)
-    if ":" in host:
-        Server.address_family = socket.AF_INET6
-    server = Server((host, int(port)), Handler)
-    chosen = server.server_address[1]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"{chosen}\n")
-        os.replace(tmp, args.port_file)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"listening {shown}:{chosen}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
-    return 0
+    Handler.state = anthropic_fake.State(args.request_log)
+    return anthropic_fake.listen_and_serve(Handler, args.listen, args.port_file)
 
 
 if __name__ == "__main__":
