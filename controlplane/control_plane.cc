@@ -12,10 +12,12 @@
 #include "proto/snapshot.pb.h"
 
 #include "controlplane/config/config_loader.h"
-#include "controlplane/credentials/aws_chain_keys.h"
+#include "controlplane/credentials/minted_keys.h"
+#include "controlplane/credentials/minters.h"
 #include "controlplane/health/health_checker.h"
 #include "controlplane/management/management_service.h"
 #include "controlplane/reload/config_watcher.h"
+#include "controlplane/snapshot/data_plane_view.h"
 #include "controlplane/snapshot/limit_share.h"
 #include "controlplane/snapshot/snapshot_cache.h"
 #include "controlplane/state/config_store.h"
@@ -110,16 +112,16 @@ class HealthConfigWatcher final : public SnapshotWatcher {
   HealthChecker* const checker_;
 };
 
-// Hands every new snapshot to the AWS credential chain keys (their own thread starts and stops
-// refreshers: no blocking under the cache's lock).
-class AwsChainWatcher final : public SnapshotWatcher {
+// Hands every new snapshot to the minted keys (their own thread starts and stops refreshers: no
+// blocking under the cache's lock).
+class MintedKeysWatcher final : public SnapshotWatcher {
  public:
-  explicit AwsChainWatcher(aws::AwsChainKeys* keys) : keys_(keys) {}
+  explicit MintedKeysWatcher(credentials::MintedKeys* keys) : keys_(keys) {}
   // SnapshotWatcher
   void OnSnapshot(const SnapshotConstSharedPtr& snapshot) override { keys_->SyncSoon(snapshot); }
 
  private:
-  aws::AwsChainKeys* const keys_;
+  credentials::MintedKeys* const keys_;
 };
 
 class ControlPlaneImpl final : public ControlPlane {
@@ -154,9 +156,10 @@ class ControlPlaneImpl final : public ControlPlane {
   std::string RenderMetrics() const;
 
   SnapshotCache cache_;
-  // Bedrock providers without keys: credentials from the AWS chain, refreshed here.
-  std::unique_ptr<aws::AwsChainKeys> aws_keys_;
-  std::unique_ptr<AwsChainWatcher> aws_watcher_;
+  // Providers without keys whose credentials are minted here (Bedrock's AWS chain, Vertex's and
+  // Azure's tokens), refreshed here.
+  std::unique_ptr<credentials::MintedKeys> minted_keys_;
+  std::unique_ptr<MintedKeysWatcher> minted_watcher_;
   std::unique_ptr<HealthChecker> health_;  // its results go into every data plane's snapshot
   std::unique_ptr<HealthConfigWatcher> health_watcher_;
   DataPlaneRegistry registry_;
@@ -226,40 +229,35 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
     }
   }
 
-  // Bedrock without keys: the first chain walk happens now, so that the first snapshot a data
-  // plane gets carries the credentials.
-  aws::AwsChainKeys::Deps ad;
-  ad.env = [env](const std::string& name) { return env(name); };
-  ad.on_change = [cache = &cp->cache_] { cache->Republish(); };
-  cp->aws_keys_ = std::make_unique<aws::AwsChainKeys>(std::move(ad));
+  // Providers without keys whose credentials the control plane mints (the registry of types is
+  // credentials::BuiltinMinters): the first resolution happens now, so that the first snapshot
+  // a data plane gets carries the credentials.
+  credentials::MintedKeys::Deps mkd;
+  mkd.minters = credentials::BuiltinMinters(
+      [env](const std::string& name) { return env(name); }, &common::RealClock::Get());
+  mkd.on_change = [cache = &cp->cache_] { cache->Republish(); };
+  cp->minted_keys_ = std::make_unique<credentials::MintedKeys>(std::move(mkd));
   if (const SnapshotConstSharedPtr loaded = cp->cache_.Current(); loaded != nullptr) {
-    cp->aws_keys_->Sync(*loaded);
+    cp->minted_keys_->Sync(*loaded);
   }
 
   // Active health checks (SPEC.md, Key pools): a changed verdict republishes the snapshot.
   HealthChecker::Deps hd;
-  hd.current = [cache = &cp->cache_, keys = cp->aws_keys_.get()]() -> SnapshotConstSharedPtr {
-    SnapshotConstSharedPtr current = cache->Current();
-    if (current == nullptr || !aws::AwsChainKeys::Applies(*current)) {
-      return current;
-    }
-    auto with_keys = std::make_shared<ccrelay::v1::RoutingSnapshot>(*current);
-    keys->Overlay(with_keys.get());
-    return with_keys;
+  hd.current = [cache = &cp->cache_, keys = cp->minted_keys_.get()] {
+    return WithMintedKeys(*keys, cache->Current());
   };
   hd.on_change = [cache = &cp->cache_] { return cache->Republish(); };
   hd.clock = &common::RealClock::Get();
   cp->health_ = std::make_unique<HealthChecker>(std::move(hd));
 
-  // Several data planes, one key: each connected data plane gets an equal share of every key
-  // limit, re-divided when one connects or disconnects (SPEC.md, Key pools); and every data
-  // plane gets the health checks' verdicts.
+  // Every data plane gets the minted keys; several data planes, one key: each connected data
+  // plane gets an equal share of every key limit, re-divided when one connects or disconnects
+  // (SPEC.md, Key pools); every data plane gets the health checks' verdicts; none gets what
+  // only the control plane holds (token_source).
   cp->cache_.SetNodeHook([registry = &cp->registry_, health = cp->health_.get(),
-                          keys = cp->aws_keys_.get()](const std::string&,
-                                                      ccrelay::v1::RoutingSnapshot* snapshot) {
-    keys->Overlay(snapshot);
-    DivideKeyLimits(registry->connected_count(), snapshot);
-    health->Overlay(snapshot);
+                          keys = cp->minted_keys_.get()](const std::string&,
+                                                         ccrelay::v1::RoutingSnapshot* snapshot) {
+    ApplyDataPlaneView(keys, registry->connected_count(), health, snapshot);
   });
   DataPlaneSyncService::Deps sd;
   sd.cache = &cp->cache_;
@@ -283,11 +281,12 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   // the verdict then reaches every data plane. (A cooldown is not checked: probing a key that
   // is being rate limited would only add to its load.)
   sd.on_health = [health = cp->health_.get(),
-                  keys = cp->aws_keys_.get()](const ccrelay::v1::HealthReport& report) {
+                  keys = cp->minted_keys_.get()](const ccrelay::v1::HealthReport& report) {
     for (const ccrelay::v1::HealthObservation& o : report.observations()) {
       if (o.state() == "disabled" || o.state() == "failing") {
         health->CheckSoon(o.provider(), o.key_fingerprint());
-        // A chain key Bedrock refused (an expired or revoked session): new credentials now.
+        // A minted key the upstream refused (an expired or revoked session or token): a new
+        // credential now.
         if (o.state() == "disabled") {
           keys->RefreshSoon(o.provider());
         }
@@ -304,7 +303,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   md.clock = &common::RealClock::Get();
   md.env = env;
   md.checks = cp->health_.get();
-  md.aws_keys = cp->aws_keys_.get();
+  md.minted_keys = cp->minted_keys_.get();
   cp->management_ = std::make_unique<ManagementService>(std::move(md));
 
   // The HTTP listener is bound before the gRPC server starts, so that a failure leaves no
@@ -386,8 +385,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   cp->health_->Start();
   cp->health_watcher_ = std::make_unique<HealthConfigWatcher>(cp->health_.get());
   cp->cache_.Watch(cp->health_watcher_.get());
-  cp->aws_watcher_ = std::make_unique<AwsChainWatcher>(cp->aws_keys_.get());
-  cp->cache_.Watch(cp->aws_watcher_.get());
+  cp->minted_watcher_ = std::make_unique<MintedKeysWatcher>(cp->minted_keys_.get());
+  cp->cache_.Watch(cp->minted_watcher_.get());
   CCR_LOG(kInfo, "control_plane_started",
           Q("config", config_path.empty() ? std::string("built-in default") : config_path),
           Q("state_file", so.state_file), F("version", cp->cache_.version()));
@@ -406,11 +405,11 @@ void ControlPlaneImpl::Shutdown() {
   if (health_ != nullptr) {
     health_->Stop();
   }
-  if (aws_watcher_ != nullptr) {
-    cache_.Cancel(aws_watcher_.get());
+  if (minted_watcher_ != nullptr) {
+    cache_.Cancel(minted_watcher_.get());
   }
-  if (aws_keys_ != nullptr) {
-    aws_keys_->Stop();
+  if (minted_keys_ != nullptr) {
+    minted_keys_->Stop();
   }
   if (server_ == nullptr) {
     return;  // Start failed before the server ran

@@ -92,6 +92,12 @@ int RunProviders(const Invocation& inv) {
       rows.push_back(Row(p));
     }
     inv.out->Table(Header(), rows, "no providers");
+    // A minted credential in trouble (none, or its refresh failing): why, under the table.
+    for (const auto& p : resp.providers()) {
+      if (!p.credentials().empty() && (p.health() == "unhealthy" || p.health() == "degraded")) {
+        inv.out->Line(common::StrCat("credentials of ", p.name(), ": ", p.credentials()));
+      }
+    }
     inv.out->Line(common::StrCat("strategy ", resp.strategy(), ", snapshot version ",
                                  resp.snapshot_version()));
     return kExitOk;

@@ -8,7 +8,7 @@
 
 #include "proto/management.grpc.pb.h"
 
-#include "controlplane/credentials/aws_chain_keys.h"
+#include "controlplane/credentials/minted_keys.h"
 
 #include "controlplane/management/config_yaml.h"
 #include "controlplane/management/provider_view.h"
@@ -281,12 +281,12 @@ class ManagementService::Impl final : public v1::Management::Service {
         [this](uint64_t version) { return d_.registry->AllConnectedAcked(version); });
     SnapshotConstSharedPtr config = d_.store->config();
     RuntimeState state = d_.store->runtime_state();
-    std::map<std::string, aws::AwsCredentialState> aws;
-    if (d_.aws_keys != nullptr) {
-      aws = d_.aws_keys->States();
+    std::map<std::string, credentials::CredentialState> minted;
+    if (d_.minted_keys != nullptr) {
+      minted = d_.minted_keys->States();
     }
     return BuildProviderInfos(ProviderViewInputs{effective, *config, state, *d_.stats, draining,
-                                                 d_.checks, &aws, d_.clock->UnixMillis()});
+                                                 d_.checks, &minted, d_.clock->UnixMillis()});
   }
 
   grpc::Status FindProvider(const std::string& name, v1::ProviderInfo* out) {

@@ -14,9 +14,9 @@ class Clock;
 
 namespace ccrelay::controlplane {
 
-namespace aws {
-class AwsChainKeys;
-}  // namespace aws
+namespace credentials {
+class MintedKeys;
+}  // namespace credentials
 
 class HealthChecker;
 
@@ -41,8 +41,8 @@ class ManagementService {
     const common::Clock* clock = nullptr;
     EnvLookup env;  // for ValidateConfig's ${VAR}
     const HealthChecker* checks = nullptr;  // active health checks, shown with providers/keys
-    // Keyless Bedrock providers' credential chains, shown with providers (may be null).
-    const aws::AwsChainKeys* aws_keys = nullptr;
+    // Minted credentials of providers without keys, shown with providers (may be null).
+    const credentials::MintedKeys* minted_keys = nullptr;
   };
   explicit ManagementService(Deps deps);
   ~ManagementService();

@@ -42,23 +42,6 @@ void SetCheck(const ccrelay::v1::CheckedHealth& h, Info* info) {
 
 }  // namespace
 
-std::string DescribeAwsCredentials(const aws::AwsCredentialState& st, int64_t now_unix_ms) {
-  const ccrelay::v1::AwsCredentials& c = st.credentials;
-  if (c.access_key_id().empty()) {
-    return common::StrCat("none: ", st.last_error.empty() ? "not resolved yet" : st.last_error);
-  }
-  std::string out = common::StrCat(c.source(), ", key ", common::FingerprintOf(c.access_key_id()));
-  if (c.expires_unix_ms() > 0) {
-    const int64_t left_s = std::max<int64_t>(0, (c.expires_unix_ms() - now_unix_ms) / 1000);
-    common::StrAppend(&out, left_s >= 120 ? common::StrCat(", expires in ", left_s / 60, " min")
-                                          : common::StrCat(", expires in ", left_s, " s"));
-  }
-  if (st.consecutive_failures > 0) {
-    common::StrAppend(&out, "; refresh failing (", st.consecutive_failures, "): ", st.last_error);
-  }
-  return out;
-}
-
 std::vector<ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in) {
   std::vector<ProviderInfo> out;
   for (const Provider& p : in.effective.providers()) {
@@ -127,10 +110,12 @@ std::vector<ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in) {
         in.checks != nullptr ? in.checks->GetProvider(p.name()) : ccrelay::v1::CheckedHealth();
     SetCheck(checked, &info);
     bool no_credentials = false;
-    if (in.aws_credentials != nullptr) {
-      if (auto it = in.aws_credentials->find(p.name()); it != in.aws_credentials->end()) {
-        no_credentials = it->second.credentials.access_key_id().empty();
-        info.set_credentials(DescribeAwsCredentials(it->second, in.now_unix_ms));
+    bool refresh_failing = false;
+    if (in.minted_credentials != nullptr) {
+      if (auto it = in.minted_credentials->find(p.name()); it != in.minted_credentials->end()) {
+        no_credentials = !it->second.credential.has_value();
+        refresh_failing = it->second.consecutive_failures > 0;
+        info.set_credentials(credentials::DescribeCredential(it->second, in.now_unix_ms));
       }
     }
     if (!p.enabled()) {
@@ -139,7 +124,7 @@ std::vector<ProviderInfo> BuildProviderInfos(const ProviderViewInputs& in) {
                checked.state() == ccrelay::v1::CheckedHealth::UNHEALTHY ||
                (p.keys_size() > 0 && active == 0) || no_credentials) {
       info.set_health("unhealthy");
-    } else if (whole.has_value() || not_active > 0) {
+    } else if (whole.has_value() || not_active > 0 || refresh_failing) {
       info.set_health("degraded");
     } else {
       info.set_health("healthy");

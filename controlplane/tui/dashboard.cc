@@ -394,7 +394,10 @@ std::vector<std::string> Dashboard::RenderBody(int width, int rows) const {
 
   push(StrCat(" Keys", selected == nullptr ? "" : StrCat(" of ", selected->name())));
   if (n_keys == 0) {
-    push(selected == nullptr ? "   (no provider selected)" : "   (no keys: local or keyless)");
+    // A provider whose credential the control plane mints: what it is, or why there is none.
+    push(selected == nullptr                ? std::string("   (no provider selected)")
+         : !selected->credentials().empty() ? StrCat("   credentials: ", selected->credentials())
+                                            : std::string("   (no keys: local or keyless)"));
   } else {
     for (int i = 0; i < n_keys && i < key_rows; ++i) {
       const auto& k = selected->keys(i);

@@ -122,13 +122,17 @@ TEST_F(ProviderViewTest, ObservedHealthAndDrainingKeysShow) {
 }
 
 TEST_F(ProviderViewTest, AKeylessBedrockProviderShowsItsCredentialChain) {
-  std::map<std::string, aws::AwsCredentialState> chains;
-  aws::AwsCredentialState& ok = chains["br"];
-  ok.credentials.set_access_key_id("ASIACHAINVIEW");
-  ok.credentials.set_secret_access_key("chain-secret-view");
-  ok.credentials.set_session_token("chain-token-view");
-  ok.credentials.set_source("web identity");
-  ok.credentials.set_expires_unix_ms(clock_.UnixMillis() + 43 * 60 * 1000 + 500);
+  std::map<std::string, credentials::CredentialState> chains;
+  credentials::CredentialState& ok = chains["br"];
+  ok.credential.emplace();
+  ccrelay::v1::AwsCredentials* aws = ok.credential->key.mutable_aws();
+  aws->set_access_key_id("ASIACHAINVIEW");
+  aws->set_secret_access_key("chain-secret-view");
+  aws->set_session_token("chain-token-view");
+  aws->set_source("web identity");
+  ok.credential->key.set_fingerprint(FingerprintOf("ASIACHAINVIEW"));
+  ok.credential->source = "web identity";
+  ok.credential->expires_unix_ms = clock_.UnixMillis() + 43 * 60 * 1000 + 500;
   std::vector<ccrelay::v1::ProviderInfo> v = BuildProviderInfos(ProviderViewInputs{
       effective_, config_, state_, stats_, draining_, nullptr, &chains, clock_.UnixMillis()});
   ASSERT_EQ(v.size(), 3u);
@@ -139,7 +143,7 @@ TEST_F(ProviderViewTest, AKeylessBedrockProviderShowsItsCredentialChain) {
   EXPECT_TRUE(v[0].credentials().empty());
 
   // No credentials: the provider is unhealthy and says why.
-  aws::AwsCredentialState none;
+  credentials::CredentialState none;
   none.last_error = "instance metadata: no role";
   none.consecutive_failures = 2;
   chains["br"] = none;
@@ -147,6 +151,39 @@ TEST_F(ProviderViewTest, AKeylessBedrockProviderShowsItsCredentialChain) {
                                             nullptr, &chains, clock_.UnixMillis()});
   EXPECT_EQ(v[2].credentials(), "none: instance metadata: no role");
   EXPECT_EQ(v[2].health(), "unhealthy");
+}
+
+TEST_F(ProviderViewTest, AMintedTokenWhoseRefreshFailsShowsWhyAndHowLongItLasts) {
+  // A provider with keys would not mint; only its credentials line and health matter here.
+  std::map<std::string, credentials::CredentialState> minted;
+  credentials::CredentialState& st = minted["br"];
+  st.credential.emplace();
+  st.credential->key.set_secret("ya29.minted-token-view");
+  st.credential->key.set_oauth_token(true);
+  st.credential->key.set_fingerprint(FingerprintOf("ya29.minted-token-view"));
+  st.credential->source = "service account sa@p.iam.gserviceaccount.com";
+  st.credential->expires_unix_ms = clock_.UnixMillis() + 52 * 60 * 1000;
+  std::vector<ccrelay::v1::ProviderInfo> v = BuildProviderInfos(ProviderViewInputs{
+      effective_, config_, state_, stats_, draining_, nullptr, &minted, clock_.UnixMillis()});
+  EXPECT_EQ(v[2].credentials(), "service account sa@p.iam.gserviceaccount.com, token " +
+                                    FingerprintOf("ya29.minted-token-view") +
+                                    ", expires in 52 min");
+  EXPECT_EQ(v[2].health(), "healthy");
+
+  st.consecutive_failures = 3;
+  st.failing_since_unix_ms = testing::FakeClock::kStartUnixMs;  // 2027-01-15T08:00:00Z
+  st.last_error = "token endpoint https://oauth2.example/token: HTTP 503";
+  clock_.Advance(std::chrono::minutes(40));
+  v = BuildProviderInfos(ProviderViewInputs{effective_, config_, state_, stats_, draining_,
+                                            nullptr, &minted, clock_.UnixMillis()});
+  EXPECT_EQ(v[2].credentials(),
+            "refresh failing since 2027-01-15T08:00:00Z (3 attempts): token endpoint "
+            "https://oauth2.example/token: HTTP 503; service account "
+            "sa@p.iam.gserviceaccount.com, token " +
+                FingerprintOf("ya29.minted-token-view") + ", valid for 12 min");
+  // The token still serves: degraded, not unhealthy.
+  EXPECT_EQ(v[2].health(), "degraded");
+  EXPECT_THAT(v[2].SerializeAsString(), Not(HasSubstr("ya29.minted-token-view")));
 }
 
 TEST_F(ProviderViewTest, ShowConfigYamlRedactsEverySecret) {

@@ -215,6 +215,25 @@ TEST(DashboardTest, DisabledProviderSaysSo) {
   EXPECT_THAT(Join(lines), HasSubstr("Active: 1/2"));
 }
 
+TEST(DashboardTest, AMintedCredentialAndItsTroubleShowWithTheSelectedProvider) {
+  Dashboard d("127.0.0.1:8788", true);
+  ccrelay::v1::StatsSnapshot s;
+  auto* v = s.add_providers();
+  v->set_name("vertex");
+  v->set_enabled(true);
+  v->set_health("degraded");
+  v->set_credentials(
+      "refresh failing since 2027-01-15T08:00:00Z (3 attempts): metadata server: HTTP 500; "
+      "metadata server, token 1a2b3c4d, valid for 12 min");
+  d.OnSnapshot(s);
+  const auto lines = d.Render(200, 24);
+  EXPECT_THAT(LineWith(lines, "vertex "), HasSubstr("degraded"));
+  EXPECT_THAT(LineWith(lines, "credentials: "),
+              HasSubstr("refresh failing since 2027-01-15T08:00:00Z (3 attempts): metadata "
+                        "server: HTTP 500; metadata server, token 1a2b3c4d, valid for 12 min"));
+  EXPECT_THAT(Join(lines), Not(HasSubstr("no keys: local or keyless")));
+}
+
 TEST(DashboardTest, UnreachableControlPlaneIsSaidClearlyAndRecovers) {
   Dashboard d("127.0.0.1:9999", true);
   EXPECT_THAT(Join(d.Render(80, 24)),

@@ -1,4 +1,4 @@
-#include "controlplane/credentials/aws_credential_refresher.h"
+#include "controlplane/credentials/credential_refresher.h"
 
 #include <algorithm>
 #include <random>
@@ -10,7 +10,7 @@
 #include "dataplane/common/secret.h"
 #include "dataplane/common/str.h"
 
-namespace ccrelay::controlplane::aws {
+namespace ccrelay::controlplane::credentials {
 namespace {
 
 using common::F;
@@ -19,17 +19,20 @@ using std::chrono::milliseconds;
 
 }  // namespace
 
-ccrelay::v1::AwsCredentials ToProto(const AwsCredentials& credentials) {
-  ccrelay::v1::AwsCredentials out;
-  out.set_access_key_id(credentials.access_key_id);
-  out.set_secret_access_key(std::string(credentials.secret_access_key.Reveal()));
-  out.set_session_token(std::string(credentials.session_token.Reveal()));
-  out.set_expires_unix_ms(credentials.expires_unix_ms);
-  out.set_source(credentials.source);
-  return out;
+bool SameCredential(const MintedCredential& a, const MintedCredential& b) {
+  // Key has no map field: equal contents serialize to equal bytes.
+  return a.expires_unix_ms == b.expires_unix_ms &&
+         a.key.SerializeAsString() == b.key.SerializeAsString();
 }
 
-AwsCredentialRefresher::AwsCredentialRefresher(AwsCredentialRefresherOptions options)
+std::string FingerprintOfCredential(const MintedCredential& c) {
+  if (!c.key.fingerprint().empty()) {
+    return c.key.fingerprint();
+  }
+  return common::FingerprintOf(c.key.has_aws() ? c.key.aws().access_key_id() : c.key.secret());
+}
+
+CredentialRefresher::CredentialRefresher(CredentialRefresherOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? *options_.clock : common::RealClock::Get()),
       engine_(std::random_device{}()),
@@ -38,15 +41,19 @@ AwsCredentialRefresher::AwsCredentialRefresher(AwsCredentialRefresherOptions opt
       })),
       backoff_(options_.initial_backoff, options_.max_backoff, [this] { return random_(); }) {}
 
-AwsCredentialRefresher::~AwsCredentialRefresher() { Stop(); }
+CredentialRefresher::~CredentialRefresher() { Stop(); }
 
-absl::Status AwsCredentialRefresher::Start() {
+std::string CredentialRefresher::Event(const char* what) const {
+  return common::StrCat(options_.log_prefix, "_", what);
+}
+
+absl::Status CredentialRefresher::Start() {
   absl::Status first = RefreshOnce();
   thread_ = std::thread([this] { Run(); });
   return first;
 }
 
-void AwsCredentialRefresher::Stop() {
+void CredentialRefresher::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -57,7 +64,7 @@ void AwsCredentialRefresher::Stop() {
   }
 }
 
-void AwsCredentialRefresher::Run() {
+void CredentialRefresher::Run() {
   mu_.Lock();
   while (!stopping_) {
     const milliseconds delay = NextDelayLocked();
@@ -75,18 +82,18 @@ void AwsCredentialRefresher::Run() {
   mu_.Unlock();
 }
 
-bool AwsCredentialRefresher::ValidLocked(int64_t now_unix_ms) const {
+bool CredentialRefresher::ValidLocked(int64_t now_unix_ms) const {
   return current_.has_value() &&
          (current_->expires_unix_ms == 0 || now_unix_ms < current_->expires_unix_ms);
 }
 
-std::optional<milliseconds> AwsCredentialRefresher::DelayAfterSuccess(const AwsCredentials& c,
-                                                                      int64_t now_unix_ms) {
+std::optional<milliseconds> CredentialRefresher::DelayAfterSuccess(const MintedCredential& c,
+                                                                   int64_t now_unix_ms) {
   if (c.expires_unix_ms == 0) {
-    if (c.kind == AwsCredentialKind::kProfile) {
-      return options_.reread_interval;
+    if (c.renewal == MintedCredential::Renewal::kNever) {
+      return std::nullopt;
     }
-    return std::nullopt;
+    return options_.reread_interval;
   }
   const milliseconds remaining(c.expires_unix_ms - now_unix_ms);
   milliseconds delay = remaining / 2;
@@ -100,22 +107,29 @@ std::optional<milliseconds> AwsCredentialRefresher::DelayAfterSuccess(const AwsC
   return std::max(delay, options_.min_delay);
 }
 
-absl::Status AwsCredentialRefresher::RefreshOnce() {
-  absl::StatusOr<AwsCredentials> resolved =
-      options_.resolve ? options_.resolve()
-                       : absl::StatusOr<AwsCredentials>(absl::FailedPreconditionError("no chain"));
+absl::Status CredentialRefresher::RefreshOnce() {
+  absl::StatusOr<MintedCredential> resolved =
+      options_.source != nullptr
+          ? options_.source->Resolve()
+          : absl::StatusOr<MintedCredential>(absl::FailedPreconditionError(
+                common::StrCat("no source of ", options_.noun, " configured")));
   const int64_t now_unix_ms = clock_.UnixMillis();
-  if (resolved.ok() && resolved->expires_unix_ms != 0 && resolved->expires_unix_ms <= now_unix_ms) {
-    resolved = absl::UnavailableError(
-        common::StrCat("AWS credentials from ", resolved->source, " (key ",
-                       common::FingerprintOf(resolved->access_key_id), ") expired already, at ",
-                       resolved->expires_unix_ms, " ms"));
+  if (resolved.ok()) {
+    // The snapshot's key carries the expiry and a fingerprint whatever the source filled in.
+    resolved->key.set_expires_unix_ms(resolved->expires_unix_ms);
+    resolved->key.set_fingerprint(FingerprintOfCredential(*resolved));
+    if (resolved->expires_unix_ms != 0 && resolved->expires_unix_ms <= now_unix_ms) {
+      resolved = absl::UnavailableError(
+          common::StrCat(options_.noun, " from ", resolved->source, " (",
+                         resolved->key.has_aws() ? "key " : "token ", resolved->key.fingerprint(),
+                         ") expired already, at ", resolved->expires_unix_ms, " ms"));
+    }
   }
   bool changed = false;
   {
     absl::MutexLock lock(&mu_);
     if (resolved.ok()) {
-      changed = !ValidLocked(now_unix_ms) || !SameCredentials(*current_, *resolved);
+      changed = !ValidLocked(now_unix_ms) || !SameCredential(*current_, *resolved);
       const std::optional<milliseconds> delay = DelayAfterSuccess(*resolved, now_unix_ms);
       next_attempt_.reset();
       if (delay.has_value()) {
@@ -125,27 +139,30 @@ absl::Status AwsCredentialRefresher::RefreshOnce() {
       expired_ = false;
       last_error_.clear();
       failures_ = 0;
+      failing_since_unix_ms_ = 0;
       last_success_unix_ms_ = now_unix_ms;
       backoff_.Reset();
       if (changed) {
-        CCR_LOG(kInfo, "aws_credentials_refreshed", F("provider", options_.name),
-                Q("source", current_->source),
-                F("key", common::FingerprintOf(current_->access_key_id)),
+        CCR_LOG(kInfo, Event("refreshed"), F("provider", options_.name),
+                Q("source", current_->source), F("key", current_->key.fingerprint()),
                 F("expires_unix_ms", current_->expires_unix_ms),
                 F("next_refresh_ms", delay.has_value() ? delay->count() : -1));
       }
     } else {
       last_error_ = std::string(resolved.status().message());
+      if (failures_ == 0) {
+        failing_since_unix_ms_ = now_unix_ms;
+      }
       ++failures_;
       const milliseconds delay = backoff_.Next();
       next_attempt_ = clock_.Now() + delay;
-      // Old credentials past their expiry are no longer served.
+      // An old credential past its expiry is no longer served.
       if (current_.has_value() && !ValidLocked(now_unix_ms) && !expired_) {
         expired_ = true;
         changed = true;
       }
-      CCR_LOG(kWarn, "aws_credentials_failed", F("provider", options_.name),
-              Q("error", last_error_), F("failures", failures_), F("retry_in_ms", delay.count()),
+      CCR_LOG(kWarn, Event("failed"), F("provider", options_.name), Q("error", last_error_),
+              F("failures", failures_), F("retry_in_ms", delay.count()),
               F("serving", ValidLocked(now_unix_ms)));
     }
   }
@@ -155,7 +172,7 @@ absl::Status AwsCredentialRefresher::RefreshOnce() {
   return resolved.status();
 }
 
-void AwsCredentialRefresher::RunDue() {
+void CredentialRefresher::RunDue() {
   bool expired_now = false;
   bool attempt_now = false;
   {
@@ -164,10 +181,8 @@ void AwsCredentialRefresher::RunDue() {
     if (current_.has_value() && !expired_ && !ValidLocked(now_unix_ms)) {
       expired_ = true;
       expired_now = true;
-      CCR_LOG(kError, "aws_credentials_expired", F("provider", options_.name),
-              Q("source", current_->source),
-              F("key", common::FingerprintOf(current_->access_key_id)),
-              Q("last_error", last_error_));
+      CCR_LOG(kError, Event("expired"), F("provider", options_.name), Q("source", current_->source),
+              F("key", current_->key.fingerprint()), Q("last_error", last_error_));
     }
     attempt_now = next_attempt_.has_value() && clock_.Now() >= *next_attempt_;
   }
@@ -179,7 +194,7 @@ void AwsCredentialRefresher::RunDue() {
   }
 }
 
-milliseconds AwsCredentialRefresher::NextDelayLocked() const {
+milliseconds CredentialRefresher::NextDelayLocked() const {
   milliseconds delay = milliseconds::max();
   if (next_attempt_.has_value()) {
     delay = std::chrono::ceil<milliseconds>(*next_attempt_ - clock_.Now());
@@ -190,37 +205,38 @@ milliseconds AwsCredentialRefresher::NextDelayLocked() const {
   return std::max(delay, milliseconds::zero());
 }
 
-milliseconds AwsCredentialRefresher::NextRefreshDelay() const {
+milliseconds CredentialRefresher::NextRefreshDelay() const {
   absl::MutexLock lock(&mu_);
   return NextDelayLocked();
 }
 
-void AwsCredentialRefresher::RefreshSoon() {
+void CredentialRefresher::RefreshSoon() {
   absl::MutexLock lock(&mu_);
   next_attempt_ = clock_.Now();
   cv_.SignalAll();
 }
 
-ccrelay::v1::AwsCredentials AwsCredentialRefresher::Credentials() const {
+std::optional<MintedCredential> CredentialRefresher::Credential() const {
   absl::MutexLock lock(&mu_);
   if (!ValidLocked(clock_.UnixMillis())) {
-    return {};
+    return std::nullopt;
   }
-  return ToProto(*current_);
+  return current_;
 }
 
-AwsCredentialState AwsCredentialRefresher::State() const {
+CredentialState CredentialRefresher::State() const {
   absl::MutexLock lock(&mu_);
-  AwsCredentialState out;
+  CredentialState out;
   const int64_t now_unix_ms = clock_.UnixMillis();
   if (ValidLocked(now_unix_ms)) {
-    out.credentials = ToProto(*current_);
+    out.credential = current_;
   }
   out.last_error = last_error_;
   out.consecutive_failures = failures_;
+  out.failing_since_unix_ms = failing_since_unix_ms_;
   out.expired = current_.has_value() && !ValidLocked(now_unix_ms);
   out.last_success_unix_ms = last_success_unix_ms_;
   return out;
 }
 
-}  // namespace ccrelay::controlplane::aws
+}  // namespace ccrelay::controlplane::credentials

@@ -1,9 +1,8 @@
-#include "controlplane/credentials/aws_credential_refresher.h"
+// The AWS credential chain through the generic refresher (Bedrock's minter).
+#include "controlplane/credentials/aws_chain_source.h"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -17,9 +16,11 @@
 #include "gtest/gtest.h"
 
 #include "controlplane/credentials/aws_credential_chain.h"
+#include "controlplane/credentials/credential_refresher.h"
 #include "dataplane/common/log.h"
 #include "tests/fakes/fake_aws_metadata.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/fakes/scripted_credential_source.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace ccrelay::controlplane::aws {
@@ -31,6 +32,18 @@ using std::chrono::seconds;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using FakeClock = ::ccrelay::testing::FakeClock;
+using credentials::CredentialRefresher;
+using credentials::CredentialRefresherOptions;
+using credentials::CredentialState;
+
+// The AWS credentials a refresher serves (empty: none).
+ccrelay::v1::AwsCredentials Served(const CredentialRefresher& r) {
+  const auto c = r.Credential();
+  return c.has_value() ? c->key.aws() : ccrelay::v1::AwsCredentials();
+}
+ccrelay::v1::AwsCredentials Served(const CredentialState& s) {
+  return s.credential.has_value() ? s.credential->key.aws() : ccrelay::v1::AwsCredentials();
+}
 
 void WriteFile(const std::string& path, const std::string& contents) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
@@ -39,48 +52,7 @@ void WriteFile(const std::string& path, const std::string& contents) {
 }
 
 // The chain, scripted: each walk takes the next answer (an error when none is left).
-class ScriptedChain {
- public:
-  void Push(absl::StatusOr<AwsCredentials> answer) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.push_back(std::move(answer));
-  }
-  void PushErrors(int n, const std::string& message) {
-    for (int i = 0; i < n; ++i) {
-      Push(absl::UnavailableError(message));
-    }
-  }
-  void Clear() {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_.clear();
-  }
-  absl::StatusOr<AwsCredentials> Next() {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++calls_;
-    cv_.notify_all();
-    if (answers_.empty()) {
-      return absl::UnavailableError("script empty");
-    }
-    auto answer = std::move(answers_.front());
-    answers_.pop_front();
-    return answer;
-  }
-  int Calls() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return calls_;
-  }
-  // Waits (real time) until `n` walks have started.
-  bool WaitForCalls(int n, milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return calls_ >= n; });
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<absl::StatusOr<AwsCredentials>> answers_;
-  int calls_ = 0;
-};
+using ScriptedChain = ::ccrelay::testing::ScriptedAnswers<AwsCredentials>;
 
 class AwsCredentialRefresherTest : public ::testing::Test {
  protected:
@@ -105,19 +77,23 @@ class AwsCredentialRefresherTest : public ::testing::Test {
     return c;
   }
 
-  std::unique_ptr<AwsCredentialRefresher> Make(
+  // Bedrock's refresher options (noun, log names), as MintedKeys makes them.
+  CredentialRefresherOptions BedrockOptions() const {
+    return BedrockMinter(MapEnvironment({}), &clock_).refresher;
+  }
+
+  std::unique_ptr<CredentialRefresher> Make(
       double random, std::function<absl::StatusOr<AwsCredentials>()> resolve = nullptr) {
-    AwsCredentialRefresherOptions o;
+    CredentialRefresherOptions o = BedrockOptions();
     o.name = "bedrock-test";
-    if (resolve) {
-      o.resolve = std::move(resolve);
-    } else {
-      o.resolve = [this] { return chain_.Next(); };
+    if (!resolve) {
+      resolve = [this] { return chain_.Next(); };
     }
+    o.source = std::make_shared<AwsChainSource>(std::move(resolve));
     o.on_change = [this] { ++changes_; };
     o.clock = &clock_;
     o.random = [random] { return random; };
-    return std::make_unique<AwsCredentialRefresher>(std::move(o));
+    return std::make_unique<CredentialRefresher>(std::move(o));
   }
 
   FakeClock clock_;
@@ -129,10 +105,19 @@ TEST_F(AwsCredentialRefresherTest, RefreshesAheadOfExpiry) {
   auto refresher = Make(/*random=*/0.0);
   chain_.Push(Temporary("A", minutes(60)));
   ASSERT_TRUE(refresher->RefreshOnce().ok());
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "A");
-  EXPECT_EQ(refresher->Credentials().secret_access_key(), "secret-of-A");
-  EXPECT_EQ(refresher->Credentials().session_token(), "token-of-A");
-  EXPECT_EQ(refresher->Credentials().source(), "web identity");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "A");
+  EXPECT_EQ(Served(*refresher).secret_access_key(), "secret-of-A");
+  EXPECT_EQ(Served(*refresher).session_token(), "token-of-A");
+  EXPECT_EQ(Served(*refresher).source(), "web identity");
+  // The snapshot's key: the access key id's fingerprint and the expiry; renewed ahead of it.
+  const std::optional<credentials::MintedCredential> minted = refresher->Credential();
+  ASSERT_TRUE(minted.has_value());
+  EXPECT_EQ(minted->key.fingerprint(), common::FingerprintOf("A"));
+  EXPECT_EQ(minted->key.expires_unix_ms(), clock_.UnixMillis() + milliseconds(minutes(60)).count());
+  EXPECT_EQ(minted->expires_unix_ms, minted->key.expires_unix_ms());
+  EXPECT_EQ(minted->renewal, credentials::MintedCredential::Renewal::kAtExpiry);
+  EXPECT_TRUE(minted->key.secret().empty());
+  EXPECT_FALSE(minted->key.oauth_token());
   EXPECT_EQ(changes_, 1);
   // 5 minutes ahead, no jitter drawn.
   EXPECT_EQ(refresher->NextRefreshDelay(), minutes(55));
@@ -146,7 +131,7 @@ TEST_F(AwsCredentialRefresherTest, RefreshesAheadOfExpiry) {
   clock_.Advance(milliseconds(1));
   refresher->RunDue();
   EXPECT_EQ(chain_.Calls(), 2);
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "B");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "B");
   EXPECT_EQ(changes_, 2);
 }
 
@@ -158,10 +143,10 @@ TEST_F(AwsCredentialRefresherTest, JitterMovesTheRefreshEarlier) {
 }
 
 TEST_F(AwsCredentialRefresherTest, DefaultJitterStaysInItsWindow) {
-  AwsCredentialRefresherOptions o;
-  o.resolve = [this] { return chain_.Next(); };
+  CredentialRefresherOptions o = BedrockOptions();
+  o.source = std::make_shared<AwsChainSource>([this] { return chain_.Next(); });
   o.clock = &clock_;
-  AwsCredentialRefresher refresher(std::move(o));
+  CredentialRefresher refresher(std::move(o));
   chain_.Push(Temporary("A", minutes(60)));
   ASSERT_TRUE(refresher.RefreshOnce().ok());
   EXPECT_GE(refresher.NextRefreshDelay(), minutes(54));
@@ -176,7 +161,7 @@ TEST_F(AwsCredentialRefresherTest, ShortLivedCredentialsRefreshAtHalfTheirLife) 
   clock_.Advance(minutes(2));
   chain_.Push(Temporary("B", milliseconds(1200)));
   refresher->RunDue();
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "B");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "B");
   // Half of 1.2 s is under the one-second floor.
   EXPECT_EQ(refresher->NextRefreshDelay(), seconds(1));
 }
@@ -191,12 +176,12 @@ TEST_F(AwsCredentialRefresherTest, FailuresKeepTheOldCredentialsAndBackOff) {
                                               seconds(16), seconds(32), seconds(60), seconds(60)};
   for (size_t i = 0; i < expected.size(); ++i) {
     refresher->RunDue();
-    const AwsCredentialState state = refresher->State();
+    const CredentialState state = refresher->State();
     EXPECT_EQ(state.consecutive_failures, i + 1);
     EXPECT_EQ(state.last_error, "STS is down");
     EXPECT_FALSE(state.expired);
-    EXPECT_EQ(state.credentials.access_key_id(), "A");
-    EXPECT_EQ(refresher->Credentials().access_key_id(), "A");
+    EXPECT_EQ(Served(state).access_key_id(), "A");
+    EXPECT_EQ(Served(*refresher).access_key_id(), "A");
     EXPECT_EQ(refresher->NextRefreshDelay(), expected[i]) << i;
     clock_.Advance(refresher->NextRefreshDelay());
   }
@@ -205,8 +190,8 @@ TEST_F(AwsCredentialRefresherTest, FailuresKeepTheOldCredentialsAndBackOff) {
   // Recovery: new credentials, state cleared, backoff starts over.
   chain_.Push(Temporary("B", minutes(60)));
   refresher->RunDue();
-  AwsCredentialState state = refresher->State();
-  EXPECT_EQ(state.credentials.access_key_id(), "B");
+  CredentialState state = refresher->State();
+  EXPECT_EQ(Served(state).access_key_id(), "B");
   EXPECT_EQ(state.consecutive_failures, 0u);
   EXPECT_EQ(state.last_error, "");
   EXPECT_EQ(state.last_success_unix_ms, clock_.UnixMillis());
@@ -229,10 +214,10 @@ TEST_F(AwsCredentialRefresherTest, ExpiryWithoutSuccessorStopsServingThem) {
   }
   // Woken at the expiry itself (not at the next retry).
   EXPECT_EQ(clock_.UnixMillis(), a.expires_unix_ms);
-  AwsCredentialState state = refresher->State();
+  CredentialState state = refresher->State();
   EXPECT_TRUE(state.expired);
-  EXPECT_EQ(state.credentials.access_key_id(), "");
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "");
+  EXPECT_EQ(Served(state).access_key_id(), "");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "");
   EXPECT_EQ(state.last_error, "no route to STS");
   EXPECT_EQ(changes_, 2);  // the expiry is a change: the snapshot must drop them
 
@@ -243,7 +228,7 @@ TEST_F(AwsCredentialRefresherTest, ExpiryWithoutSuccessorStopsServingThem) {
   refresher->RunDue();
   state = refresher->State();
   EXPECT_FALSE(state.expired);
-  EXPECT_EQ(state.credentials.access_key_id(), "B");
+  EXPECT_EQ(Served(state).access_key_id(), "B");
   EXPECT_EQ(changes_, 3);
 }
 
@@ -263,7 +248,7 @@ TEST_F(AwsCredentialRefresherTest, CredentialsExpiredOnArrivalAreAFailure) {
   const absl::Status s = refresher->RefreshOnce();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(s.message()), HasSubstr("expired already"));
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "");
   EXPECT_EQ(refresher->State().consecutive_failures, 1u);
   EXPECT_FALSE(refresher->State().expired);  // nothing was served
   EXPECT_EQ(changes_, 0);
@@ -277,8 +262,8 @@ TEST_F(AwsCredentialRefresherTest, LongTermEnvironmentKeysAreNotRefreshed) {
   clock_.Advance(std::chrono::hours(24 * 30));
   refresher->RunDue();
   EXPECT_EQ(chain_.Calls(), 1);
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "AKIDENV");
-  EXPECT_EQ(refresher->Credentials().expires_unix_ms(), 0);
+  EXPECT_EQ(Served(*refresher).access_key_id(), "AKIDENV");
+  EXPECT_EQ(Served(*refresher).expires_unix_ms(), 0);
 }
 
 TEST_F(AwsCredentialRefresherTest, SharedFileKeysAreReReadEveryFewMinutes) {
@@ -291,15 +276,15 @@ TEST_F(AwsCredentialRefresherTest, SharedFileKeysAreReReadEveryFewMinutes) {
   const AwsCredentialChain chain(std::move(options));
   auto refresher = Make(/*random=*/0.0, [&chain] { return chain.Resolve(); });
   ASSERT_TRUE(refresher->RefreshOnce().ok());
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "AKIDONE");
-  EXPECT_EQ(refresher->Credentials().source(), "profile default");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "AKIDONE");
+  EXPECT_EQ(Served(*refresher).source(), "profile default");
   EXPECT_EQ(refresher->NextRefreshDelay(), minutes(5));
 
   WriteFile(file, "[default]\naws_access_key_id = AKIDTWO\naws_secret_access_key = two\n");
   clock_.Advance(minutes(5));
   refresher->RunDue();
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "AKIDTWO");
-  EXPECT_EQ(refresher->Credentials().secret_access_key(), "two");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "AKIDTWO");
+  EXPECT_EQ(Served(*refresher).secret_access_key(), "two");
   EXPECT_EQ(changes_, 2);
   // Unchanged file: re-read, no change.
   clock_.Advance(minutes(5));
@@ -322,8 +307,8 @@ TEST_F(AwsCredentialRefresherTest, WebIdentityAgainstFakeStsAcrossTokenRotation)
   const AwsCredentialChain chain(std::move(options));
   auto refresher = Make(/*random=*/0.0, [&chain] { return chain.Resolve(); });
   ASSERT_TRUE(refresher->RefreshOnce().ok());
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "ASIAFAKE00000001");
-  EXPECT_EQ(refresher->Credentials().expires_unix_ms(), FakeClock::kStartUnixMs + 3'600'000);
+  EXPECT_EQ(Served(*refresher).access_key_id(), "ASIAFAKE00000001");
+  EXPECT_EQ(Served(*refresher).expires_unix_ms(), FakeClock::kStartUnixMs + 3'600'000);
   EXPECT_EQ(refresher->NextRefreshDelay(), minutes(55));
 
   // The token rotates; at the refresh STS refuses once (echoing the token), then accepts.
@@ -333,18 +318,18 @@ TEST_F(AwsCredentialRefresherTest, WebIdentityAgainstFakeStsAcrossTokenRotation)
                              {"fail_mode", "denied"}}));
   clock_.Advance(minutes(55));
   refresher->RunDue();
-  AwsCredentialState state = refresher->State();
+  CredentialState state = refresher->State();
   EXPECT_EQ(state.consecutive_failures, 1u);
   EXPECT_THAT(state.last_error, HasSubstr("AccessDenied"));
   EXPECT_THAT(state.last_error, Not(HasSubstr("oidc-token-two")));
-  EXPECT_EQ(state.credentials.access_key_id(), "ASIAFAKE00000001");
+  EXPECT_EQ(Served(state).access_key_id(), "ASIAFAKE00000001");
 
   clock_.Advance(refresher->NextRefreshDelay());
   refresher->RunDue();
   state = refresher->State();
   EXPECT_EQ(state.consecutive_failures, 0u);
-  EXPECT_EQ(state.credentials.access_key_id(), "ASIAFAKE00000002");
-  EXPECT_EQ(state.credentials.expires_unix_ms(), FakeClock::kStartUnixMs + 7'200'000);
+  EXPECT_EQ(Served(state).access_key_id(), "ASIAFAKE00000002");
+  EXPECT_EQ(Served(state).expires_unix_ms(), FakeClock::kStartUnixMs + 7'200'000);
   EXPECT_EQ(sts.Counters()["sts_calls"], 3);
   EXPECT_EQ(changes_, 2);
 }
@@ -399,7 +384,7 @@ TEST_F(AwsCredentialRefresherTest, StartResolvesAtOnceAndStopIsPrompt) {
   chain_.Push(Temporary("A", minutes(60)));
   ASSERT_TRUE(refresher->Start().ok());
   // Before the thread did anything: the first snapshot can carry them.
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "A");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "A");
   EXPECT_EQ(changes_, 1);
   // The thread waits (55 minutes by the clock); Stop wakes it.
   refresher->Stop();
@@ -413,7 +398,7 @@ TEST_F(AwsCredentialRefresherTest, StartReportsAFirstFailure) {
   const absl::Status s = refresher->Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(refresher->State().consecutive_failures, 1u);
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "");
   refresher->Stop();
 }
 
@@ -427,7 +412,7 @@ TEST_F(AwsCredentialRefresherTest, RefreshSoonWakesTheThread) {
   EXPECT_TRUE(chain_.WaitForCalls(2, seconds(10)));
   refresher->Stop();
   EXPECT_EQ(chain_.Calls(), 2);
-  EXPECT_EQ(refresher->Credentials().access_key_id(), "AKIDNEW");
+  EXPECT_EQ(Served(*refresher).access_key_id(), "AKIDNEW");
   EXPECT_EQ(changes_, 2);
 }
 
