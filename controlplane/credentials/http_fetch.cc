@@ -109,11 +109,23 @@ absl::StatusOr<HttpFetchResponse> Exchange(asio::io_context& ioc, Stream& stream
   }
   HttpFetchResponse out;
   out.status = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get()) {
+    out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  }
   out.body = std::move(parser.get().body());
   return out;
 }
 
 }  // namespace
+
+const std::string* HttpFetchResponse::Header(std::string_view name) const {
+  for (const auto& [field, value] : headers) {
+    if (common::EqualsIgnoreCase(field, name)) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
 
 std::string UrlForMessages(const std::string& url) { return url.substr(0, url.find('?')); }
 

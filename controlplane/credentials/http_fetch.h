@@ -29,7 +29,12 @@ struct HttpFetchRequest {
 
 struct HttpFetchResponse {
   int status = 0;
+  // The answer's header fields in order, names as sent (repeats kept).
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+
+  // The value of the first header field called `name` (ASCII case ignored); nullptr if none.
+  const std::string* Header(std::string_view name) const;
 };
 
 // One blocking HTTP/1.1 request on a fresh connection (closed afterwards) with its own

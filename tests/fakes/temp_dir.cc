@@ -28,6 +28,8 @@ TempDir::~TempDir() {
 
 std::string TempDir::WriteFile(std::string_view name, std::string_view contents) const {
   std::string full = path_ + "/" + std::string(name);
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(full).parent_path(), ec);
   std::ofstream out(full, std::ios::binary | std::ios::trunc);
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
   return full;

@@ -14,7 +14,8 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
-  // Writes `contents` to path()/name and returns the full path.
+  // Writes `contents` to path()/name (a relative path; missing directories are made) and returns
+  // the full path.
   std::string WriteFile(std::string_view name, std::string_view contents) const;
 
  private:
