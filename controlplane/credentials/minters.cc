@@ -1,6 +1,7 @@
 #include "controlplane/credentials/minters.h"
 
 #include "controlplane/credentials/aws_chain_source.h"
+#include "controlplane/credentials/oauth_minters.h"
 
 namespace ccrelay::controlplane::credentials {
 
@@ -8,10 +9,11 @@ Minters BuiltinMinters(const aws::EnvLookup& env, const common::Clock* clock) {
   Minters out;
   // Bedrock without keys: the AWS credential chain ("<provider>/aws-chain").
   out.emplace("bedrock", aws::BedrockMinter(env, clock));
-  // ---- Issue 12: register the token types here, one line each, e.g.
-  //   out.emplace("vertex", google::VertexMinter(env, clock));  // Google OAuth tokens
-  //   out.emplace("azure", azure::EntraMinter(env, clock));     // Microsoft Entra ID tokens
-  // A Minter needs `source` (Provider -> CredentialSource), `settings` (what restarts the
+  // Vertex without keys: Google OAuth tokens; Azure without keys: Microsoft Entra ID tokens
+  // ("<provider>/minted").
+  out.emplace("vertex", VertexMinter(env, clock));
+  out.emplace("azure", EntraMinter(env, clock));
+  // A new type is one line here. A Minter needs `source` (Provider -> CredentialSource), `settings` (what restarts the
   // refresher; default: the provider's token_source), and refresher.noun / log_prefix. Every
   // enabled provider of a registered type without keys then mints (minted_keys.h).
   return out;
