@@ -140,7 +140,7 @@ TEST(RoutingTableTest, SurvivingKeysKeepTheirState) {
 TEST(RoutingTableTest, RejectsUnusableSnapshots) {
   state::StateRegistry states;
   auto bad_type = TwoProviders("shuffle");
-  bad_type.mutable_providers(0)->set_type("vertex");
+  bad_type.mutable_providers(0)->set_type("openai");
   EXPECT_FALSE(CompileRoutingTable(bad_type, states).ok());
   auto bad_strategy = TwoProviders("fastest");
   EXPECT_FALSE(CompileRoutingTable(bad_strategy, states).ok());
