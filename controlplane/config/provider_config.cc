@@ -447,7 +447,8 @@ void ReadGcpSettings(ConfigReader& reader, const Mapping& map, bool vertex,
   }
   const Field project = map.Get("gcp_project_id");
   if (!project.present) {
-    reader.Error(project, "required for type: vertex (the Google Cloud project id, e.g. my-project)");
+    reader.Error(project,
+                 "required for type: vertex (the Google Cloud project id, e.g. my-project)");
   } else if (std::optional<std::string> v = reader.String(project); v.has_value()) {
     if (!IsValidGcpProject(*v)) {
       reader.Error(project, absl::StrCat("not a Google Cloud project id: ",
@@ -462,8 +463,9 @@ void ReadGcpSettings(ConfigReader& reader, const Mapping& map, bool vertex,
     reader.Error(region, "required for type: vertex (global, us, eu or a region such as us-east5)");
   } else if (std::optional<std::string> v = reader.String(region); v.has_value()) {
     if (!IsLowerDnsLabel(*v, 32)) {
-      reader.Error(region, absl::StrCat("not a Vertex AI location: ", ConfigReader::Quote(region, *v),
-                                        " (global, us, eu or a region such as us-east5)"));
+      reader.Error(region,
+                   absl::StrCat("not a Vertex AI location: ", ConfigReader::Quote(region, *v),
+                                " (global, us, eu or a region such as us-east5)"));
     } else {
       p->set_gcp_region(*std::move(v));
     }

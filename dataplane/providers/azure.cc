@@ -36,17 +36,16 @@ void AzureProvider::BuildHealthCheck(const UpstreamTarget& target, std::string_v
   out->body_kind = UpstreamRequestPlan::BodyKind::kRewritten;
   std::string& body = out->rewritten_body;
   body.clear();
-  common::StrAppendPieces(&body,
-                          {R"({"model":)",
-                           http::JsonQuote(model.empty() ? kAzureHealthCheckModel : model),
-                           R"(,"messages":[{"role":"user","content":"ping"}]})"});
+  common::StrAppendPieces(
+      &body, {R"({"model":)", http::JsonQuote(model.empty() ? kAzureHealthCheckModel : model),
+              R"(,"messages":[{"role":"user","content":"ping"}]})"});
   std::string& h = out->head;
-  common::StrAppendPieces(&h, {"POST ", target.path_prefix,
-                               "/v1/messages/count_tokens HTTP/1.1\r\nHost: ", target.host_header,
-                               "\r\nUser-Agent: cc-relay/" CCR_VERSION
-                               " health-check\r\nAccept: application/json\r\n"
-                               "Content-Type: application/json\r\n"
-                               "anthropic-version: 2023-06-01\r\nConnection: close\r\n"});
+  common::StrAppendPieces(
+      &h, {"POST ", target.path_prefix,
+           "/v1/messages/count_tokens HTTP/1.1\r\nHost: ", target.host_header,
+           "\r\nUser-Agent: cc-relay/" CCR_VERSION " health-check\r\nAccept: application/json\r\n"
+           "Content-Type: application/json\r\n"
+           "anthropic-version: 2023-06-01\r\nConnection: close\r\n"});
   AppendKeyHeaders(target, &h);
   common::StrAppend(&h, "Content-Length: ", body.size(), "\r\n\r\n");
 }

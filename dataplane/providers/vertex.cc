@@ -103,8 +103,8 @@ std::string VertexDefaultBaseUrl(std::string_view region) {
 void AppendVertexModelPath(std::string_view prefix, std::string_view project,
                            std::string_view region, std::string_view model, std::string* out) {
   static constexpr char kHex[] = "0123456789ABCDEF";
-  common::StrAppendPieces(out, {prefix, "/projects/", project, "/locations/", region,
-                                "/publishers/anthropic/models/"});
+  common::StrAppendPieces(
+      out, {prefix, "/projects/", project, "/locations/", region, "/publishers/anthropic/models/"});
   for (const char ch : model) {
     const auto c = static_cast<unsigned char>(ch);
     if (IsModelChar(c)) {
@@ -164,10 +164,10 @@ void VertexProvider::BuildHealthCheck(const UpstreamTarget& target, std::string_
   std::string& h = out->head;
   h.append("POST ");
   AppendVertexModelPath(target.path_prefix, target.project, target.region, "count-tokens", &h);
-  common::StrAppendPieces(&h, {":rawPredict HTTP/1.1\r\nHost: ", target.host_header,
-                               "\r\nUser-Agent: cc-relay/" CCR_VERSION
-                               " health-check\r\nAccept: application/json\r\n"
-                               "Content-Type: application/json\r\nConnection: close\r\n"});
+  common::StrAppendPieces(
+      &h, {":rawPredict HTTP/1.1\r\nHost: ", target.host_header,
+           "\r\nUser-Agent: cc-relay/" CCR_VERSION " health-check\r\nAccept: application/json\r\n"
+           "Content-Type: application/json\r\nConnection: close\r\n"});
   AppendBearer(target.key, &h);
   common::StrAppend(&h, "Content-Length: ", body.size(), "\r\n\r\n");
 }

@@ -8,7 +8,8 @@
 namespace ccrelay::providers {
 
 // Google Vertex AI's Claude endpoints (protocols.md 4). The model goes into the URL:
-//   POST {base}/projects/{project}/locations/{region}/publishers/anthropic/models/{model}:rawPredict
+//   POST
+//   {base}/projects/{project}/locations/{region}/publishers/anthropic/models/{model}:rawPredict
 //   (:streamRawPredict when the body says "stream": true), and count_tokens to
 //   .../models/count-tokens:rawPredict with the model kept in the body.
 // {base} is the provider's base_url, API version included (https://aiplatform.googleapis.com/v1);
@@ -25,7 +26,9 @@ class VertexProvider : public Provider {
   std::string_view Type() const override { return "vertex"; }
   std::string_view OwnedBy() const override { return "vertex-ai"; }
   // The real default depends on gcp_region (the config fills base_url: VertexDefaultBaseUrl).
-  std::string_view DefaultBaseUrl() const override { return "https://aiplatform.googleapis.com/v1"; }
+  std::string_view DefaultBaseUrl() const override {
+    return "https://aiplatform.googleapis.com/v1";
+  }
   void AuthHeaders(std::string_view key, std::vector<HeaderField>* out) const override;
   bool SupportsCountTokens() const override { return true; }
   bool SupportsPassthrough() const override { return false; }
@@ -46,8 +49,9 @@ inline constexpr std::string_view kVertexAnthropicVersion = "vertex-2023-10-16";
 inline constexpr std::string_view kVertexHealthCheckModel = "claude-sonnet-4-5@20250929";
 
 // Vertex's base URL for a gcp_region, API version included: global ->
-// https://aiplatform.googleapis.com/v1, us / eu -> https://aiplatform.{us,eu}.rep.googleapis.com/v1,
-// any other region -> https://{region}-aiplatform.googleapis.com/v1.
+// https://aiplatform.googleapis.com/v1, us / eu ->
+// https://aiplatform.{us,eu}.rep.googleapis.com/v1, any other region ->
+// https://{region}-aiplatform.googleapis.com/v1.
 std::string VertexDefaultBaseUrl(std::string_view region);
 
 // Appends the path of a Vertex publisher model up to (not including) the ':' of the method:

@@ -250,7 +250,8 @@ void Exchange::StartAttempt() {
   target.project = prov.project;
   target.unix_seconds = common::RealClock::Get().UnixMillis() / 1000;
   target.passthrough = prov.passthrough();
-  target.oauth_token = current_.key >= 0 && prov.keys[static_cast<size_t>(current_.key)].oauth_token;
+  target.oauth_token =
+      current_.key >= 0 && prov.keys[static_cast<size_t>(current_.key)].oauth_token;
   target.betas = prov.betas.get();
   plan_.Clear();
   plan_.head.reserve(2048);  // Claude Code's head is 1-2 KB: one allocation, not a few

@@ -326,11 +326,12 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       }
       const std::string id = http::JsonQuote(m);
       table->model_entries.emplace_back(
-          std::string(m), common::StrCat("{\"type\":\"model\",\"id\":", id, ",\"display_name\":", id,
-                          ",\"created_at\":\"", kModelCreatedAt, "\",\"object\":\"model\",",
-                          "\"created\":", kModelCreated, ",\"owned_by\":",
-                          http::JsonQuote(e.adapter->OwnedBy()),
-                          ",\"provider\":", http::JsonQuote(e.name), "}"));
+          std::string(m),
+          common::StrCat("{\"type\":\"model\",\"id\":", id, ",\"display_name\":", id,
+                         ",\"created_at\":\"", kModelCreatedAt, "\",\"object\":\"model\",",
+                         "\"created\":", kModelCreated, ",\"owned_by\":",
+                         http::JsonQuote(e.adapter->OwnedBy()), ",\"provider\":",
+                         http::JsonQuote(e.name), "}"));
     }
   }
   return RoutingTableConstSharedPtr(std::move(table));

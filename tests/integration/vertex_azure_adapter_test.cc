@@ -60,9 +60,8 @@ TEST_F(VertexAzureAdapterTest, VertexGetsTheModelInThePathABearerAndTheSplicedBo
   EXPECT_FALSE(req.HasHeader("x-api-key"));
   // claude-code-20250219 is not in Vertex's table: dropped; interleaved thinking goes.
   EXPECT_EQ(req.Header("anthropic-beta"), "interleaved-thinking-2025-05-14");
-  EXPECT_EQ(req.body,
-            R"({"anthropic_version":"vertex-2023-10-16","max_tokens":1024,)"
-            R"("messages":[{"role":"user","content":"Hello, relay"}]})");
+  EXPECT_EQ(req.body, R"({"anthropic_version":"vertex-2023-10-16","max_tokens":1024,)"
+                      R"("messages":[{"role":"user","content":"Hello, relay"}]})");
 }
 
 TEST_F(VertexAzureAdapterTest, VertexStreamsAndCountsTokens) {
@@ -75,9 +74,9 @@ TEST_F(VertexAzureAdapterTest, VertexStreamsAndCountsTokens) {
   EXPECT_NE(stream.body.find("message_stop"), std::string::npos);
 
   fake.EnqueueHandler(JsonScript(200, R"({"input_tokens":12})"));
-  const HttpResponse count = Post(
-      "/v1/messages/count_tokens",
-      R"({"model":"claude-test-1","messages":[{"role":"user","content":"count me"}]})");
+  const HttpResponse count =
+      Post("/v1/messages/count_tokens",
+           R"({"model":"claude-test-1","messages":[{"role":"user","content":"count me"}]})");
   ASSERT_EQ(count.status, 200) << count.error << count.body;
   EXPECT_EQ(count.body, R"({"input_tokens":12})");
 
@@ -162,11 +161,17 @@ TEST_F(VertexAzureAdapterTest, ADroppedBetaNeverReachesTheUpstreamAndIsCounted) 
   const HttpResponse scrape = Get("/metrics");
   ASSERT_EQ(scrape.status, 200);
   const auto samples = ParseSamples(scrape.body);
-  EXPECT_EQ(SampleOf(samples, R"(ccrelay_betas_dropped_total{provider="az",beta="interleaved-thinking-2025-05-14"})"),
-            1.0)
+  EXPECT_EQ(
+      SampleOf(
+          samples,
+          R"(ccrelay_betas_dropped_total{provider="az",beta="interleaved-thinking-2025-05-14"})"),
+      1.0)
       << scrape.body;
-  EXPECT_EQ(SampleOf(samples, R"(ccrelay_betas_dropped_total{provider="az",beta="fine-grained-tool-streaming-2025-05-14"})"),
-            1.0)
+  EXPECT_EQ(
+      SampleOf(
+          samples,
+          R"(ccrelay_betas_dropped_total{provider="az",beta="fine-grained-tool-streaming-2025-05-14"})"),
+      1.0)
       << scrape.body;
   const std::string promtool = FindInPath("promtool");
   ASSERT_FALSE(promtool.empty()) << "promtool is not installed (Debian package `prometheus`)";

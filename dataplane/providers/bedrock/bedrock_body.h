@@ -37,8 +37,8 @@ struct InvokeBodyOptions {
 //   "mcp_servers", top-level "cache_control", ... included;
 // - adds "anthropic_version":"bedrock-2023-05-31" when absent;
 // - "anthropic_beta" in the body (not something Claude Code sends) is authoritative, as in the
-//   Anthropic SDKs: it is filtered through the same beta table (options.filter: renamed, unknown and
-//   unsupported names dropped, duplicates removed, non-strings dropped) and options.betas are
+//   Anthropic SDKs: it is filtered through the same beta table (options.filter: renamed, unknown
+//   and unsupported names dropped, duplicates removed, non-strings dropped) and options.betas are
 //   not added. If nothing survives, the member is removed. A non-array "anthropic_beta" is
 //   removed and counts as absent;
 // - otherwise adds "anthropic_beta":[options.betas...] when options.betas is not empty.

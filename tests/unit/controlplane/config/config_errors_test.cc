@@ -92,8 +92,8 @@ routing:
 )"),
       ElementsAre("c.yaml:1:1: servr: unknown key \"servr\" (did you mean \"server\"?)",
                   "c.yaml:3:11: logging.levle: unknown key \"levle\" (did you mean \"level\"?)",
-                  "c.yaml:5:5: providers[0].type: required (anthropic, zai, ollama, bedrock, vertex or "
-                  "azure)",
+                  "c.yaml:5:5: providers[0].type: required (anthropic, zai, ollama, bedrock, "
+                  "vertex or azure)",
                   "c.yaml:6:5: providers[0].typ: unknown key \"typ\" (did you mean \"type\"?)",
                   "c.yaml:7:5: providers[0].Models: unknown key \"Models\" (did you mean "
                   "\"models\"?)",

@@ -3,10 +3,9 @@
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <boost/beast/http/fields.hpp>
 
 #include "dataplane/http/request_scan.h"
 #include "tests/unit/dataplane/providers/plan_util.h"
@@ -15,8 +14,8 @@ namespace ccrelay::providers {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::HeadValue;
+using ::testing::Not;
 using testing::RequestLine;
 using testing::SentBody;
 
@@ -32,9 +31,13 @@ class AzureTest : public ::testing::Test {
 
   UpstreamRequestPlan Build(std::string_view key, bool oauth_token, std::string_view mapped,
                             bool count_tokens = false) {
-    ClientRequestView view{count_tokens ? "/v1/messages/count_tokens?beta=true"
-                                        : "/v1/messages?beta=true",
-                           headers_, info_, body_, count_tokens, auth::AuthMethod::kOpen};
+    ClientRequestView view{
+        count_tokens ? "/v1/messages/count_tokens?beta=true" : "/v1/messages?beta=true",
+        headers_,
+        info_,
+        body_,
+        count_tokens,
+        auth::AuthMethod::kOpen};
     UpstreamTarget target;
     target.host_header = "my-res.services.ai.azure.com";
     target.path_prefix = "/anthropic";
@@ -65,8 +68,7 @@ TEST_F(AzureTest, ApiKeyGoesInBothHeadersAndThePathAndQueryAreKept) {
   EXPECT_THAT(plan.head, Not(HasSubstr("client-token")));
   EXPECT_EQ(SentBody(plan, body_),
             R"({"model":"my-opus-deployment","max_tokens":5,"messages":[]})");
-  EXPECT_EQ(HeadValue(plan.head, "Content-Length"),
-            std::to_string(SentBody(plan, body_).size()));
+  EXPECT_EQ(HeadValue(plan.head, "Content-Length"), std::to_string(SentBody(plan, body_).size()));
 }
 
 TEST_F(AzureTest, EntraTokenGoesAsBearer) {

@@ -2,9 +2,8 @@
 
 #include <string>
 
-#include <boost/beast/http/fields.hpp>
-
 #include "gtest/gtest.h"
+#include <boost/beast/http/fields.hpp>
 
 #include "dataplane/providers/provider.h"
 
@@ -15,17 +14,20 @@ using vertex::AnthropicErrorTypeForGoogleStatus;
 using vertex::TranslateVertexError;
 
 TEST(VertexErrorsTest, QuotaErrorBecomesRateLimitError) {
-  EXPECT_EQ(TranslateVertexError(
-                429, R"({"error":{"code":429,"message":"Quota exceeded for aiplatform.googleapis.com)"
-                     R"(/online_prediction_requests_per_base_model","status":"RESOURCE_EXHAUSTED"}})"),
-            R"({"type":"error","error":{"type":"rate_limit_error","message":"Quota exceeded for )"
-            R"(aiplatform.googleapis.com/online_prediction_requests_per_base_model"}})");
+  EXPECT_EQ(
+      TranslateVertexError(
+          429, R"({"error":{"code":429,"message":"Quota exceeded for aiplatform.googleapis.com)"
+               R"(/online_prediction_requests_per_base_model","status":"RESOURCE_EXHAUSTED"}})"),
+      R"({"type":"error","error":{"type":"rate_limit_error","message":"Quota exceeded for )"
+      R"(aiplatform.googleapis.com/online_prediction_requests_per_base_model"}})");
 }
 
 TEST(VertexErrorsTest, ErrorWrappedInAnArray) {
-  EXPECT_EQ(TranslateVertexError(
-                403, R"([{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}])"),
-            R"({"type":"error","error":{"type":"permission_error","message":"Permission denied"}})");
+  EXPECT_EQ(
+      TranslateVertexError(
+          403,
+          R"([{"error":{"code":403,"message":"Permission denied","status":"PERMISSION_DENIED"}}])"),
+      R"({"type":"error","error":{"type":"permission_error","message":"Permission denied"}})");
 }
 
 TEST(VertexErrorsTest, EachStatusMapsToItsType) {
@@ -36,9 +38,11 @@ TEST(VertexErrorsTest, EachStatusMapsToItsType) {
   EXPECT_EQ(AnthropicErrorTypeForGoogleStatus("DEADLINE_EXCEEDED"), "timeout_error");
   EXPECT_EQ(AnthropicErrorTypeForGoogleStatus("INTERNAL"), "api_error");
   EXPECT_EQ(AnthropicErrorTypeForGoogleStatus("SOMETHING_NEW"), "");
-  EXPECT_EQ(TranslateVertexError(
-                404, R"({"error":{"code":404,"message":"Publisher Model `x` not found.","status":"NOT_FOUND"}})"),
-            R"({"type":"error","error":{"type":"not_found_error","message":"Publisher Model `x` not found."}})");
+  EXPECT_EQ(
+      TranslateVertexError(
+          404,
+          R"({"error":{"code":404,"message":"Publisher Model `x` not found.","status":"NOT_FOUND"}})"),
+      R"({"type":"error","error":{"type":"not_found_error","message":"Publisher Model `x` not found."}})");
 }
 
 TEST(VertexErrorsTest, AnthropicErrorsPassUnchanged) {
@@ -48,8 +52,9 @@ TEST(VertexErrorsTest, AnthropicErrorsPassUnchanged) {
 }
 
 TEST(VertexErrorsTest, UnknownShapesTakeTheStatussType) {
-  EXPECT_EQ(TranslateVertexError(502, "<html>Bad Gateway</html>"),
-            R"({"type":"error","error":{"type":"api_error","message":"Vertex AI answered HTTP 502"}})");
+  EXPECT_EQ(
+      TranslateVertexError(502, "<html>Bad Gateway</html>"),
+      R"({"type":"error","error":{"type":"api_error","message":"Vertex AI answered HTTP 502"}})");
   EXPECT_EQ(TranslateVertexError(429, R"({"error":{"code":429,"status":"NEW_STATUS"}})"),
             R"x({"type":"error","error":{"type":"rate_limit_error","message":"Vertex AI answered )x"
             R"x(HTTP 429 (NEW_STATUS)"}})x");
@@ -89,16 +94,12 @@ TEST(VertexErrorsTest, ClassifyDrivesThePool) {
     AnswerClass answer;
     bool retryable;
   };
-  for (const Case& c : {Case{200, AnswerClass::kSuccess, false},
-                        Case{429, AnswerClass::kRateLimited, true},
-                        Case{401, AnswerClass::kKeyRejected, true},
-                        Case{403, AnswerClass::kKeyRejected, true},
-                        Case{500, AnswerClass::kServerError, true},
-                        Case{503, AnswerClass::kServerError, true},
-                        Case{504, AnswerClass::kServerError, true},
-                        Case{529, AnswerClass::kOverloaded, true},
-                        Case{404, AnswerClass::kClientError, false},
-                        Case{400, AnswerClass::kClientError, false}}) {
+  for (const Case& c :
+       {Case{200, AnswerClass::kSuccess, false}, Case{429, AnswerClass::kRateLimited, true},
+        Case{401, AnswerClass::kKeyRejected, true}, Case{403, AnswerClass::kKeyRejected, true},
+        Case{500, AnswerClass::kServerError, true}, Case{503, AnswerClass::kServerError, true},
+        Case{504, AnswerClass::kServerError, true}, Case{529, AnswerClass::kOverloaded, true},
+        Case{404, AnswerClass::kClientError, false}, Case{400, AnswerClass::kClientError, false}}) {
     const AnswerVerdict v = p->Classify(c.status, h, true);
     EXPECT_EQ(v.answer, c.answer) << c.status;
     EXPECT_EQ(v.retryable, c.retryable) << c.status;

@@ -1,10 +1,9 @@
 #include <string>
 #include <string_view>
 
-#include <boost/beast/http/fields.hpp>
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include <boost/beast/http/fields.hpp>
 
 #include "dataplane/http/request_scan.h"
 #include "dataplane/providers/provider.h"
@@ -15,8 +14,8 @@ namespace ccrelay::providers {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::HeadValue;
+using ::testing::Not;
 using testing::RequestLine;
 using testing::SentBody;
 
@@ -39,8 +38,8 @@ class VertexRequestTest : public ::testing::Test {
     auto info = http::ScanRequestBody(&body_);
     EXPECT_TRUE(info.ok()) << info.status();
     info_ = *info;
-    ClientRequestView view{target_path, headers_, info_, body_, count_tokens,
-                           auth::AuthMethod::kOpen};
+    ClientRequestView view{target_path, headers_,     info_,
+                           body_,       count_tokens, auth::AuthMethod::kOpen};
     UpstreamTarget target;
     target.host_header = "us-east5-aiplatform.googleapis.com";
     target.path_prefix = "/v1";
@@ -51,8 +50,7 @@ class VertexRequestTest : public ::testing::Test {
     UpstreamRequestPlan plan;
     FindProvider("vertex")->BuildRequest(view, target, &plan);
     EXPECT_TRUE(plan.error.empty()) << plan.error;
-    EXPECT_EQ(HeadValue(plan.head, "Content-Length"),
-              std::to_string(SentBody(plan, body_).size()));
+    EXPECT_EQ(HeadValue(plan.head, "Content-Length"), std::to_string(SentBody(plan, body_).size()));
     return plan;
   }
 
