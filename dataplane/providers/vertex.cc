@@ -5,6 +5,7 @@
 
 #include "dataplane/common/str.h"
 #include "dataplane/providers/betas.h"
+#include "dataplane/providers/vertex/vertex_body.h"
 #include "dataplane/providers/vertex/vertex_errors.h"
 
 namespace ccrelay::providers {
@@ -80,6 +81,34 @@ void PlanBody(const ClientRequestView& req, const UpstreamTarget& target,
   }
   out->body_kind = out->splices.empty() ? UpstreamRequestPlan::BodyKind::kUnchanged
                                         : UpstreamRequestPlan::BodyKind::kSpliced;
+  // cache_control.scope, which Vertex refuses: rare, so only then is the body rewritten (the
+  // splices and the removals applied in one copy into the plan's reused buffer).
+  vertex::ByteRanges scopes;
+  if (!vertex::FindCacheControlScopes(req.body, &scopes) || scopes.empty()) {
+    return;
+  }
+  std::string& body = out->rewritten_body;
+  body.clear();
+  body.reserve(req.body.size() + kVersionMemberComma.size() + target.mapped_model.size() + 2);
+  size_t at = 0;
+  size_t next_scope = 0;
+  auto copy_to = [&](size_t end) { body.append(req.body.substr(at, end - at)); };
+  for (const UpstreamRequestPlan::Splice& sp : out->splices) {
+    for (; next_scope < scopes.size() && scopes[next_scope].begin < sp.begin; ++next_scope) {
+      copy_to(scopes[next_scope].begin);
+      at = scopes[next_scope].end;
+    }
+    copy_to(sp.begin);
+    body.append(sp.Bytes());
+    at = sp.end;
+  }
+  for (; next_scope < scopes.size(); ++next_scope) {
+    copy_to(scopes[next_scope].begin);
+    at = scopes[next_scope].end;
+  }
+  copy_to(req.body.size());
+  out->splices.clear();
+  out->body_kind = UpstreamRequestPlan::BodyKind::kRewritten;
 }
 
 void AppendBearer(std::string_view key, std::string* h) {

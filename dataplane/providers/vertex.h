@@ -15,7 +15,9 @@ namespace ccrelay::providers {
 // {base} is the provider's base_url, API version included (https://aiplatform.googleapis.com/v1);
 // the client's query (?beta=true) is dropped. The body is the client's with splices only:
 // "model" removed (messages) and "anthropic_version":"vertex-2023-10-16" added when absent
-// (the model member is replaced by it in place), "stream" kept. anthropic-beta stays a header,
+// (the model member is replaced by it in place), "stream" kept; only a body with a
+// cache_control.scope (refused by Vertex, vertex/vertex_body.h) is copied without those members.
+// anthropic-beta stays a header,
 // filtered through the Vertex table (betas.h). The key (a minted Google access token or a static
 // token from the config) goes as Authorization: Bearer; the client's credentials never go.
 // Answers are Anthropic JSON and SSE and pass through; Google's error JSON becomes Anthropic's

@@ -135,6 +135,23 @@ TEST_F(VertexRequestTest, CountTokensKeepsTheMappedModelInTheBody) {
   EXPECT_EQ(same.body_kind, UpstreamRequestPlan::BodyKind::kUnchanged);
 }
 
+TEST_F(VertexRequestTest, CacheControlScopeIsRemovedInTheSameCopy) {
+  const UpstreamRequestPlan plan = Build(
+      R"({"model":"m","system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral",)"
+      R"("scope":"global"}}],"messages":[]})");
+  EXPECT_EQ(plan.body_kind, UpstreamRequestPlan::BodyKind::kRewritten);
+  EXPECT_EQ(SentBody(plan, body_),
+            R"({"anthropic_version":"vertex-2023-10-16","system":[{"type":"text","text":"s",)"
+            R"("cache_control":{"type":"ephemeral"}}],"messages":[]})");
+  const UpstreamRequestPlan count = Build(
+      R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"t",)"
+      R"("cache_control":{"scope":"global","type":"ephemeral"}}]}]})",
+      true, "m@1");
+  EXPECT_EQ(SentBody(count, body_),
+            R"({"anthropic_version":"vertex-2023-10-16","model":"m@1","messages":[{"role":"user",)"
+            R"("content":[{"type":"text","text":"t","cache_control":{"type":"ephemeral"}}]}]})");
+}
+
 TEST_F(VertexRequestTest, BearerTokenOnlyAndFilteredBetasAsAHeader) {
   const UpstreamRequestPlan plan = Build(R"({"model":"m","messages":[]})");
   EXPECT_EQ(HeadValue(plan.head, "Authorization"), "Bearer ya29.token");
