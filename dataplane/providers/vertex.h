@@ -7,17 +7,15 @@
 
 namespace ccrelay::providers {
 
-// Google Vertex AI's Claude endpoints (protocols.md 4). The model goes into the URL:
-//   POST
-//   {base}/projects/{project}/locations/{region}/publishers/anthropic/models/{model}:rawPredict
-//   (:streamRawPredict when the body says "stream": true), and count_tokens to
-//   .../models/count-tokens:rawPredict with the model kept in the body.
-// {base} is the provider's base_url, API version included (https://aiplatform.googleapis.com/v1);
-// the client's query (?beta=true) is dropped. The body is the client's with splices only:
-// "model" removed (messages) and "anthropic_version":"vertex-2023-10-16" added when absent
-// (the model member is replaced by it in place), "stream" kept; only a body with a
-// cache_control.scope (refused by Vertex, vertex/vertex_body.h) is copied without those members.
-// anthropic-beta stays a header,
+// Google Vertex AI's Claude endpoints (protocols.md 4). The model goes into the URL,
+// {base}/projects/{project}/locations/{region}/publishers/anthropic/models/{model}:rawPredict
+// (:streamRawPredict when the body says "stream": true); count_tokens goes to
+// .../models/count-tokens:rawPredict with the model kept in the body. {base} is the provider's
+// base_url, API version included (https://aiplatform.googleapis.com/v1); the client's query
+// (?beta=true) is dropped. The body is the client's with splices only: "model" removed
+// (messages) and "anthropic_version":"vertex-2023-10-16" added when absent (the model member is
+// replaced by it in place), "stream" kept; only a body with a cache_control.scope (refused by
+// Vertex, vertex/vertex_body.h) is copied without those members. anthropic-beta stays a header,
 // filtered through the Vertex table (betas.h). The key (a minted Google access token or a static
 // token from the config) goes as Authorization: Bearer; the client's credentials never go.
 // Answers are Anthropic JSON and SSE and pass through; Google's error JSON becomes Anthropic's
