@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -11,12 +12,15 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 #include "controlplane/config/did_you_mean.h"
 #include "controlplane/config/pricing_config.h"
 #include "controlplane/config/value_checks.h"
 #include "dataplane/common/secret.h"
+#include "dataplane/providers/azure.h"
+#include "dataplane/providers/vertex.h"
 #include "dataplane/routing/model_pattern.h"
 
 namespace ccrelay::controlplane {
@@ -30,16 +34,17 @@ struct ProviderType {
   std::string_view name;
   std::string_view default_base_url;
 };
-// Bedrock's default base_url depends on aws_region (BedrockDefaultBaseUrl).
-constexpr std::array<ProviderType, 4> kSupportedTypes = {{
+// The default base_url of bedrock, vertex and azure depends on other settings (aws_region,
+// gcp_region, azure_resource_name).
+constexpr std::array<ProviderType, 6> kSupportedTypes = {{
     {"anthropic", "https://api.anthropic.com"},
     {"zai", "https://api.z.ai/api/anthropic"},
     {"ollama", "http://localhost:11434"},
     {"bedrock", ""},
+    {"vertex", ""},
+    {"azure", ""},
 }};
-// Known provider types that later issues implement.
-constexpr std::array<std::string_view, 2> kPlannedTypes = {"vertex", "azure"};
-constexpr std::string_view kTypeList = "anthropic, zai, ollama or bedrock";
+constexpr std::string_view kTypeList = "anthropic, zai, ollama, bedrock, vertex or azure";
 
 const ProviderType* FindType(std::string_view name) {
   for (const ProviderType& t : kSupportedTypes) {
@@ -64,19 +69,11 @@ const ProviderType* ReadType(ConfigReader& reader, const Mapping& map) {
   if (const ProviderType* t = FindType(*type); t != nullptr) {
     return t;
   }
-  for (std::string_view planned : kPlannedTypes) {
-    if (planned == *type) {
-      reader.Error(field,
-                   absl::StrCat("provider type '", *type, "' is not supported by this build yet"));
-      return nullptr;
-    }
-  }
   std::vector<std::string_view> known;
-  known.reserve(kSupportedTypes.size() + kPlannedTypes.size());
+  known.reserve(kSupportedTypes.size());
   for (const ProviderType& t : kSupportedTypes) {
     known.push_back(t.name);
   }
-  known.insert(known.end(), kPlannedTypes.begin(), kPlannedTypes.end());
   reader.Error(field,
                absl::StrCat("unknown provider type ", ConfigReader::Quote(field, *type),
                             DidYouMeanSuffix(*type, known), "; expected ", std::string(kTypeList)));
@@ -218,7 +215,8 @@ struct ReadKeyResult {
 
 // Reads one `keys[i]` entry; nullopt when it has errors.
 std::optional<ReadKeyResult> ReadKey(ConfigReader& reader, const Field& item,
-                                     std::string_view provider_name, bool bedrock) {
+                                     std::string_view provider_name, std::string_view type) {
+  const bool bedrock = type == "bedrock";
   if (item.node.IsScalar()) {
     // Never echo: a bare scalar here is most likely the key itself.
     reader.Error(item,
@@ -256,7 +254,11 @@ std::optional<ReadKeyResult> ReadKey(ConfigReader& reader, const Field& item,
   } else if (!secret.present) {
     reader.Error(secret, bedrock ? "required: a Bedrock API key (`key: ${AWS_BEARER_TOKEN_BEDROCK}`) "
                                    "or aws_access_key_id and aws_secret_access_key"
-                                 : "required: the API key (e.g. \"${ANTHROPIC_API_KEY}\")");
+                         : type == "vertex"
+                             ? "required: a Google access token (e.g. \"${VERTEX_ACCESS_TOKEN}\")"
+                         : type == "azure"
+                             ? "required: the Foundry API key (e.g. \"${AZURE_API_KEY}\")"
+                             : "required: the API key (e.g. \"${ANTHROPIC_API_KEY}\")");
     ok = false;
   } else if (std::optional<std::string> v = reader.String(secret); !v.has_value()) {
     ok = false;
@@ -306,7 +308,6 @@ std::optional<ReadKeyResult> ReadKey(ConfigReader& reader, const Field& item,
 
 // Reads `keys:` into `p` and reports duplicates. Returns false when any key had an error.
 bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p) {
-  const bool bedrock = p->type() == "bedrock";
   std::optional<std::vector<Field>> items = reader.List(field);
   if (!items.has_value()) {
     return !field.present;
@@ -321,7 +322,7 @@ bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p
     // Items inherit `secret` from `keys`: a bare scalar item is probably a key pasted without
     // `key:`, and is never echoed.
     const Field& item = (*items)[i];
-    std::optional<ReadKeyResult> read = ReadKey(reader, item, p->name(), bedrock);
+    std::optional<ReadKeyResult> read = ReadKey(reader, item, p->name(), p->type());
     if (!read.has_value()) {
       ok = false;
       continue;
@@ -345,28 +346,67 @@ bool ReadKeys(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p
   return ok;
 }
 
-// An AWS region name: lowercase letters, digits and '-' ("us-east-1", "eu-central-2",
-// "us-gov-west-1"), so that it is safe in a host name and in a SigV4 scope.
-bool IsValidAwsRegion(std::string_view region) {
-  if (region.empty() || region.size() > 32 || region.front() == '-' || region.back() == '-') {
+// Lowercase letters, digits and '-', not at either end, at most `max` characters: a cloud
+// region ("us-east-1", "europe-west1") or an Azure resource name, safe in a host name.
+bool IsLowerDnsLabel(std::string_view s, size_t max) {
+  if (s.empty() || s.size() > max || s.front() == '-' || s.back() == '-') {
     return false;
   }
-  return std::all_of(region.begin(), region.end(), [](char c) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
+}
+
+// An AWS region name ("us-east-1", "eu-central-2", "us-gov-west-1"): safe in a host name and in
+// a SigV4 scope.
+bool IsValidAwsRegion(std::string_view region) { return IsLowerDnsLabel(region, 32); }
+
+// Settings that only a provider of `type` has: on a provider of another type, each one present
+// is an error. Returns true when the provider is of `type` (its settings are read).
+bool OwnTypeSettings(ConfigReader& reader, const Mapping& map, bool is_type,
+                     std::string_view type, std::initializer_list<std::string_view> keys) {
+  if (is_type) {
+    return true;
+  }
+  for (std::string_view key : keys) {
+    if (const Field f = map.GetSecret(key); f.present) {
+      reader.Error(f, absl::StrCat("only a provider of type: ", std::string(type),
+                                   " has this setting"));
+    }
+  }
+  return false;
+}
+
+// An endpoint URL setting (credential endpoints), normalised like base_url into `out`.
+void ReadEndpoint(ConfigReader& reader, const Field& f, std::string* out) {
+  std::optional<std::string> v = reader.String(f);
+  if (!v.has_value()) {
+    return;
+  }
+  absl::StatusOr<std::string> normalized = NormalizeBaseUrl(*v);
+  if (!normalized.ok()) {
+    reader.Error(f, absl::StrCat(normalized.status().message(), ", got ",
+                                 ConfigReader::Quote(f, *v)));
+    return;
+  }
+  *out = *std::move(normalized);
+}
+
+// A path setting, relative ones resolved against the config file's directory.
+std::string ResolvePath(const std::string& base_dir, const std::string& value) {
+  std::filesystem::path path(value);
+  if (path.is_relative() && !base_dir.empty()) {
+    path = (std::filesystem::path(base_dir) / path).lexically_normal();
+  }
+  return path.string();
 }
 
 // aws_region (required for bedrock), aws_profile and the credential endpoints (bedrock only).
 void ReadAwsSettings(ConfigReader& reader, const Mapping& map, bool bedrock,
                      ccrelay::v1::Provider* p) {
   const Field region = map.Get("aws_region");
-  if (!bedrock) {
-    for (std::string_view key :
-         {"aws_region", "aws_profile", "aws_sts_endpoint", "aws_imds_endpoint"}) {
-      if (const Field f = map.Get(key); f.present) {
-        reader.Error(f, "only a provider of type: bedrock has this setting");
-      }
-    }
+  if (!OwnTypeSettings(reader, map, bedrock, "bedrock",
+                       {"aws_region", "aws_profile", "aws_sts_endpoint", "aws_imds_endpoint"})) {
     return;
   }
   if (!region.present) {
@@ -382,24 +422,236 @@ void ReadAwsSettings(ConfigReader& reader, const Mapping& map, bool bedrock,
   if (std::optional<std::string> v = reader.String(map.Get("aws_profile")); v.has_value()) {
     p->set_aws_profile(*std::move(v));
   }
-  struct Endpoint {
+  ReadEndpoint(reader, map.Get("aws_sts_endpoint"), p->mutable_aws_sts_endpoint());
+  ReadEndpoint(reader, map.Get("aws_imds_endpoint"), p->mutable_aws_imds_endpoint());
+}
+
+// A Google Cloud project id: lowercase letters, digits, '-', and for domain-scoped projects '.'
+// and ':' ("example.com:my-project"); it goes into the request path as is.
+bool IsValidGcpProject(std::string_view project) {
+  if (project.empty() || project.size() > 100) {
+    return false;
+  }
+  return std::all_of(project.begin(), project.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+  });
+}
+
+// gcp_project_id and gcp_region (required for vertex), the token settings (vertex only).
+void ReadGcpSettings(ConfigReader& reader, const Mapping& map, bool vertex,
+                     const std::string& base_dir, ccrelay::v1::Provider* p) {
+  if (!OwnTypeSettings(reader, map, vertex, "vertex",
+                       {"gcp_project_id", "gcp_region", "gcp_credentials_file",
+                        "gcp_token_endpoint", "gcp_metadata_endpoint"})) {
+    return;
+  }
+  const Field project = map.Get("gcp_project_id");
+  if (!project.present) {
+    reader.Error(project,
+                 "required for type: vertex (the Google Cloud project id, e.g. my-project)");
+  } else if (std::optional<std::string> v = reader.String(project); v.has_value()) {
+    if (!IsValidGcpProject(*v)) {
+      reader.Error(project, absl::StrCat("not a Google Cloud project id: ",
+                                         ConfigReader::Quote(project, *v),
+                                         " (lowercase letters, digits and '-', e.g. my-project)"));
+    } else {
+      p->set_gcp_project_id(*std::move(v));
+    }
+  }
+  const Field region = map.Get("gcp_region");
+  if (!region.present) {
+    reader.Error(region, "required for type: vertex (global, us, eu or a region such as us-east5)");
+  } else if (std::optional<std::string> v = reader.String(region); v.has_value()) {
+    if (!IsLowerDnsLabel(*v, 32)) {
+      reader.Error(region,
+                   absl::StrCat("not a Vertex AI location: ", ConfigReader::Quote(region, *v),
+                                " (global, us, eu or a region such as us-east5)"));
+    } else {
+      p->set_gcp_region(*std::move(v));
+    }
+  }
+  ccrelay::v1::TokenSource* ts = p->mutable_token_source();
+  const Field file = map.Get("gcp_credentials_file");
+  if (std::optional<std::string> v = reader.String(file); v.has_value()) {
+    const std::string path = ResolvePath(base_dir, *v);
+    if (v->empty()) {
+      reader.Error(file, "must not be empty (leave it out for Application Default Credentials)");
+    } else if (absl::Status st = CheckReadableFile(path); !st.ok()) {
+      reader.Error(file, absl::StrCat(st.message(), ": ", ConfigReader::Quote(file, path)));
+    } else {
+      ts->set_gcp_credentials_file(path);
+    }
+  }
+  ReadEndpoint(reader, map.Get("gcp_token_endpoint"), ts->mutable_gcp_token_endpoint());
+  ReadEndpoint(reader, map.Get("gcp_metadata_endpoint"), ts->mutable_gcp_metadata_endpoint());
+}
+
+// An Entra ID tenant or client id: a GUID or a domain name (letters, digits, '-', '.').
+bool IsValidEntraId(std::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
+  });
+}
+
+// azure_resource_name and the Entra ID settings (azure only).
+void ReadAzureSettings(ConfigReader& reader, const Mapping& map, bool azure,
+                       const std::string& base_dir, ccrelay::v1::Provider* p) {
+  if (!OwnTypeSettings(reader, map, azure, "azure",
+                       {"azure_resource_name", "azure_auth", "azure_tenant_id", "azure_client_id",
+                        "azure_client_secret", "azure_federated_token_file",
+                        "azure_authority_host", "azure_imds_endpoint", "azure_scope"})) {
+    return;
+  }
+  const Field resource = map.Get("azure_resource_name");
+  if (std::optional<std::string> v = reader.String(resource); v.has_value()) {
+    if (!IsLowerDnsLabel(*v, 64)) {
+      reader.Error(resource,
+                   absl::StrCat("not an Azure resource name: ", ConfigReader::Quote(resource, *v),
+                                " (lowercase letters, digits and '-')"));
+    } else {
+      p->set_azure_resource_name(*std::move(v));
+    }
+  }
+  ccrelay::v1::TokenSource* ts = p->mutable_token_source();
+  const Field auth = map.Get("azure_auth");
+  if (std::optional<std::string> v =
+          reader.Enum(auth, {"managed_identity", "client_secret", "workload_identity"});
+      v.has_value()) {
+    ts->set_azure_auth(*std::move(v));
+  }
+  struct Id {
     std::string_view key;
     std::string* value;
   };
-  for (const Endpoint& e : {Endpoint{"aws_sts_endpoint", p->mutable_aws_sts_endpoint()},
-                            Endpoint{"aws_imds_endpoint", p->mutable_aws_imds_endpoint()}}) {
-    const Field f = map.Get(e.key);
-    std::optional<std::string> v = reader.String(f);
-    if (!v.has_value()) {
+  for (const Id& id : {Id{"azure_tenant_id", ts->mutable_azure_tenant_id()},
+                       Id{"azure_client_id", ts->mutable_azure_client_id()}}) {
+    const Field f = map.Get(id.key);
+    if (std::optional<std::string> v = reader.String(f); v.has_value()) {
+      if (!IsValidEntraId(*v)) {
+        reader.Error(f, absl::StrCat("not an Entra ID id: ", ConfigReader::Quote(f, *v),
+                                     " (a GUID or a domain name)"));
+      } else {
+        *id.value = *std::move(v);
+      }
+    }
+  }
+  if (std::optional<std::string> v = ReadSecretString(reader, map.GetSecret("azure_client_secret"),
+                                                      false, "the client secret");
+      v.has_value()) {
+    ts->set_azure_client_secret(*std::move(v));
+  }
+  const Field token_file = map.Get("azure_federated_token_file");
+  if (std::optional<std::string> v = reader.String(token_file); v.has_value()) {
+    if (v->empty()) {
+      reader.Error(token_file, "must not be empty");
+    } else {
+      // Not checked here: a projected token file may appear after the relay starts.
+      ts->set_azure_federated_token_file(ResolvePath(base_dir, *v));
+    }
+  }
+  ReadEndpoint(reader, map.Get("azure_authority_host"), ts->mutable_azure_authority_host());
+  ReadEndpoint(reader, map.Get("azure_imds_endpoint"), ts->mutable_azure_imds_endpoint());
+  const Field scope = map.Get("azure_scope");
+  if (std::optional<std::string> v = reader.String(scope); v.has_value()) {
+    if (v->empty() || v->find_first_of(" \t\r\n") != std::string::npos) {
+      reader.Error(scope, "must be one scope, e.g. https://ai.azure.com/.default");
+    } else {
+      ts->set_azure_scope(*std::move(v));
+    }
+  }
+}
+
+// The token settings written for a provider, in file order of the keys checked: with keys, the
+// provider uses them and these would be ignored, so they are an error.
+void RejectTokenSettingsWithKeys(ConfigReader& reader, const Mapping& map,
+                                 const ccrelay::v1::Provider& p) {
+  if (p.keys_size() == 0) {
+    return;
+  }
+  for (std::string_view key :
+       {"gcp_credentials_file", "gcp_token_endpoint", "gcp_metadata_endpoint", "azure_auth",
+        "azure_tenant_id", "azure_client_id", "azure_client_secret", "azure_federated_token_file",
+        "azure_authority_host", "azure_imds_endpoint", "azure_scope"}) {
+    if (const Field f = map.GetSecret(key); f.present) {
+      reader.Error(f, "a provider with keys uses them: token settings apply only to a provider "
+                      "without keys");
+    }
+  }
+}
+
+// A beta name as it may appear in an anthropic-beta header item.
+bool IsValidBetaName(std::string_view beta) {
+  if (beta.empty() || beta.size() > 128) {
+    return false;
+  }
+  return std::all_of(beta.begin(), beta.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+// providers[].betas: {allow: [...], deny: [...], rename: {from: to}}.
+void ReadBetas(ConfigReader& reader, const Field& field, ccrelay::v1::Provider* p) {
+  if (!field.present) {
+    return;
+  }
+  std::optional<Mapping> map = reader.Map(field, {"allow", "deny", "rename"});
+  if (!map.has_value()) {
+    return;
+  }
+  ccrelay::v1::BetaPolicy* policy = p->mutable_betas();
+  auto read_name = [&](const Field& f, std::string_view text) {
+    if (!IsValidBetaName(text)) {
+      reader.Error(f, absl::StrCat("not a beta name: ", ConfigReader::Quote(f, text),
+                                   " (letters, digits, '-', '_', '.', e.g. "
+                                   "context-1m-2025-08-07)"));
+      return false;
+    }
+    return true;
+  };
+  std::unordered_map<std::string, std::string> listed;  // lower-case name -> "allow" / "deny"
+  for (std::string_view list : {"allow", "deny"}) {
+    const Field lf = map->Get(list);
+    std::optional<std::vector<Field>> items = reader.List(lf);
+    if (!items.has_value()) {
       continue;
     }
-    absl::StatusOr<std::string> normalized = NormalizeBaseUrl(*v);
-    if (!normalized.ok()) {
-      reader.Error(f, absl::StrCat(normalized.status().message(), ", got ",
-                                   ConfigReader::Quote(f, *v)));
-      continue;
+    for (const Field& item : *items) {
+      std::optional<std::string> v = reader.String(item);
+      if (!v.has_value() || !read_name(item, *v)) {
+        continue;
+      }
+      const std::string lower = absl::AsciiStrToLower(*v);
+      if (auto [pos, inserted] = listed.emplace(lower, std::string(list)); !inserted) {
+        reader.Error(item, absl::StrCat(ConfigReader::Quote(item, *v), " is already in ",
+                                        pos->second));
+        continue;
+      }
+      if (list == "allow") {
+        policy->add_allow(*std::move(v));
+      } else {
+        policy->add_deny(*std::move(v));
+      }
     }
-    *e.value = *std::move(normalized);
+  }
+  std::optional<Mapping> rename = reader.FreeMap(map->Get("rename"));
+  if (rename.has_value()) {
+    for (const Mapping::Entry& e : rename->entries()) {
+      if (!IsValidBetaName(e.key)) {
+        reader.Error(e.key_mark, e.value.path,
+                     absl::StrCat("not a beta name: \"", e.key, "\""));
+        continue;
+      }
+      std::optional<std::string> to = reader.String(e.value);
+      if (!to.has_value() || !read_name(e.value, *to)) {
+        continue;
+      }
+      ccrelay::v1::BetaPolicy::Rename* r = policy->add_rename();
+      r->set_from(e.key);
+      r->set_to(*std::move(to));
+    }
   }
 }
 
@@ -407,9 +659,35 @@ void ReadAwsSettings(ConfigReader& reader, const Mapping& map, bool bedrock,
 std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& item,
                                             const std::string& base_dir) {
   std::optional<Mapping> map =
-      reader.Map(item, {"name", "type", "enabled", "base_url", "ca_file", "weight", "models",
-                        "keys", "model_mapping", "pricing", "aws_region", "aws_profile",
-                        "aws_sts_endpoint", "aws_imds_endpoint"});
+      reader.Map(item, {"name",
+                        "type",
+                        "enabled",
+                        "base_url",
+                        "ca_file",
+                        "weight",
+                        "models",
+                        "keys",
+                        "model_mapping",
+                        "pricing",
+                        "betas",
+                        "aws_region",
+                        "aws_profile",
+                        "aws_sts_endpoint",
+                        "aws_imds_endpoint",
+                        "gcp_project_id",
+                        "gcp_region",
+                        "gcp_credentials_file",
+                        "gcp_token_endpoint",
+                        "gcp_metadata_endpoint",
+                        "azure_resource_name",
+                        "azure_auth",
+                        "azure_tenant_id",
+                        "azure_client_id",
+                        "azure_client_secret",
+                        "azure_federated_token_file",
+                        "azure_authority_host",
+                        "azure_imds_endpoint",
+                        "azure_scope"});
   if (!map.has_value()) {
     return std::nullopt;
   }
@@ -425,7 +703,10 @@ std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& i
     p.set_type(std::string(type->name));
   }
   p.set_enabled(reader.Bool(map->Get("enabled")).value_or(true));
-  ReadAwsSettings(reader, *map, type != nullptr && type->name == "bedrock", &p);
+  const std::string_view type_name = type != nullptr ? type->name : std::string_view();
+  ReadAwsSettings(reader, *map, type_name == "bedrock", &p);
+  ReadGcpSettings(reader, *map, type_name == "vertex", base_dir, &p);
+  ReadAzureSettings(reader, *map, type_name == "azure", base_dir, &p);
 
   const Field url = map->Get("base_url");
   if (std::optional<std::string> v = reader.String(url); v.has_value()) {
@@ -436,21 +717,36 @@ std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& i
     } else {
       p.set_base_url(*std::move(normalized));
     }
+  } else if (!url.present && type_name == "bedrock") {
+    p.set_base_url(BedrockDefaultBaseUrl(p.aws_region()));
+  } else if (!url.present && type_name == "vertex") {
+    if (!p.gcp_region().empty()) {
+      p.set_base_url(providers::VertexDefaultBaseUrl(p.gcp_region()));
+    }
+  } else if (!url.present && type_name == "azure") {
+    if (!p.azure_resource_name().empty()) {
+      p.set_base_url(providers::AzureDefaultBaseUrl(p.azure_resource_name()));
+    } else if (const Field r = map->Get("azure_resource_name"); !r.present) {
+      reader.Error(r, "required for type: azure unless base_url is given (the Foundry resource: "
+                      "https://<azure_resource_name>.services.ai.azure.com/anthropic)");
+    }
   } else if (!url.present && type != nullptr) {
-    p.set_base_url(type->name == "bedrock" ? BedrockDefaultBaseUrl(p.aws_region())
-                                           : std::string(type->default_base_url));
+    p.set_base_url(std::string(type->default_base_url));
+  }
+  if (type_name == "azure" && url.present) {
+    if (const Field r = map->Get("azure_resource_name"); r.present) {
+      reader.Error(r, "give azure_resource_name or base_url, not both");
+      p.clear_azure_resource_name();
+    }
   }
 
   const Field ca = map->Get("ca_file");
   if (std::optional<std::string> v = reader.String(ca); v.has_value() && !v->empty()) {
-    std::filesystem::path path(*v);
-    if (path.is_relative() && !base_dir.empty()) {
-      path = (std::filesystem::path(base_dir) / path).lexically_normal();
-    }
-    if (absl::Status s = CheckCaFile(path.string()); !s.ok()) {
-      reader.Error(ca, absl::StrCat(s.message(), ": ", ConfigReader::Quote(ca, path.string())));
+    const std::string path = ResolvePath(base_dir, *v);
+    if (absl::Status s = CheckCaFile(path); !s.ok()) {
+      reader.Error(ca, absl::StrCat(s.message(), ": ", ConfigReader::Quote(ca, path)));
     } else {
-      p.set_ca_file(path.string());
+      p.set_ca_file(path);
     }
   }
 
@@ -460,6 +756,10 @@ std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& i
   const bool keys_ok = ReadKeys(reader, keys, &p);
   ReadModelMapping(reader, map->Get("model_mapping"), &p);
   ReadPricing(reader, map->Get("pricing"), &p);
+  ReadBetas(reader, map->Get("betas"), &p);
+  if (type_name == "vertex" || type_name == "azure") {
+    RejectTokenSettingsWithKeys(reader, *map, p);
+  }
 
   if (type != nullptr && type->name == "zai" && keys_ok) {
     bool any_enabled = false;

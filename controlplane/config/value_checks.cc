@@ -187,7 +187,7 @@ bool IsValidProviderName(std::string_view name) {
   return true;
 }
 
-absl::Status CheckCaFile(const std::string& path) {
+absl::Status CheckReadableFile(const std::string& path) {
   std::error_code ec;
   const std::filesystem::file_status st = std::filesystem::status(path, ec);
   if (ec || !std::filesystem::exists(st)) {
@@ -196,6 +196,19 @@ absl::Status CheckCaFile(const std::string& path) {
   if (!std::filesystem::is_regular_file(st)) {
     return absl::InvalidArgumentError("not a regular file");
   }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot be read (", std::generic_category().message(errno), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCaFile(const std::string& path) {
+  if (absl::Status s = CheckReadableFile(path); !s.ok()) {
+    return s;
+  }
+  std::error_code ec;
   const uintmax_t size = std::filesystem::file_size(path, ec);
   if (ec) {
     return absl::InvalidArgumentError("cannot read the file size");

@@ -27,4 +27,7 @@ bool IsValidProviderName(std::string_view name);
 // An existing, readable regular file containing at least one PEM certificate.
 absl::Status CheckCaFile(const std::string& path);
 
+// An existing, readable regular file (a credentials file read later).
+absl::Status CheckReadableFile(const std::string& path);
+
 }  // namespace ccrelay::controlplane

@@ -194,7 +194,8 @@ std::map<TargetKey, HealthChecker::Impl::Target> HealthChecker::Impl::BuildTarge
     base.request.url = *url;
     base.request.adapter = adapter;
     base.request.timeout = timeout;
-    base.request.region = p.aws_region();
+    base.request.region = p.type() == "vertex" ? p.gcp_region() : p.aws_region();
+    base.request.project = p.gcp_project_id();
     base.request.model = HealthCheckModel(p);
     if (url->tls) {
       auto it = tls_by_ca.find(p.ca_file());
@@ -223,6 +224,7 @@ std::map<TargetKey, HealthChecker::Impl::Target> HealthChecker::Impl::BuildTarge
                                    k.aws().session_token()};
       } else {
         r->key = k.secret();
+        r->oauth_token = k.oauth_token();
       }
     };
     const bool one_by_one = adapter->HealthCheckVerifiesKeys() && !keys.empty();

@@ -71,6 +71,8 @@ class Probe : public upstream::UpstreamCallbacks, public std::enable_shared_from
       target.aws = &aws;
     }
     target.region = request_.region;
+    target.project = request_.project;
+    target.oauth_token = request_.oauth_token;
     target.unix_seconds = common::RealClock::Get().UnixMillis() / 1000;
     request_.adapter->BuildHealthCheck(target, request_.model, &plan_);
     upstream::UpstreamEndpoint endpoint{request_.url.host, request_.url.port, request_.url.tls,

@@ -28,7 +28,9 @@ struct ProbeRequest {
     std::string session_token;
   };
   std::optional<Aws> aws;  // SigV4 credentials instead of `key`
-  std::string region;      // the provider's aws_region
+  std::string region;      // the provider's aws_region (Bedrock) or gcp_region (Vertex)
+  std::string project;     // the provider's gcp_project_id (Vertex)
+  bool oauth_token = false;  // `key` is a minted OAuth token (Authorization: Bearer)
   std::string model;       // a model the provider serves ("" = the type's default)
   std::chrono::milliseconds timeout{5000};  // the whole probe: resolve to last byte
 };

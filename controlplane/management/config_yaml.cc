@@ -71,7 +71,10 @@ std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
     out << YAML::Key << "name" << YAML::Value << p.name();
     out << YAML::Key << "type" << YAML::Value << p.type();
     out << YAML::Key << "enabled" << YAML::Value << p.enabled();
-    out << YAML::Key << "base_url" << YAML::Value << p.base_url();
+    // An azure provider names its resource or its base_url, not both (the one derives the other).
+    if (p.type() != "azure" || p.azure_resource_name().empty()) {
+      out << YAML::Key << "base_url" << YAML::Value << p.base_url();
+    }
     if (!p.ca_file().empty()) {
       out << YAML::Key << "ca_file" << YAML::Value << p.ca_file();
     }
@@ -92,6 +95,58 @@ std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
         }
       }
     }
+    if (p.type() == "vertex") {
+      out << YAML::Key << "gcp_project_id" << YAML::Value << p.gcp_project_id();
+      out << YAML::Key << "gcp_region" << YAML::Value << p.gcp_region();
+    }
+    if (p.type() == "azure" && !p.azure_resource_name().empty()) {
+      out << YAML::Key << "azure_resource_name" << YAML::Value << p.azure_resource_name();
+    }
+    const ccrelay::v1::TokenSource& ts = p.token_source();
+    for (const auto& [key, value] :
+         {std::pair<const char*, const std::string*>{"gcp_credentials_file",
+                                                     &ts.gcp_credentials_file()},
+          {"gcp_token_endpoint", &ts.gcp_token_endpoint()},
+          {"gcp_metadata_endpoint", &ts.gcp_metadata_endpoint()},
+          {"azure_auth", &ts.azure_auth()},
+          {"azure_tenant_id", &ts.azure_tenant_id()},
+          {"azure_client_id", &ts.azure_client_id()},
+          {"azure_federated_token_file", &ts.azure_federated_token_file()},
+          {"azure_authority_host", &ts.azure_authority_host()},
+          {"azure_imds_endpoint", &ts.azure_imds_endpoint()},
+          {"azure_scope", &ts.azure_scope()}}) {
+      if (!value->empty()) {
+        out << YAML::Key << key << YAML::Value << *value;
+      }
+    }
+    if (!ts.azure_client_secret().empty()) {
+      out << YAML::Key << "azure_client_secret" << YAML::Value
+          << RedactedSecret(ts.azure_client_secret());
+    }
+    if (p.has_betas() && (p.betas().allow_size() > 0 || p.betas().deny_size() > 0 ||
+                          p.betas().rename_size() > 0)) {
+      out << YAML::Key << "betas" << YAML::Value << YAML::BeginMap;
+      for (const auto& [key, list] :
+           {std::pair<const char*, const google::protobuf::RepeatedPtrField<std::string>*>{
+                "allow", &p.betas().allow()},
+            {"deny", &p.betas().deny()}}) {
+        if (!list->empty()) {
+          out << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+          for (const std::string& b : *list) {
+            out << b;
+          }
+          out << YAML::EndSeq;
+        }
+      }
+      if (p.betas().rename_size() > 0) {
+        out << YAML::Key << "rename" << YAML::Value << YAML::BeginMap;
+        for (const auto& r : p.betas().rename()) {
+          out << YAML::Key << r.from() << YAML::Value << r.to();
+        }
+        out << YAML::EndMap;
+      }
+      out << YAML::EndMap;
+    }
     if (p.model_mapping_size() > 0) {
       out << YAML::Key << "model_mapping" << YAML::Value << YAML::BeginMap;
       for (const auto& m : p.model_mapping()) {
@@ -101,6 +156,9 @@ std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
     }
     out << YAML::Key << "keys" << YAML::Value << YAML::BeginSeq;
     for (const Key& k : p.keys()) {
+      if (k.oauth_token()) {
+        continue;  // a token the control plane minted is not configuration
+      }
       out << YAML::BeginMap;
       if (k.has_aws()) {
         // IAM credentials: the access key id's fingerprint is the key's.

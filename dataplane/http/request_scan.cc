@@ -120,6 +120,8 @@ absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_
     if (auto error = std::move(field_result).get(field)) {
       return InvalidJson(error);
     }
+    // The key's raw text starts after its opening quote (read before unescaping consumes it).
+    const char* const key_raw = field.key().raw();
     std::string_view key;
     if (auto error = field.unescaped_key().get(key)) {
       return InvalidJson(error);
@@ -146,6 +148,7 @@ absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_
         raw.remove_suffix(1);
       }
       info.model_token_begin = static_cast<size_t>(raw.data() - body_begin);
+      info.model_member_begin = static_cast<size_t>(key_raw - 1 - body_begin);
       info.model_token_end = info.model_token_begin + raw.size();
       info.model.assign(model);
       model_state = model.empty() ? ModelState::kEmpty : ModelState::kOk;
@@ -164,6 +167,8 @@ absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_
       } else {
         info.stream = false;
       }
+    } else if (key == "anthropic_version") {
+      info.has_anthropic_version = true;
     } else if (key == "metadata") {
       if (user_id_seen) {
         continue;

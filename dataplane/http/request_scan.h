@@ -14,6 +14,8 @@ struct RequestInfo {
   std::string model;             // decoded value of the top-level "model" string
   size_t model_token_begin = 0;  // byte range [begin, end) of the "model" JSON string token in
   size_t model_token_end = 0;    //   the body, quotes included, for a splice
+  size_t model_member_begin = 0;  // where that member's key starts (its opening quote)
+  bool has_anthropic_version = false;  // a top-level "anthropic_version" member exists
   bool stream = false;           // top-level "stream": true
   std::string user_id;           // metadata.user_id when it is a string ("" otherwise)
   std::string session_id;        // session id found inside user_id ("" if none): the JSON-string
@@ -21,7 +23,8 @@ struct RequestInfo {
 };
 
 // Scans a request body. `body` may gain capacity (simdjson needs padding past the end), its bytes
-// are unchanged. Only the top-level "model", "stream" and "metadata" are read; everything else is
+// are unchanged. Only the top-level "model", "stream" and "metadata" are read (and whether
+// "anthropic_version" is there); everything else is
 // skipped without being materialised, but the whole document is still checked to the end of the
 // top-level object. Skipped values are checked structurally only: strings, UTF-8, control
 // characters and bracket balance are; the scalars inside them and whether a `[` is closed by `]`

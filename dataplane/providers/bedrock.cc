@@ -7,7 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "dataplane/common/str.h"
-#include "dataplane/providers/bedrock/bedrock_betas.h"
+#include "dataplane/providers/betas.h"
 #include "dataplane/providers/bedrock/bedrock_body.h"
 #include "dataplane/providers/bedrock/bedrock_stream_decoder.h"
 #include "dataplane/providers/bedrock/sigv4.h"
@@ -132,19 +132,15 @@ void BedrockProvider::AuthHeaders(std::string_view key, std::vector<HeaderField>
 
 void BedrockProvider::BuildRequest(const ClientRequestView& req, const UpstreamTarget& target,
                                    UpstreamRequestPlan* out) const {
-  // Betas: every anthropic-beta header, through the table of what Bedrock accepts.
-  std::array<std::string_view, 8> beta_headers;
-  size_t nbeta = 0;
-  for (auto it = req.headers.find("anthropic-beta");
-       it != req.headers.end() && nbeta < beta_headers.size() &&
-       common::EqualsIgnoreCase(it->name_string(), "anthropic-beta");
-       ++it) {
-    beta_headers[nbeta++] = std::string_view(it->value().data(), it->value().size());
-  }
-  bedrock::FilteredBetas betas;
-  bedrock::FilterBetas(std::span<const std::string_view>(beta_headers.data(), nbeta), &betas);
+  // Betas: every anthropic-beta header value, through the Bedrock table and the provider's
+  // policy; they go into the body.
+  const BetaFilter& filter =
+      target.betas != nullptr ? *target.betas : *BetaFilter::Default("bedrock");
+  FilteredBetas& betas = out->betas;
+  FilterBetaHeaders(filter, req.headers, &betas);
 
   bedrock::InvokeBodyOptions options;
+  options.filter = &filter;
   options.betas = betas.kept.values();
   out->body_kind = UpstreamRequestPlan::BodyKind::kRewritten;
   const absl::Status st =

@@ -7,7 +7,7 @@ namespace ccrelay::providers {
 // AWS Bedrock's InvokeModel API for Claude (protocols.md 3). The request is rewritten, not
 // forwarded: the model goes into the URL (/model/{id}/invoke, /invoke-with-response-stream or
 // /count-tokens), the body loses `model` and `stream`, gains `anthropic_version` and the betas
-// Bedrock accepts (bedrock/bedrock_betas.h) as `anthropic_beta`, and keeps only the fields
+// Bedrock accepts (betas.h) as `anthropic_beta`, and keeps only the fields
 // Bedrock accepts (bedrock/bedrock_body.h). A key is either a Bedrock API key (Authorization:
 // Bearer) or IAM credentials that sign the exact bytes sent with SigV4 (bedrock/sigv4.h).
 // Streams come back as AWS event streams and leave as Anthropic SSE

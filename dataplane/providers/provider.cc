@@ -16,7 +16,7 @@ size_t UpstreamRequestPlan::BodySize(std::string_view client_body) const {
     case BodyKind::kSpliced: {
       size_t n = client_body.size();
       for (const Splice& s : splices) {
-        n = n - (s.end - s.begin) + s.replacement.size();
+        n = n - (s.end - s.begin) + s.Bytes().size();
       }
       return n;
     }
@@ -55,7 +55,7 @@ AnswerVerdict ClassifyAnthropicStatus(int status, bool pooled_key) {
 }
 
 void AppendForwardedHeaders(const ClientRequestView& req, bool keep_client_credentials,
-                            std::string* head) {
+                            std::string* head, bool drop_betas) {
   const auto conn_it = req.headers.find(bhttp::field::connection);
   const std::string_view connection =
       conn_it == req.headers.end() ? std::string_view() : std::string_view(conn_it->value());
@@ -84,11 +84,32 @@ void AppendForwardedHeaders(const ClientRequestView& req, bool keep_client_crede
           }
         } else if (common::StartsWithIgnoreCase(name, "x-cc-relay-")) {
           continue;
+        } else if (drop_betas && common::EqualsIgnoreCase(name, "anthropic-beta")) {
+          continue;
         }
         break;
     }
     common::StrAppendPieces(head, {name, ": ", std::string_view(f.value()), "\r\n"});
   }
+}
+
+void Provider::AppendKeyHeaders(const UpstreamTarget& target, std::string* head) const {
+  if (target.oauth_token) {
+    common::StrAppendPieces(head, {"Authorization: Bearer ", target.key, "\r\n"});
+    return;
+  }
+  // Few and small: a vector on the stack's behalf costs one allocation per header at most.
+  std::vector<HeaderField> auth_headers;
+  AuthHeaders(target.key, &auth_headers);
+  for (const HeaderField& a : auth_headers) {
+    common::StrAppendPieces(head, {a.name, ": ", a.value, "\r\n"});
+  }
+}
+
+void AppendFilteredBetas(const ClientRequestView& req, const BetaFilter& filter,
+                         UpstreamRequestPlan* out) {
+  FilterBetaHeaders(filter, req.headers, &out->betas);
+  AppendBetaHeader(out->betas.kept, &out->head);
 }
 
 void Provider::BuildRequest(const ClientRequestView& req, const UpstreamTarget& target,
@@ -97,14 +118,13 @@ void Provider::BuildRequest(const ClientRequestView& req, const UpstreamTarget& 
   common::StrAppendPieces(&h, {"POST ", target.path_prefix, req.target, " HTTP/1.1\r\nHost: ",
                                target.host_header, "\r\n"});
   const bool keep_client_credentials = target.passthrough && SupportsPassthrough();
-  AppendForwardedHeaders(req, keep_client_credentials, &h);
+  // A beta policy (or a type with a table) filters anthropic-beta; otherwise it passes as is.
+  AppendForwardedHeaders(req, keep_client_credentials, &h, target.betas != nullptr);
+  if (target.betas != nullptr) {
+    AppendFilteredBetas(req, *target.betas, out);
+  }
   if (!keep_client_credentials) {
-    // Few and small: a vector on the stack's behalf costs one allocation per header at most.
-    std::vector<HeaderField> auth_headers;
-    AuthHeaders(target.key, &auth_headers);
-    for (const HeaderField& a : auth_headers) {
-      common::StrAppendPieces(&h, {a.name, ": ", a.value, "\r\n"});
-    }
+    AppendKeyHeaders(target, &h);
   }
   if (target.mapped_model != req.info.model) {
     out->body_kind = UpstreamRequestPlan::BodyKind::kSpliced;
@@ -135,11 +155,7 @@ void Provider::BuildHealthCheck(const UpstreamTarget& target, std::string_view /
   // Without a key: no credentials (a passthrough provider's 401 still proves it is there), except
   // a type that sends a placeholder of its own (Ollama's "ollama").
   if (!target.key.empty() || !SupportsPassthrough()) {
-    std::vector<HeaderField> auth_headers;
-    AuthHeaders(target.key, &auth_headers);
-    for (const HeaderField& a : auth_headers) {
-      common::StrAppendPieces(&h, {a.name, ": ", a.value, "\r\n"});
-    }
+    AppendKeyHeaders(target, &h);
   }
   h += "\r\n";
 }

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "dataplane/auth/authenticator.h"
 #include "dataplane/http/request_scan.h"
+#include "dataplane/providers/betas.h"
 
 namespace ccrelay::providers {
 
@@ -52,8 +53,16 @@ struct UpstreamTarget {
   // The pooled key's SigV4 credentials instead of `key` (Bedrock keys with IAM credentials).
   const AwsSigningKey* aws = nullptr;
   std::string_view region;  // the provider's cloud region ("" where the type has none)
+  std::string_view project;  // the provider's cloud project (Vertex's gcp_project_id; "" = none)
   int64_t unix_seconds = 0;  // now, for request signatures
   bool passthrough = false;
+  // `key` is an OAuth access token the control plane minted (Vertex's Google token, Azure's
+  // Entra ID token): Authorization: Bearer. false: the type's own key header.
+  bool oauth_token = false;
+  // The provider's anthropic-beta filter (its type's table and its policy); nullptr = nothing to
+  // filter (anthropic, zai, ollama without a policy). Adapters of types with a built-in table
+  // fall back to BetaFilter::Default(Type()).
+  const BetaFilter* betas = nullptr;
 };
 
 // What goes upstream for one attempt. The exchange keeps one and the adapter refills it for
@@ -64,6 +73,9 @@ struct UpstreamRequestPlan {
     size_t begin = 0;
     size_t end = 0;
     std::string replacement;
+    // Static bytes used instead of `replacement` when not empty (no allocation per request).
+    std::string_view fixed;
+    std::string_view Bytes() const { return fixed.empty() ? std::string_view(replacement) : fixed; }
   };
   // Splices an adapter may make (the exchange gathers head + 2 per splice + tail buffers).
   static constexpr size_t kMaxSplices = 3;
@@ -81,6 +93,9 @@ struct UpstreamRequestPlan {
   // Set when the request cannot be shaped for this provider: the client gets 400
   // invalid_request_error with this message and nothing goes upstream.
   std::string error;
+  // The client's betas as filtered for this provider, when the adapter filtered them: the
+  // exchange logs and counts `betas.dropped` (views into the client's headers and the filter).
+  FilteredBetas betas;
 
   void Clear() {
     head.clear();
@@ -88,6 +103,8 @@ struct UpstreamRequestPlan {
     splices.clear();
     rewritten_body.clear();
     error.clear();
+    betas.kept.Clear();
+    betas.dropped.Clear();
   }
   // Size of the body that goes upstream, given the client's body.
   size_t BodySize(std::string_view client_body) const;
@@ -179,6 +196,13 @@ class Provider {
   // Whether a provider of this type without keys is usable at all (false: it needs credentials
   // the control plane resolves, such as the AWS credential chain; until then it is skipped).
   virtual bool UsableWithoutKeys() const { return true; }
+  // Whether the provider's model_mapping targets are names it serves (Azure's deployments): the
+  // relay's /v1/models lists them and a request may name one directly.
+  virtual bool ListsDeployments() const { return false; }
+
+  // Appends the credential headers of `target`'s key: Authorization: Bearer for a minted OAuth
+  // token (target.oauth_token), else AuthHeaders(target.key).
+  void AppendKeyHeaders(const UpstreamTarget& target, std::string* head) const;
 };
 
 // The Anthropic Messages API classification (protocols.md 1.5): 429 rate limited, 401/403 a
@@ -190,8 +214,14 @@ AnswerVerdict ClassifyAnthropicStatus(int status, bool pooled_key);
 // headers, those named in Connection, Host, Content-Length, Expect, Accept-Encoding and
 // x-cc-relay-* are dropped; client credentials are dropped when `keep_client_credentials` is
 // false, and a relay credential (the client authenticated to the relay with it) always is.
+// `drop_betas`: anthropic-beta is left out too (the caller writes the filtered list).
 void AppendForwardedHeaders(const ClientRequestView& req, bool keep_client_credentials,
-                            std::string* head);
+                            std::string* head, bool drop_betas = false);
+
+// Filters the client's anthropic-beta headers through `filter` into `out->betas` and writes the
+// kept ones as one anthropic-beta header into `out->head`.
+void AppendFilteredBetas(const ClientRequestView& req, const BetaFilter& filter,
+                         UpstreamRequestPlan* out);
 
 // The adapter for a type name, or nullptr for an unknown type.
 const Provider* FindProvider(std::string_view type);

@@ -258,8 +258,12 @@ void Exchange::StartAttempt() {
   target.key = key;
   target.aws = aws;
   target.region = prov.region;
+  target.project = prov.project;
   target.unix_seconds = common::RealClock::Get().UnixMillis() / 1000;
   target.passthrough = prov.passthrough();
+  target.oauth_token =
+      current_.key >= 0 && prov.keys[static_cast<size_t>(current_.key)].oauth_token;
+  target.betas = prov.betas.get();
   plan_.Clear();
   plan_.head.reserve(2048);  // Claude Code's head is 1-2 KB: one allocation, not a few
   if (plan_.rewritten_body.capacity() == 0) {
@@ -273,6 +277,9 @@ void Exchange::StartAttempt() {
     WriteRelayError(400, "invalid_request_error", plan_.error);
     return;
   }
+  if (!plan_.betas.dropped.empty()) {
+    ReportDroppedBetas();
+  }
 
   size_t n = 0;
   request_bufs_[n++] = asio::buffer(plan_.head);
@@ -285,7 +292,8 @@ void Exchange::StartAttempt() {
       static_assert(2 + 2 * providers::UpstreamRequestPlan::kMaxSplices <= 8);
       for (const auto& s : plan_.splices) {
         request_bufs_[n++] = asio::buffer(body.data() + at, s.begin - at);
-        request_bufs_[n++] = asio::buffer(s.replacement);
+        const std::string_view bytes = s.Bytes();
+        request_bufs_[n++] = asio::buffer(bytes.data(), bytes.size());
         at = s.end;
       }
       request_bufs_[n++] = asio::buffer(body.data() + at, body.size() - at);
@@ -297,6 +305,17 @@ void Exchange::StartAttempt() {
   }
   request_buf_count_ = n;
   SendAttempt(false);
+}
+
+void Exchange::ReportDroppedBetas() {
+  const auto& prov = provider();
+  CCR_LOG(kDebug, "betas_dropped", common::F("request_id", p_.request_id),
+          common::F("provider", prov.name), common::Q("betas", plan_.betas.dropped.Joined()));
+  if (auto* obs = p_.worker->observer) {
+    for (const auto& item : plan_.betas.dropped.items()) {
+      obs->OnBetaDropped(prov.name, item.label);
+    }
+  }
 }
 
 void Exchange::SendAttempt(bool fresh_connection) {

@@ -96,6 +96,8 @@ class Exchange : public ClientStreamCallbacks,
   // pick given what failed), waiting out its backoff first.
   void NextAttempt(After after);
   void StartAttempt();
+  // Logs (debug) and counts the betas the adapter did not send for this attempt.
+  void ReportDroppedBetas();
   void SendAttempt(bool fresh_connection);
   // The first pick found nothing: 429 with retry-after when every key is rate limited, else 503.
   void AnswerNoCandidate();

@@ -46,7 +46,7 @@ bool ProviderEntry::Serves(std::string_view model) const {
     return true;
   }
   for (const ModelRule& rule : model_mapping) {
-    if (rule.from.Matches(model)) {
+    if (rule.from.Matches(model) || (adapter->ListsDeployments() && rule.to == model)) {
       return true;
     }
   }
@@ -183,7 +183,17 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       e.tls = tls;
     }
     e.models.assign(p.models().begin(), p.models().end());
-    e.region = p.aws_region();
+    e.region = p.type() == "vertex" ? p.gcp_region() : p.aws_region();
+    e.project = p.gcp_project_id();
+    {
+      providers::BetaPolicy policy;
+      policy.allow.assign(p.betas().allow().begin(), p.betas().allow().end());
+      policy.deny.assign(p.betas().deny().begin(), p.betas().deny().end());
+      for (const auto& r : p.betas().rename()) {
+        policy.rename.emplace_back(r.from(), r.to());
+      }
+      e.betas = providers::BetaFilter::ForProvider(e.type, std::move(policy));
+    }
     e.check_reason = p.health().reason();
     for (const auto& m : p.model_mapping()) {
       e.model_mapping.push_back(ModelRule{ModelPattern(m.from()), m.to()});
@@ -217,6 +227,7 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
       key.itpm_limit = k.itpm_limit();
       key.otpm_limit = k.otpm_limit();
       key.weight = std::max<uint32_t>(1, k.weight());
+      key.oauth_token = k.oauth_token() && !signs;
       key.check = ToCheckState(k.health().state());
       key.state = states.Key(key.id);
       // Disabled here after a 401/403, found good by the control plane's check since: back.
@@ -327,20 +338,28 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
     }
   }
 
-  // /v1/models entries: every listed model of every enabled provider, first provider wins.
+  // /v1/models entries: every listed model of every enabled provider, and the deployments
+  // (model_mapping targets) of a type that has no Models API (Azure); first provider wins.
   absl::flat_hash_map<std::string, bool> seen;
   for (const ProviderEntry& e : table->providers) {
-    for (const std::string& m : e.models) {
+    std::vector<std::string_view> listed(e.models.begin(), e.models.end());
+    if (e.adapter->ListsDeployments()) {
+      for (const ModelRule& rule : e.model_mapping) {
+        listed.push_back(rule.to);
+      }
+    }
+    for (const std::string_view m : listed) {
       if (!seen.emplace(m, true).second) {
         continue;
       }
       const std::string id = http::JsonQuote(m);
       table->model_entries.emplace_back(
-          m, common::StrCat("{\"type\":\"model\",\"id\":", id, ",\"display_name\":", id,
-                          ",\"created_at\":\"", kModelCreatedAt, "\",\"object\":\"model\",",
-                          "\"created\":", kModelCreated, ",\"owned_by\":",
-                          http::JsonQuote(e.adapter->OwnedBy()),
-                          ",\"provider\":", http::JsonQuote(e.name), "}"));
+          std::string(m),
+          common::StrCat("{\"type\":\"model\",\"id\":", id, ",\"display_name\":", id,
+                         ",\"created_at\":\"", kModelCreatedAt, "\",\"object\":\"model\",",
+                         "\"created\":", kModelCreated, ",\"owned_by\":",
+                         http::JsonQuote(e.adapter->OwnedBy()), ",\"provider\":",
+                         http::JsonQuote(e.name), "}"));
     }
   }
   return RoutingTableConstSharedPtr(std::move(table));

@@ -58,6 +58,9 @@ struct KeyEntry {
   uint32_t itpm_limit = 0;
   uint32_t otpm_limit = 0;
   uint32_t weight = 1;
+  // `secret` is an OAuth access token the control plane minted (Vertex, Azure Entra ID): sent as
+  // Authorization: Bearer whatever the type's own key header is.
+  bool oauth_token = false;
   CheckState check = CheckState::kUnknown;
   std::shared_ptr<state::KeyState> state;
   // A credential that stops working (a minted OAuth token, temporary AWS credentials): the
@@ -97,7 +100,11 @@ struct ProviderEntry {
   std::string check_reason;  // why, when unhealthy ("no AWS credentials: ...")
   std::shared_ptr<state::ProviderState> state;
   PriceTable pricing;  // for the cost metrics (providers[].pricing, built-in Claude prices)
-  std::string region;  // aws_region (Bedrock)
+  std::string region;   // aws_region (Bedrock), gcp_region (Vertex)
+  std::string project;  // gcp_project_id (Vertex)
+  // anthropic-beta filter: the type's built-in table with providers[].betas over it; nullptr
+  // when there is nothing to filter (anthropic, zai, ollama without a policy).
+  std::shared_ptr<const providers::BetaFilter> betas;
 
   // No keys: the client's own credentials pass through (a type that cannot go without keys,
   // such as Bedrock waiting for its credentials, then has no candidate at all).
@@ -108,7 +115,8 @@ struct ProviderEntry {
   bool AllKeysExpired(common::MonoTime now, int64_t* expired_unix_ms) const;
   // A type that needs keys (Bedrock) and has none yet: it has no candidate at all.
   bool lacks_credentials() const { return keys.empty() && !adapter->UsableWithoutKeys(); }
-  // Serves `model`: no `models` list, or the model is listed, or a mapping rule matches.
+  // Serves `model`: no `models` list, or the model is listed, or a mapping rule matches (or,
+  // for a type whose mapping targets are deployments, names a target).
   bool Serves(std::string_view model) const;
   // The model name to send upstream (model_mapping applied; first matching rule wins).
   std::string_view MapModel(std::string_view model) const;

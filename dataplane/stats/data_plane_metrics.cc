@@ -87,6 +87,12 @@ DataPlaneMetrics::DataPlaneMetrics(std::string_view version)
           "ccrelay_snapshot_updates_total",
           "Routing snapshots received, by result: applied, or rejected (the old one stays).",
           {"result"})),
+      betas_dropped_(registry_.AddCounter(
+          "ccrelay_betas_dropped_total",
+          "anthropic-beta values not sent upstream (the provider type's beta table or the "
+          "provider's betas policy dropped them), per upstream attempt, by provider and beta "
+          "(names no table or policy lists count as \"other\").",
+          {"provider", "beta"})),
       build_info_(registry_.AddGauge("ccrelay_build_info",
                                      "Always 1; the version label is cc-relay's version.",
                                      {"version"})) {
@@ -179,6 +185,10 @@ void DataPlaneMetrics::OnAttemptFailed(const AttemptRecord& r) {
 void DataPlaneMetrics::OnStreamStarted() { active_streams_.WithLabels({}).Add(1); }
 
 void DataPlaneMetrics::OnStreamEnded() { active_streams_.WithLabels({}).Add(-1); }
+
+void DataPlaneMetrics::OnBetaDropped(std::string_view provider, std::string_view beta) {
+  betas_dropped_.WithLabels({provider, beta}).Inc();
+}
 
 void DataPlaneMetrics::OnSnapshotUpdate(bool applied) {
   snapshot_updates_.WithLabels({applied ? "applied" : "rejected"}).Inc();

@@ -35,6 +35,7 @@ class DataPlaneMetrics : public RequestObserver {
   void OnAttemptFailed(const AttemptRecord& record) override;
   void OnStreamStarted() override;
   void OnStreamEnded() override;
+  void OnBetaDropped(std::string_view provider, std::string_view beta) override;
 
   // A routing snapshot was applied (true) or rejected (false).
   void OnSnapshotUpdate(bool applied);
@@ -62,6 +63,7 @@ class DataPlaneMetrics : public RequestObserver {
   CounterFamily& failovers_;
   GaugeFamily& active_streams_;
   CounterFamily& snapshot_updates_;
+  CounterFamily& betas_dropped_;
   GaugeFamily& build_info_;
 };
 

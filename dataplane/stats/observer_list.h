@@ -33,6 +33,11 @@ class ObserverList : public RequestObserver {
       o->OnStreamEnded();
     }
   }
+  void OnBetaDropped(std::string_view provider, std::string_view beta) override {
+    for (auto* o : observers_) {
+      o->OnBetaDropped(provider, beta);
+    }
+  }
 
  private:
   std::vector<RequestObserver*> observers_;

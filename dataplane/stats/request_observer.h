@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "dataplane/http/sse_observer.h"
 
@@ -45,6 +46,13 @@ class RequestObserver {
   virtual void OnAttemptFailed(const AttemptRecord& record) = 0;
   virtual void OnStreamStarted() = 0;
   virtual void OnStreamEnded() = 0;
+  // An adapter did not send a beta of the client's to `provider` (its type's table or its
+  // policy dropped it), once per upstream attempt. `beta`: a bounded label (betas.h
+  // DroppedBetas), not the client's spelling.
+  virtual void OnBetaDropped(std::string_view provider, std::string_view beta) {
+    (void)provider;
+    (void)beta;
+  }
 };
 
 }  // namespace ccrelay::stats

@@ -15,7 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 
-#include "dataplane/providers/bedrock/bedrock_betas.h"
+#include "dataplane/providers/betas.h"
 
 namespace ccrelay::providers::bedrock {
 
@@ -259,6 +259,7 @@ class Walker {
         p_(begin_),
         copy_from_(begin_),
         options_(options),
+        filter_(options.filter != nullptr ? *options.filter : *BetaFilter::Default("bedrock")),
         count_tokens_(count_tokens),
         out_(out) {}
 
@@ -680,9 +681,9 @@ class Walker {
       if (!ScanString(&raw, &escaped)) {
         return false;
       }
-      const BetaLookup lookup = LookupBeta(Compared(raw, escaped).View());
-      if (lookup.support == BetaSupport::kPass || lookup.support == BetaSupport::kRename) {
-        kept.Add(lookup.bedrock_name);
+      const BetaLookup lookup = filter_.Lookup(Compared(raw, escaped).View());
+      if (lookup.kept()) {
+        kept.Add(lookup.name);
       }
     }
     if (kept.empty()) {
@@ -936,6 +937,7 @@ class Walker {
   const char* p_;
   const char* copy_from_;
   const InvokeBodyOptions& options_;
+  const BetaFilter& filter_;
   const bool count_tokens_;
   std::string* const out_;
   bool has_anthropic_version_ = false;

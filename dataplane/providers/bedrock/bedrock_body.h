@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "dataplane/providers/betas.h"
 
 namespace ccrelay::providers::bedrock {
 
@@ -12,7 +13,10 @@ namespace ccrelay::providers::bedrock {
 inline constexpr std::string_view kBedrockAnthropicVersion = "bedrock-2023-05-31";
 
 struct InvokeBodyOptions {
-  // The client's betas, already filtered through the Bedrock beta table (FilterBetas' `kept`).
+  // The betas table (with the provider's policy) the body's own "anthropic_beta" goes through;
+  // nullptr = the built-in Bedrock table. Its names must outlive the call.
+  const BetaFilter* filter = nullptr;
+  // The client's betas, already filtered through that table (FilteredBetas' `kept`).
   // They become the body's "anthropic_beta" when the body has none. Written as JSON strings
   // (quotes, backslashes and control characters escaped; bytes otherwise copied).
   std::span<const std::string_view> betas;
@@ -33,8 +37,8 @@ struct InvokeBodyOptions {
 //   "mcp_servers", top-level "cache_control", ... included;
 // - adds "anthropic_version":"bedrock-2023-05-31" when absent;
 // - "anthropic_beta" in the body (not something Claude Code sends) is authoritative, as in the
-//   Anthropic SDKs: it is filtered through the same beta table (LookupBeta: renamed, unknown and
-//   unsupported names dropped, duplicates removed, non-strings dropped) and options.betas are
+//   Anthropic SDKs: it is filtered through the same beta table (options.filter: renamed, unknown
+//   and unsupported names dropped, duplicates removed, non-strings dropped) and options.betas are
 //   not added. If nothing survives, the member is removed. A non-array "anthropic_beta" is
 //   removed and counts as absent;
 // - otherwise adds "anthropic_beta":[options.betas...] when options.betas is not empty.

@@ -9,7 +9,9 @@
 #include "gtest/gtest.h"
 
 #include "controlplane/config/config_loader.h"
+#include "controlplane/management/config_yaml.h"
 #include "dataplane/common/secret.h"
+#include "tests/fakes/temp_dir.h"
 
 namespace ccrelay::controlplane {
 namespace {
@@ -90,7 +92,8 @@ routing:
 )"),
       ElementsAre("c.yaml:1:1: servr: unknown key \"servr\" (did you mean \"server\"?)",
                   "c.yaml:3:11: logging.levle: unknown key \"levle\" (did you mean \"level\"?)",
-                  "c.yaml:5:5: providers[0].type: required (anthropic, zai, ollama or bedrock)",
+                  "c.yaml:5:5: providers[0].type: required (anthropic, zai, ollama, bedrock, "
+                  "vertex or azure)",
                   "c.yaml:6:5: providers[0].typ: unknown key \"typ\" (did you mean \"type\"?)",
                   "c.yaml:7:5: providers[0].Models: unknown key \"Models\" (did you mean "
                   "\"models\"?)",
@@ -218,20 +221,18 @@ TEST(ConfigErrorsTest, EnumValues) {
 TEST(ConfigErrorsTest, ProviderTypes) {
   EXPECT_THAT(ErrorsOf(R"(providers:
   - {name: a, type: antropic}
-  - {name: c, type: vertex}
-  - {name: d, type: azure}
+  - {name: c, type: vertx}
   - {name: e, type: openai}
   - {name: f, type: anthropic}
 )"),
               ElementsAre("c.yaml:2:21: providers[0].type: unknown provider type \"antropic\" "
-                          "(did you mean \"anthropic\"?); expected anthropic, zai, ollama or "
-                          "bedrock",
-                          "c.yaml:3:21: providers[1].type: provider type 'vertex' is not "
-                          "supported by this build yet",
-                          "c.yaml:4:21: providers[2].type: provider type 'azure' is not "
-                          "supported by this build yet",
-                          "c.yaml:5:21: providers[3].type: unknown provider type \"openai\"; "
-                          "expected anthropic, zai, ollama or bedrock"));
+                          "(did you mean \"anthropic\"?); expected anthropic, zai, ollama, "
+                          "bedrock, vertex or azure",
+                          "c.yaml:3:21: providers[1].type: unknown provider type \"vertx\" "
+                          "(did you mean \"vertex\"?); expected anthropic, zai, ollama, "
+                          "bedrock, vertex or azure",
+                          "c.yaml:4:21: providers[2].type: unknown provider type \"openai\"; "
+                          "expected anthropic, zai, ollama, bedrock, vertex or azure"));
 }
 
 TEST(ConfigErrorsTest, BedrockSettings) {
@@ -667,6 +668,257 @@ TEST(ConfigErrorsTest, ErrorFloodIsCapped) {
   LoadResult r = LoadConfigString(yaml, "c.yaml", FakeEnv());
   ASSERT_EQ(r.errors.size(), 100u);
   EXPECT_THAT(r.errors.back().message, HasSubstr("too many errors"));
+}
+
+// ---- Vertex AI, Azure Foundry and providers[].betas ----
+
+// Loads `yaml`, expecting no error.
+ccrelay::v1::RoutingSnapshot LoadOk(std::string_view yaml, const EnvLookup& env = FakeEnv()) {
+  LoadResult r = LoadConfigString(yaml, "c.yaml", env);
+  std::string all;
+  for (const ConfigError& e : r.errors) {
+    all += e.ToString() + "\n";
+  }
+  EXPECT_TRUE(r.ok()) << all;
+  return r.ok() ? *r.snapshot : ccrelay::v1::RoutingSnapshot();
+}
+
+TEST(ConfigErrorsTest, VertexCompilesWithTheBaseUrlOfItsRegion) {
+  const auto s = LoadOk(R"(providers:
+  - {name: g, type: vertex, gcp_project_id: my-project, gcp_region: global}
+  - {name: u, type: vertex, gcp_project_id: my-project, gcp_region: us}
+  - {name: e, type: vertex, gcp_project_id: example.com:proj, gcp_region: eu}
+  - name: r
+    type: vertex
+    gcp_project_id: p-1
+    gcp_region: us-east5
+    keys: [{key: ya29.static}]
+  - {name: o, type: vertex, gcp_project_id: p, gcp_region: global, base_url: "http://127.0.0.1:9/v1/"}
+)");
+  ASSERT_EQ(s.providers_size(), 5);
+  EXPECT_EQ(s.providers(0).base_url(), "https://aiplatform.googleapis.com/v1");
+  EXPECT_EQ(s.providers(0).gcp_project_id(), "my-project");
+  EXPECT_EQ(s.providers(0).gcp_region(), "global");
+  EXPECT_EQ(s.providers(1).base_url(), "https://aiplatform.us.rep.googleapis.com/v1");
+  EXPECT_EQ(s.providers(2).base_url(), "https://aiplatform.eu.rep.googleapis.com/v1");
+  EXPECT_EQ(s.providers(2).gcp_project_id(), "example.com:proj");
+  EXPECT_EQ(s.providers(3).base_url(), "https://us-east5-aiplatform.googleapis.com/v1");
+  ASSERT_EQ(s.providers(3).keys_size(), 1);
+  EXPECT_EQ(s.providers(3).keys(0).secret(), "ya29.static");
+  EXPECT_EQ(s.providers(4).base_url(), "http://127.0.0.1:9/v1");
+}
+
+TEST(ConfigErrorsTest, VertexTokenSettings) {
+  testing::TempDir dir;
+  dir.WriteFile("sa.json", R"({"type":"service_account"})");
+  const std::string config = dir.WriteFile("c.yaml", R"(providers:
+  - name: g
+    type: vertex
+    gcp_project_id: p
+    gcp_region: global
+    gcp_credentials_file: sa.json
+    gcp_token_endpoint: "HTTP://127.0.0.1:8/token/"
+    gcp_metadata_endpoint: http://127.0.0.1:9
+)");
+  LoadResult r = LoadConfigFile(config, FakeEnv());
+  ASSERT_TRUE(r.ok());
+  const auto& ts = r.snapshot->providers(0).token_source();
+  // Relative to the config file's directory.
+  EXPECT_EQ(ts.gcp_credentials_file(), dir.path() + "/sa.json");
+  EXPECT_EQ(ts.gcp_token_endpoint(), "http://127.0.0.1:8/token");
+  EXPECT_EQ(ts.gcp_metadata_endpoint(), "http://127.0.0.1:9");
+  EXPECT_EQ(r.snapshot->providers(0).keys_size(), 0);
+}
+
+TEST(ConfigErrorsTest, VertexSettingsErrors) {
+  EXPECT_THAT(
+      ErrorsOf(R"(providers:
+  - {name: a, type: vertex}
+  - {name: b, type: vertex, gcp_project_id: "My Project", gcp_region: "US East"}
+  - {name: c, type: anthropic, gcp_project_id: p, gcp_region: global}
+  - {name: d, type: vertex, gcp_project_id: p, gcp_region: us, gcp_credentials_file: /nonexistent/sa.json}
+  - {name: e, type: vertex, gcp_project_id: p, gcp_region: us, gcp_token_endpoint: "ftp://x"}
+  - {name: f, type: vertex, gcp_project_id: p, gcp_region: us, keys: [{}]}
+)"),
+      ElementsAre(
+          "c.yaml:2:5: providers[0].gcp_project_id: required for type: vertex (the Google Cloud "
+          "project id, e.g. my-project)",
+          "c.yaml:2:5: providers[0].gcp_region: required for type: vertex (global, us, eu or a "
+          "region such as us-east5)",
+          "c.yaml:3:45: providers[1].gcp_project_id: not a Google Cloud project id: \"My "
+          "Project\" (lowercase letters, digits and '-', e.g. my-project)",
+          "c.yaml:3:71: providers[1].gcp_region: not a Vertex AI location: \"US East\" (global, "
+          "us, eu or a region such as us-east5)",
+          "c.yaml:4:48: providers[2].gcp_project_id: only a provider of type: vertex has this "
+          "setting",
+          "c.yaml:4:63: providers[2].gcp_region: only a provider of type: vertex has this setting",
+          "c.yaml:5:86: providers[3].gcp_credentials_file: file not found: "
+          "\"/nonexistent/sa.json\"",
+          "c.yaml:6:84: providers[4].gcp_token_endpoint: must start with http:// or https://, got "
+          "\"ftp://x\"",
+          "c.yaml:7:71: providers[5].keys[0].key: required: a Google access token (e.g. "
+          "\"${VERTEX_ACCESS_TOKEN}\")"));
+}
+
+TEST(ConfigErrorsTest, TokenSettingsWithKeysAreAnError) {
+  EXPECT_THAT(ErrorsOf(R"(providers:
+  - name: a
+    type: vertex
+    gcp_project_id: p
+    gcp_region: us
+    gcp_metadata_endpoint: http://127.0.0.1:1
+    keys: [{key: t}]
+  - name: b
+    type: azure
+    azure_resource_name: r
+    azure_client_secret: SECRETVALUE9
+    keys: [{key: k}]
+)"),
+              ElementsAre("c.yaml:6:28: providers[0].gcp_metadata_endpoint: a provider with keys "
+                          "uses them: token settings apply only to a provider without keys",
+                          "c.yaml:11:26: providers[1].azure_client_secret: a provider with keys "
+                          "uses them: token settings apply only to a provider without keys"));
+}
+
+TEST(ConfigErrorsTest, AzureCompiles) {
+  const auto s = LoadOk(R"(providers:
+  - name: k
+    type: azure
+    azure_resource_name: my-res
+    keys: [{key: "${AZ_KEY}"}]
+    model_mapping: {claude-opus-4-1: opus-deployment}
+  - name: e
+    type: azure
+    base_url: http://127.0.0.1:9/anthropic
+    azure_auth: client_secret
+    azure_tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47
+    azure_client_id: contoso.onmicrosoft.com
+    azure_client_secret: "${AZ_SECRET}"
+    azure_federated_token_file: /var/run/token
+    azure_authority_host: http://127.0.0.1:10/
+    azure_imds_endpoint: http://127.0.0.1:11
+    azure_scope: https://cognitiveservices.azure.com/.default
+)",
+                      FakeEnv({{"AZ_KEY", "az-key-value"}, {"AZ_SECRET", "client-secret-value"}}));
+  ASSERT_EQ(s.providers_size(), 2);
+  EXPECT_EQ(s.providers(0).base_url(), "https://my-res.services.ai.azure.com/anthropic");
+  EXPECT_EQ(s.providers(0).azure_resource_name(), "my-res");
+  EXPECT_EQ(s.providers(0).keys(0).secret(), "az-key-value");
+  const auto& e = s.providers(1);
+  EXPECT_EQ(e.base_url(), "http://127.0.0.1:9/anthropic");
+  EXPECT_EQ(e.azure_resource_name(), "");
+  const auto& ts = e.token_source();
+  EXPECT_EQ(ts.azure_auth(), "client_secret");
+  EXPECT_EQ(ts.azure_tenant_id(), "72f988bf-86f1-41af-91ab-2d7cd011db47");
+  EXPECT_EQ(ts.azure_client_id(), "contoso.onmicrosoft.com");
+  EXPECT_EQ(ts.azure_client_secret(), "client-secret-value");
+  EXPECT_EQ(ts.azure_federated_token_file(), "/var/run/token");
+  EXPECT_EQ(ts.azure_authority_host(), "http://127.0.0.1:10");
+  EXPECT_EQ(ts.azure_imds_endpoint(), "http://127.0.0.1:11");
+  EXPECT_EQ(ts.azure_scope(), "https://cognitiveservices.azure.com/.default");
+}
+
+TEST(ConfigErrorsTest, AzureSettingsErrorsNeverEchoTheSecret) {
+  const std::vector<std::string> errors = ErrorsOf(R"(providers:
+  - {name: a, type: azure}
+  - {name: b, type: azure, azure_resource_name: My_Res}
+  - {name: c, type: azure, azure_resource_name: r, base_url: "http://127.0.0.1:1"}
+  - {name: d, type: zai, keys: [{key: k}], azure_client_secret: SECRETVALUE1, azure_scope: s}
+  - {name: e, type: azure, azure_resource_name: r, azure_auth: password, azure_tenant_id: "a b"}
+  - {name: f, type: azure, azure_resource_name: r, azure_client_secret: " SECRETVALUE2"}
+  - {name: g, type: azure, azure_resource_name: r, azure_imds_endpoint: "x", azure_scope: "a b"}
+)");
+  EXPECT_THAT(
+      errors,
+      ElementsAre(
+          "c.yaml:2:5: providers[0].azure_resource_name: required for type: azure unless base_url "
+          "is given (the Foundry resource: "
+          "https://<azure_resource_name>.services.ai.azure.com/anthropic)",
+          "c.yaml:3:49: providers[1].azure_resource_name: not an Azure resource name: \"My_Res\" "
+          "(lowercase letters, digits and '-')",
+          "c.yaml:4:49: providers[2].azure_resource_name: give azure_resource_name or base_url, "
+          "not both",
+          "c.yaml:5:65: providers[3].azure_client_secret: only a provider of type: azure has this "
+          "setting",
+          "c.yaml:5:92: providers[3].azure_scope: only a provider of type: azure has this setting",
+          "c.yaml:6:64: providers[4].azure_auth: expected one of managed_identity, client_secret, "
+          "workload_identity, got \"password\"",
+          "c.yaml:6:91: providers[4].azure_tenant_id: not an Entra ID id: \"a b\" (a GUID or a "
+          "domain name)",
+          "c.yaml:7:73: providers[5].azure_client_secret: must not start or end with a space",
+          "c.yaml:8:73: providers[6].azure_imds_endpoint: must start with http:// or https://, "
+          "got \"x\"",
+          "c.yaml:8:91: providers[6].azure_scope: must be one scope, e.g. "
+          "https://ai.azure.com/.default"));
+  for (const std::string& e : errors) {
+    EXPECT_THAT(e, Not(HasSubstr("SECRETVALUE")));
+  }
+}
+
+TEST(ConfigErrorsTest, BetasPolicy) {
+  const auto s = LoadOk(R"(providers:
+  - name: a
+    type: anthropic
+    betas:
+      allow: [effort-2025-11-24]
+      deny: [claude-code-20250219]
+      rename: {advanced-tool-use-2025-11-20: tool-search-tool-2025-10-19}
+)");
+  const auto& b = s.providers(0).betas();
+  ASSERT_EQ(b.allow_size(), 1);
+  EXPECT_EQ(b.allow(0), "effort-2025-11-24");
+  ASSERT_EQ(b.deny_size(), 1);
+  EXPECT_EQ(b.deny(0), "claude-code-20250219");
+  ASSERT_EQ(b.rename_size(), 1);
+  EXPECT_EQ(b.rename(0).from(), "advanced-tool-use-2025-11-20");
+  EXPECT_EQ(b.rename(0).to(), "tool-search-tool-2025-10-19");
+}
+
+TEST(ConfigErrorsTest, BetasPolicyErrors) {
+  EXPECT_THAT(ErrorsOf(R"(providers:
+  - name: a
+    type: anthropic
+    betas:
+      allow: [ok-1, "bad beta"]
+      deny: [OK-1]
+      rename: {x-1: "y 2"}
+      block: [z]
+)"),
+              ElementsAre("c.yaml:5:21: providers[0].betas.allow[1]: not a beta name: \"bad "
+                          "beta\" (letters, digits, '-', '_', '.', e.g. context-1m-2025-08-07)",
+                          "c.yaml:6:14: providers[0].betas.deny[0]: \"OK-1\" is already in allow",
+                          "c.yaml:7:21: providers[0].betas.rename[\"x-1\"]: not a beta name: "
+                          "\"y 2\" (letters, digits, '-', '_', '.', e.g. "
+                          "context-1m-2025-08-07)",
+                          "c.yaml:8:7: providers[0].betas.block: unknown key \"block\""));
+}
+
+TEST(ConfigErrorsTest, ShowConfigWritesTheNewKeysBackWithTheSecretRedacted) {
+  const auto s = LoadOk(R"(providers:
+  - {name: v, type: vertex, gcp_project_id: p, gcp_region: us-east5, gcp_token_endpoint: "http://127.0.0.1:1"}
+  - name: z
+    type: azure
+    azure_resource_name: res
+    azure_auth: client_secret
+    azure_client_secret: SECRETVALUE3
+    betas: {deny: [web-fetch-2025-09-10], rename: {a-1: b-2}}
+)");
+  const std::string yaml = RedactedConfigYaml(s, s);
+  EXPECT_THAT(yaml, HasSubstr("gcp_project_id: p"));
+  EXPECT_THAT(yaml, HasSubstr("gcp_region: us-east5"));
+  EXPECT_THAT(yaml, HasSubstr("gcp_token_endpoint: http://127.0.0.1:1"));
+  EXPECT_THAT(yaml, HasSubstr("azure_resource_name: res"));
+  EXPECT_THAT(yaml, HasSubstr("azure_auth: client_secret"));
+  EXPECT_THAT(yaml, HasSubstr("azure_client_secret: <redacted fingerprint="));
+  EXPECT_THAT(yaml, HasSubstr("deny: [web-fetch-2025-09-10]"));
+  EXPECT_THAT(yaml, HasSubstr("a-1: b-2"));
+  EXPECT_THAT(yaml, Not(HasSubstr("SECRETVALUE3")));
+  // What is written back loads again.
+  const auto again = LoadOk(yaml);
+  ASSERT_EQ(again.providers_size(), 2) << yaml;
+  EXPECT_EQ(again.providers(1).base_url(), "https://res.services.ai.azure.com/anthropic");
+  EXPECT_EQ(again.providers(1).betas().SerializeAsString(),
+            s.providers(1).betas().SerializeAsString());
 }
 
 }  // namespace

@@ -386,7 +386,7 @@ TEST(ConfigLoaderTest, ExampleYamlValidatesWithNoEnvironment) {
     copy.mutable_routing()->clear_failover_fallbacks();
     return copy;
   }());
-  ASSERT_EQ(s.providers_size(), 4);
+  ASSERT_EQ(s.providers_size(), 6);
 
   const auto& anthropic = s.providers(0);
   EXPECT_EQ(anthropic.name(), "anthropic");
@@ -418,7 +418,22 @@ TEST(ConfigLoaderTest, ExampleYamlValidatesWithNoEnvironment) {
   EXPECT_EQ(bedrock.keys(0).secret(), "bedrock-placeholder-key");
   EXPECT_GE(bedrock.model_mapping_size(), 4);
 
-  const auto& ollama = s.providers(3);
+  const auto& vertex = s.providers(3);
+  EXPECT_EQ(vertex.type(), "vertex");
+  EXPECT_FALSE(vertex.enabled());
+  EXPECT_EQ(vertex.gcp_project_id(), "my-project");
+  EXPECT_EQ(vertex.gcp_region(), "global");
+  EXPECT_EQ(vertex.base_url(), "https://aiplatform.googleapis.com/v1");
+  EXPECT_THAT(vertex.keys(), IsEmpty());
+
+  const auto& azure = s.providers(4);
+  EXPECT_EQ(azure.type(), "azure");
+  EXPECT_FALSE(azure.enabled());
+  EXPECT_EQ(azure.base_url(), "https://my-foundry-resource.services.ai.azure.com/anthropic");
+  ASSERT_EQ(azure.keys_size(), 1);
+  EXPECT_EQ(azure.keys(0).secret(), "azure-placeholder-key");
+
+  const auto& ollama = s.providers(5);
   EXPECT_EQ(ollama.name(), "ollama");
   EXPECT_EQ(ollama.type(), "ollama");
   EXPECT_EQ(ollama.base_url(), "http://localhost:11434");
@@ -489,6 +504,24 @@ TEST(ConfigLoaderTest, ExampleYamlDocumentsEveryKey) {
                           "aws_access_key_id:",
                           "aws_secret_access_key:",
                           "aws_session_token:",
+                          "gcp_project_id:",
+                          "gcp_region:",
+                          "gcp_credentials_file:",
+                          "gcp_token_endpoint:",
+                          "gcp_metadata_endpoint:",
+                          "azure_resource_name:",
+                          "azure_auth:",
+                          "azure_tenant_id:",
+                          "azure_client_id:",
+                          "azure_client_secret:",
+                          "azure_federated_token_file:",
+                          "azure_authority_host:",
+                          "azure_imds_endpoint:",
+                          "azure_scope:",
+                          "betas:",
+                          "allow:",
+                          "deny:",
+                          "rename:",
                           "input_per_mtok:",
                           "output_per_mtok:",
                           "cache_read_per_mtok:",

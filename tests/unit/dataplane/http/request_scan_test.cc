@@ -356,3 +356,23 @@ TEST(RequestScanTest, JsonQuoteReplacesIllFormedUtf8) {
 
 }  // namespace
 }  // namespace ccrelay::http
+
+namespace ccrelay::http {
+namespace {
+
+TEST(RequestScanTest, ModelMemberBeginAndAnthropicVersion) {
+  std::string body = R"({"max_tokens":1, "mod\u0065l" :  "m","anthropic_version":"v"})";
+  auto info = ScanRequestBody(&body);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(body.substr(info->model_member_begin, info->model_token_end - info->model_member_begin),
+            R"("mod\u0065l" :  "m")");
+  EXPECT_TRUE(info->has_anthropic_version);
+  std::string plain = R"({"model":"m"})";
+  info = ScanRequestBody(&plain);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->model_member_begin, 1u);
+  EXPECT_FALSE(info->has_anthropic_version);
+}
+
+}  // namespace
+}  // namespace ccrelay::http

@@ -137,10 +137,63 @@ TEST(RoutingTableTest, SurvivingKeysKeepTheirState) {
             (*first)->providers[0].keys[1].state.get());
 }
 
+TEST(RoutingTableTest, VertexAndAzureSettingsBetaFiltersAndMintedTokens) {
+  state::StateRegistry states;
+  auto s = TwoProviders("shuffle");
+  auto* a = s.mutable_providers(0);
+  a->mutable_betas()->add_deny("claude-code-20250219");
+  auto* v = s.add_providers();
+  v->set_name("v");
+  v->set_type("vertex");
+  v->set_enabled(true);
+  v->set_base_url("https://aiplatform.googleapis.com/v1");
+  v->set_gcp_project_id("proj");
+  v->set_gcp_region("global");
+  auto* vk = v->add_keys();
+  vk->set_secret("ya29.minted");
+  vk->set_enabled(true);
+  vk->set_oauth_token(true);
+  auto* az = s.add_providers();
+  az->set_name("az");
+  az->set_type("azure");
+  az->set_enabled(true);
+  az->set_base_url("https://res.services.ai.azure.com/anthropic");
+  auto* rule = az->add_model_mapping();
+  rule->set_from("claude-opus-*");
+  rule->set_to("opus-deployment");
+  auto* ak = az->add_keys();
+  ak->set_secret("az-key");
+  ak->set_enabled(true);
+  auto table = CompileRoutingTable(s, states);
+  ASSERT_TRUE(table.ok()) << table.status();
+  const auto& providers = (*table)->providers;
+  ASSERT_EQ(providers.size(), 4u);
+  // anthropic with a policy filters; zai without one does not; vertex and azure use their tables.
+  ASSERT_NE(providers[0].betas, nullptr);
+  EXPECT_FALSE(providers[0].betas->Lookup("claude-code-20250219").kept());
+  EXPECT_EQ(providers[1].betas, nullptr);
+  EXPECT_EQ(providers[2].betas.get(), providers::BetaFilter::Default("vertex"));
+  EXPECT_EQ(providers[3].betas.get(), providers::BetaFilter::Default("azure"));
+  EXPECT_EQ(providers[2].project, "proj");
+  EXPECT_EQ(providers[2].region, "global");
+  EXPECT_TRUE(providers[2].keys[0].oauth_token);
+  EXPECT_FALSE(providers[3].keys[0].oauth_token);
+  // Azure's deployments are served and listed by /v1/models.
+  EXPECT_TRUE(providers[3].Serves("opus-deployment"));
+  EXPECT_FALSE(providers[1].Serves("glm-4.5-air"));
+  bool listed = false;
+  for (const auto& [id, json] : (*table)->model_entries) {
+    if (id == "opus-deployment") {
+      listed = json.find(R"("owned_by":"azure-foundry")") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(listed);
+}
+
 TEST(RoutingTableTest, RejectsUnusableSnapshots) {
   state::StateRegistry states;
   auto bad_type = TwoProviders("shuffle");
-  bad_type.mutable_providers(0)->set_type("vertex");
+  bad_type.mutable_providers(0)->set_type("openai");
   EXPECT_FALSE(CompileRoutingTable(bad_type, states).ok());
   auto bad_strategy = TwoProviders("fastest");
   EXPECT_FALSE(CompileRoutingTable(bad_strategy, states).ok());

@@ -168,6 +168,18 @@ TEST(DataPlaneMetricsTest, ActiveStreamsGaugeAndSnapshotUpdates) {
   EXPECT_EQ(SampleValue(text, R"(ccrelay_snapshot_updates_total{result="rejected"})"), 1);
 }
 
+TEST(DataPlaneMetricsTest, DroppedBetasByProviderAndBeta) {
+  DataPlaneMetrics m("1.2.3");
+  m.OnBetaDropped("vx", "claude-code-20250219");
+  m.OnBetaDropped("vx", "claude-code-20250219");
+  m.OnBetaDropped("vx", "other");
+  const std::string text = m.Render({});
+  EXPECT_EQ(SampleValue(text,
+                        R"(ccrelay_betas_dropped_total{provider="vx",beta="claude-code-20250219"})"),
+            2);
+  EXPECT_EQ(SampleValue(text, R"(ccrelay_betas_dropped_total{provider="vx",beta="other"})"), 1);
+}
+
 TEST(DataPlaneMetricsTest, ModelLabelIsSanitisedCutAndCapped) {
   DataPlaneMetrics m("v");
   std::string storage;
