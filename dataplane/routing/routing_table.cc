@@ -93,8 +93,11 @@ RoutingTableConstSharedPtr BootstrapRoutingTable() {
 
 // The steady-clock time at which a credential expiring at `expires_unix_ms` is set aside.
 common::MonoTime UsableUntil(int64_t expires_unix_ms, const common::Clock& clock) {
-  const auto left = std::chrono::milliseconds(expires_unix_ms - clock.UnixMillis()) - kExpiryMargin;
-  return clock.Now() + left;
+  const auto left = std::chrono::milliseconds(expires_unix_ms - clock.UnixMillis());
+  // Short-lived credentials (seconds, in tests) keep most of their life.
+  const auto margin = std::min<std::chrono::milliseconds>(
+      kExpiryMargin, std::max<std::chrono::milliseconds>(left / 4, std::chrono::milliseconds(0)));
+  return clock.Now() + (left - margin);
 }
 
 bool ProviderEntry::AllKeysExpired(common::MonoTime now, int64_t* expired_unix_ms) const {

@@ -75,8 +75,9 @@ struct KeyEntry {
   bool expired(common::MonoTime now) const { return now >= usable_until; }
 };
 
-// A key whose credential expires is set aside this long before its expiry: a request sent with
-// it must reach the upstream before the token lapses, and clocks differ by a few seconds.
+// A key whose credential expires is set aside this long before its expiry (a quarter of what is
+// left when that is less, as for credentials that live seconds): a request sent with it must
+// reach the upstream before the token lapses, and clocks differ by a few seconds.
 inline constexpr std::chrono::seconds kExpiryMargin{10};
 
 struct ModelRule {
