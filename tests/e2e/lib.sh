@@ -182,13 +182,15 @@ mock_count() {
   fi
 }
 
-# start_relay CONFIG: starts cc-relay on a free port with debug logging (so the secret checks
-# cover every log line); sets RELAY_PORT, RELAY_PID, RELAY_URL and RELAY_LOG.
+# start_relay CONFIG [NAME=VALUE...]: starts cc-relay on a free port with debug logging (so the
+# secret checks cover every log line), with NAME=VALUE added to its environment; sets
+# RELAY_PORT, RELAY_PID, RELAY_URL and RELAY_LOG.
 start_relay() {
   local config=$1
+  shift
   require_file "cc-relay" "${CCR_RELAY_BINARY}" "build it: cmake --build <build> --target cc-relay"
   RELAY_LOG="${CASE_DIR}/relay.log"
-  timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${CCR_RELAY_BINARY}" serve --config "${config}" \
+  timeout -k 5 "${E2E_PROCESS_LIFETIME}" env "$@" "${CCR_RELAY_BINARY}" serve --config "${config}" \
     --listen 127.0.0.1:0 --log-level debug \
     >"${CASE_DIR}/relay.out" 2>"${RELAY_LOG}" &
   RELAY_PID=$!
