@@ -690,9 +690,11 @@ def run(handler_cls, args, default_scopes):
     return listen_and_serve(handler_cls, args.listen, args.port_file)
 
 
-def listen_and_serve(handler_cls, listen, port_file):
+def listen_and_serve(handler_cls, listen, port_file, on_bound=None):
     """Serves on `listen` (HOST:PORT) until SIGTERM/SIGINT. Writes the port to `port_file`
-    (if any) and prints "listening HOST:PORT" (flushed) when ready."""
+    (if any) and prints "listening HOST:PORT" (flushed) when ready; `on_bound(port)`, if given,
+    runs before that (a fake whose answers name its own address). Every Python fake of the
+    tests serves through here."""
     host, _, port = listen.rpartition(":")
     host = host.strip("[]")
     server_cls = Server
@@ -700,6 +702,8 @@ def listen_and_serve(handler_cls, listen, port_file):
         server_cls = type("Server6", (Server,), {"address_family": socket.AF_INET6})
     server = server_cls((host, int(port)), handler_cls)
     chosen = server.server_address[1]
+    if on_bound is not None:
+        on_bound(chosen)
     if port_file:
         tmp = port_file + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:

@@ -66,14 +66,14 @@ import http.server
 import json
 import os
 import secrets
-import signal
-import socket
 import sys
 import threading
 import time
 import traceback
 import uuid
 from urllib.parse import parse_qs, urlsplit
+
+import anthropic_fake
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SYSTEM_ASSIGNED_CLIENT_ID = "00000000-5157-4c6b-8c5e-5a5eed000001"
@@ -485,12 +485,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "not_before": str(now - 300), "resource": resource, "token_type": "Bearer"})
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -504,27 +498,8 @@ def main(argv):
     parser.add_argument("--port-file", help="write the chosen port here")
     parser.add_argument("--verbose", action="store_true", help="access log on stderr")
     args = parser.parse_args(argv)
-    host, _, port = args.listen.rpartition(":")
-    host = host.strip("[]")
     Handler.state = State(args)
-    if ":" in host:
-        Server.address_family = socket.AF_INET6
-    server = Server((host, int(port)), Handler)
-    chosen = server.server_address[1]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"{chosen}\n")
-        os.replace(tmp, args.port_file)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"listening {shown}:{chosen}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
-    return 0
+    return anthropic_fake.listen_and_serve(Handler, args.listen, args.port_file)
 
 
 if __name__ == "__main__":

@@ -70,14 +70,13 @@ import http.server
 import json
 import os
 import secrets
-import signal
-import socket
 import sys
 import threading
 import time
 import traceback
 from urllib.parse import parse_qs
 
+import anthropic_fake
 import google.auth.crypt
 import google.auth.jwt
 
@@ -498,12 +497,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_json(200, {"ok": True, "pending_failures": pending})
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-
 def self_check():
     """google-auth signs with a throw-away key and verifies; a wrong key must not verify."""
     from cryptography.hazmat.primitives import serialization
@@ -565,34 +558,19 @@ def main(argv):
     if args.self_check:
         print("fake_gcp_auth: self-check ok")
         return 0
-    host, _, port = args.listen.rpartition(":")
-    host = host.strip("[]")
     config = Config(args)
     Handler.config = config
     Handler.state = State(config, args.request_log)
     if not os.path.exists(args.tokens_file):
         with open(args.tokens_file, "w", encoding="utf-8") as f:
             json.dump({"tokens": []}, f)
-    if ":" in host:
-        Server.address_family = socket.AF_INET6
-    server = Server((host, int(port)), Handler)
-    chosen = server.server_address[1]
-    if not config.audiences:
-        config.audiences = [f"http://127.0.0.1:{chosen}/token", f"http://localhost:{chosen}/token"]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(f"{chosen}\n")
-        os.replace(tmp, args.port_file)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"listening {shown}:{chosen}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    server.server_close()
-    return 0
+
+    def default_audiences(port):
+        if not config.audiences:
+            config.audiences = [f"http://127.0.0.1:{port}/token", f"http://localhost:{port}/token"]
+
+    return anthropic_fake.listen_and_serve(Handler, args.listen, args.port_file,
+                                           on_bound=default_audiences)
 
 
 if __name__ == "__main__":
