@@ -171,7 +171,9 @@ void Exchange::AnswerNoCandidate() {
           503, "api_error",
           common::StrCat("no provider is available for model ", p_.info.model, ": provider ",
                          prov.name, "'s credentials expire at ", common::FormatRfc3339(expired_ms),
-                         " and no new ones came from the control plane (is it reachable?)"));
+                         " and no new ones came from the control plane (cut off from it, or its "
+                         "refresh failing: see cc-relayctl providers get ",
+                         prov.name, ")"));
       return;
     }
     if (prov.lacks_credentials()) {
