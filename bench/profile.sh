@@ -122,15 +122,6 @@ else
 fi
 [[ $CONNS -lt $WRK_THREADS ]] && WRK_THREADS=$CONNS
 
-wait_for_port() {  # PORT PID
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
 
 # ---------------------------------------------------------------------------------------------
 # Body, mock, target.
