@@ -441,6 +441,7 @@ pb_summarize() {  # PROGRAM
     --argjson quiet_wait "$QUIET_WAIT" --argjson quiet_pct "$QUIET_PCT" \
     --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
     --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" --arg targets "$PB_TARGETS" \
+    --arg relay "$RELAY" --arg relay_sha "$(sha256sum "$RELAY" | cut -c1-12)" \
     --argjson sizes "$(for c in $PB_CASES; do printf '{"%s":%s}' "$c" "$(wc -c <"${PB_BODY[$c]}")"; done | jq -s add)" '
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
            else (.[length / 2 - 1] + .[length / 2]) / 2 end;
@@ -468,7 +469,8 @@ pb_summarize() {  # PROGRAM
   | ($all | map(select(.kind == "wrk"))) as $w
   | ($all | map(select(.kind == "probe"))) as $p
   | ($targets | split(" ")) as $targets
-  | {date: $date, commit: $commit, machine: {cpus: $cpus, cpu: $cpu, kernel: $kernel},
+  | {date: $date, commit: $commit, relay: {path: $relay, sha256_12: $relay_sha},
+     machine: {cpus: $cpus, cpu: $cpu, kernel: $kernel},
      pinning: $pinning, reps: $reps, duration_s: $duration, wrk_connections: $conns,
      events_per_stream: $events, errors: $errors,
      quiet: {wait_s: $quiet_wait, max_busy_pct: $quiet_pct, runs_started_busy: $busy_starts}}

@@ -46,7 +46,7 @@ jq -r 'def num: if . == null then "–" elif . == (. | floor) then tostring
     else "\(.median)× (\(.min)–\(.max))" end;
   def pct: if . == null or .median == null then "–"
     else "\(.median * 100 | round)%, \(.max * 100 | round)%" end;
-  "Provider request paths · \(.date) · commit \(.commit) · \(.machine.cpus) CPUs (\(.machine.cpu)) · Linux \(.machine.kernel)",
+  "Provider request paths · \(.date) · commit \(.commit), cc-relay \(.relay.sha256_12) · \(.machine.cpus) CPUs (\(.machine.cpu)) · Linux \(.machine.kernel)",
   "",
   "\(.pinning). Each cell: median over \(.reps) repetitions (min–max); wrk \(.wrk_connections) connections, \(.duration_s) s per run; \(.events_per_stream) events per stream. Before each run the harness waited up to \(.quiet.wait_s) s for the machine to be at most \(.quiet.max_busy_pct)% busy; \(.quiet.runs_started_busy) runs started on a busy machine. vs / − anthropic: per repetition, then the median. Others: the share of the relay CPU that other processes took during the runs (median, max).",
   "",
