@@ -17,6 +17,15 @@
 //                                         x-amzn-bedrock-mock-*: cc-relay forwards only the
 //                                         x-amzn-bedrock-* headers of a client to Bedrock.
 //   POST /v1/messages/count_tokens[?...]  {"input_tokens": <body bytes / 4>}
+//   POST /anthropic/v1/messages[...]      Azure Foundry: the two routes above under /anthropic.
+//   POST /v1/projects/{p}/locations/{r}/publishers/anthropic/models/{model}:rawPredict
+//   POST ...models/{model}:streamRawPredict
+//                                         Vertex AI: as POST /v1/messages (the body's "stream"
+//                                         chooses the answer; :streamRawPredict without it, or
+//                                         :rawPredict with it, is a 400), with the URL's model
+//                                         echoed (Vertex bodies carry none).
+//   POST ...models/count-tokens:rawPredict
+//                                         Vertex AI count_tokens: as /v1/messages/count_tokens.
 //   POST /model/{id}/invoke-with-response-stream
 //                                         Bedrock InvokeModelWithResponseStream: the same ~21
 //                                         events as the SSE answer, each one AWS event-stream
@@ -443,6 +452,56 @@ std::string ErrorJson(std::string_view type, std::string_view message) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Messages API routes, under the URL shapes of cc-relay's providers.
+
+enum class MessagesRoute { kNone, kMessages, kCountTokens };
+
+struct RouteMatch {
+  MessagesRoute route = MessagesRoute::kNone;
+  std::string_view url_model;  // Vertex: the model named by the URL
+  bool vertex_stream = false;  // Vertex: :streamRawPredict
+};
+
+// Anthropic: /v1/messages and /v1/messages/count_tokens; Azure Foundry: the same under
+// /anthropic; Vertex AI: /v1/projects/{p}/locations/{r}/publishers/anthropic/models/{model}
+// followed by :rawPredict or :streamRawPredict, or models/count-tokens:rawPredict.
+RouteMatch MatchMessagesRoute(std::string_view path) {
+  constexpr std::string_view kAzurePrefix = "/anthropic";
+  const std::string_view anthropic =
+      path.starts_with(kAzurePrefix) ? path.substr(kAzurePrefix.size()) : path;
+  if (anthropic == "/v1/messages") {
+    return {MessagesRoute::kMessages, {}, false};
+  }
+  if (anthropic == "/v1/messages/count_tokens") {
+    return {MessagesRoute::kCountTokens, {}, false};
+  }
+  constexpr std::string_view kProjects = "/v1/projects/";
+  constexpr std::string_view kLocations = "/locations/";
+  constexpr std::string_view kModels = "/publishers/anthropic/models/";
+  const std::size_t models = path.find(kModels);
+  if (!path.starts_with(kProjects) || models == std::string_view::npos ||
+      path.find(kLocations) > models) {
+    return {};
+  }
+  const std::string_view rest = path.substr(models + kModels.size());
+  const std::size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 ||
+      rest.find('/') != std::string_view::npos) {
+    return {};
+  }
+  const std::string_view model = rest.substr(0, colon);
+  const std::string_view method = rest.substr(colon + 1);
+  if (model == "count-tokens") {
+    return method == "rawPredict" ? RouteMatch{MessagesRoute::kCountTokens, {}, false}
+                                 : RouteMatch{};
+  }
+  if (method == "rawPredict" || method == "streamRawPredict") {
+    return {MessagesRoute::kMessages, model, method == "streamRawPredict"};
+  }
+  return {};
+}
+
+// ---------------------------------------------------------------------------------------------
 // Server.
 
 // The mock's own request header `x-mock-NAME`, or `x-amzn-bedrock-mock-NAME` (cc-relay forwards
@@ -547,9 +606,21 @@ class Session : public std::enable_shared_from_this<Session> {
     delay_ms_ = 0;
     stamps_ = false;
     bedrock_stamps_ = false;
-    if (method == http::verb::post && path == "/v1/messages") {
+    const RouteMatch route =
+        method == http::verb::post ? MatchMessagesRoute(path) : RouteMatch{};
+    if (route.route == MessagesRoute::kMessages) {
       info = ScanBody(worker_.json_parser, body);
-      if (info.stream) {
+      if (!route.url_model.empty()) {
+        info.model.assign(route.url_model);
+      }
+      if (!route.url_model.empty() && route.vertex_stream != info.stream) {
+        writes_.push_back(JsonResponse(
+            400, "Bad Request",
+            ErrorJson("invalid_request_error",
+                      info.stream ? "\"stream\": true needs :streamRawPredict"
+                                  : ":streamRawPredict needs \"stream\": true"),
+            keep_alive_));
+      } else if (info.stream) {
         if (auto delay = MockHeader(req, "event-delay-ms")) {
           delay_ms_ = std::atoi(delay->c_str());
         }
@@ -597,7 +668,7 @@ class Session : public std::enable_shared_from_this<Session> {
                path.ends_with("/invoke")) {
       writes_.push_back(JsonResponse(
           200, "OK", MessageJson(std::string(kBedrockModel), body_bytes / 4), keep_alive_));
-    } else if (method == http::verb::post && path == "/v1/messages/count_tokens") {
+    } else if (route.route == MessagesRoute::kCountTokens) {
       info = ScanBody(worker_.json_parser, body);
       writes_.push_back(JsonResponse(
           200, "OK", "{\"input_tokens\":" + std::to_string(body_bytes / 4) + "}", keep_alive_));

@@ -4,7 +4,8 @@
 # perf record -g, then prints the flat top of perf report. See bench/README.md.
 #
 #   bash bench/profile.sh [--body BYTES] [--conns N] [--stream|--json] [--seconds S]
-#                         [--target relay|nginx] [--relay-bin PATH] [--call-graph fp|dwarf]
+#                         [--target relay|nginx] [--provider anthropic|vertex|azure|bedrock]
+#                         [--relay-bin PATH] [--call-graph fp|dwarf]
 #                         [--freq HZ] [--percent-limit P] [--quiet-wait S] [--out DIR]
 #                         [--build-dir DIR] [--no-build]
 #
@@ -25,6 +26,7 @@ CONNS=10
 STREAM=1
 SECONDS_PER_PHASE=10
 TARGET=relay
+PROVIDER=anthropic   # the relay's provider type (relay_target_conf in bench/lib.sh)
 RELAY_BIN=""
 CALL_GRAPH=fp
 FREQ=2000
@@ -35,7 +37,7 @@ NO_BUILD=0
 QUIET_WAIT=120       # before each phase, wait up to S seconds for a quiet machine (bench/lib.sh)
 QUIET_PCT=15
 
-usage() { sed -n '6,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '6,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --body) BODY_BYTES=$2; shift ;;
@@ -44,6 +46,7 @@ while [[ $# -gt 0 ]]; do
     --json) STREAM=0 ;;
     --seconds) SECONDS_PER_PHASE=$2; shift ;;
     --target) TARGET=$2; shift ;;
+    --provider) PROVIDER=$2; shift ;;
     --relay-bin) RELAY_BIN=$2; shift ;;
     --call-graph) CALL_GRAPH=$2; shift ;;
     --freq) FREQ=$2; shift ;;
@@ -122,15 +125,6 @@ else
 fi
 [[ $CONNS -lt $WRK_THREADS ]] && WRK_THREADS=$CONNS
 
-wait_for_port() {  # PORT PID
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
 
 # ---------------------------------------------------------------------------------------------
 # Body, mock, target.
@@ -150,7 +144,7 @@ PORT=$("$BIN/ccr_cold_start" --free-port)
 
 start_target() {  # [WRAPPER...]: starts the target, sets TARGET_PID (the process to profile)
   if [[ $TARGET == relay ]]; then
-    relay_conf "127.0.0.1:$PORT" >"$WORK/relay.yaml"
+    relay_target_conf "$PROVIDER" "127.0.0.1:$PORT" >"$WORK/relay.yaml"
     "${ON_TARGET[@]}" "$@" "$RELAY" serve --config "$WORK/relay.yaml" --workers 1 \
       --log-level warn >"$WORK/relay.log" 2>&1 &
     TARGET_PID=$!
@@ -179,7 +173,7 @@ run_wrk() {  # SECONDS OUTFILE
   jq '.requests' <<<"$line"
 }
 
-LOAD="$TARGET, body $(($(wc -c <"$BODY") / 1024)) KB, $ANSWER answer, $CONNS connections, ${SECONDS_PER_PHASE} s per phase"
+LOAD="$TARGET$([[ $TARGET == relay ]] && echo " ($PROVIDER provider)"), body $(($(wc -c <"$BODY") / 1024)) KB, $ANSWER answer, $CONNS connections, ${SECONDS_PER_PHASE} s per phase"
 
 # ---------------------------------------------------------------------------------------------
 # Fallback: callgrind (a light, short run; valgrind slows the target some 50x).

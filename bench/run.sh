@@ -182,16 +182,6 @@ RECORDS=$WORK/records.jsonl
 : >"$RECORDS"
 record() { jq -c "$@" >>"$RECORDS"; }
 
-wait_for_file() {  # FILE PID: wait until FILE is non-empty (10 s), fail if PID died
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    [[ -s $1 ]] && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
-
 # ---------------------------------------------------------------------------------------------
 # Request bodies and the mock upstream.
 # Case NAME: body size (small, large) and answer: SSE ("stream": true), or a plain JSON Message
@@ -251,16 +241,6 @@ fi
 # ---------------------------------------------------------------------------------------------
 # cc-relay: `serve`, one provider (the mock), one key (relay_conf in bench/lib.sh).
 
-wait_for_port() {  # PORT PID: wait until 127.0.0.1:PORT accepts (10 s), fail if PID died
-  local i
-  for ((i = 0; i < 1000; i++)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    kill -0 "$2" 2>/dev/null || return 1
-    sleep 0.01
-  done
-  return 1
-}
-
 # Access logs are off on both proxies: nginx `access_log off`, the relay at --log-level warn.
 # relay_base (--base-relay) is a second binary, started the same way on the same CPU, so that
 # two builds are measured in one interleaved run.
@@ -289,21 +269,6 @@ sum_status_kb() {  # FIELD PID...: sum of /proc/PID/status FIELD in kB
   done
   echo "$total"
 }
-CLK_TCK=$(getconf CLK_TCK)
-cpu_ms() {  # PID...: user + system CPU time consumed so far, in ms (all threads)
-  local total=0 pid t
-  for pid in "$@"; do
-    t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}')
-    total=$((total + ${t:-0}))
-  done
-  echo $((total * 1000 / CLK_TCK))
-}
-# Ticks of the target's CPU: "BUSY TOTAL" (busy = user + nice + system + irq + softirq + steal),
-# to tell how much of it something other than the target took during a run (other sessions'
-# builds on a shared machine show up here, and then the run's figures are suspect).
-target_cpu_ticks() {
-  awk -v c="cpu${TARGET_CPUS%%,*}" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat
-}
 reset_hwm() { local pid; for pid in "$@"; do echo 5 >"/proc/$pid/clear_refs" 2>/dev/null || true; done; }
 
 # Every target must answer a complete stream before anything is measured.
@@ -325,51 +290,21 @@ done
 # ---------------------------------------------------------------------------------------------
 # Load: wrk, interleaved (every repetition runs every target, in a rotating order).
 run_wrk() {  # REP CASE PHASE CONNS TARGET
-  local rep=$1 case=$2 phase=$3 conns=$4 t=$5 out threads=$WRK_THREADS line
-  out=$WORK/wrk_${rep}_${case}_${phase}_${t}.txt
+  local rep=$1 case=$2 phase=$3 conns=$4 t=$5 threads=$WRK_THREADS
   [[ $conns -lt $threads ]] && threads=$conns
   # shellcheck disable=SC2086
   reset_hwm ${TPIDS[$t]}
-  local cpu0 cpu1 mock0 mock1 busy0 total0 busy1 total1
-  wait_quiet
   # shellcheck disable=SC2086
-  cpu0=$(cpu_ms ${TPIDS[$t]})
-  mock0=$(cpu_ms "$MOCK_PID")
-  read -r busy0 total0 <<<"$(target_cpu_ticks)"
-  "${ON_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency -s "$BENCH_DIR/claude_code.lua" \
-    "http://127.0.0.1:${PORT[$t]}" -- "${BODY[$case]}" >"$out" 2>&1 || true
+  wrk_measured "$t $case $phase" "$WORK/wrk_${rep}_${case}_${phase}_${t}.txt" "${PORT[$t]}" \
+    "${BODY[$case]}" "$threads" "$conns" ${TPIDS[$t]} || return 0
   # shellcheck disable=SC2086
-  cpu1=$(cpu_ms ${TPIDS[$t]})
-  mock1=$(cpu_ms "$MOCK_PID")
-  read -r busy1 total1 <<<"$(target_cpu_ticks)"
-  line=$(sed -n 's/^WRK_JSON //p' "$out")
-  if [[ -z $line ]]; then
-    log "wrk failed for $t $case $phase: $(cat "$out")"
-    ERRORS=$((ERRORS + 1))
-    return
-  fi
-  # shellcheck disable=SC2086
-  record --argjson rep "$rep" --arg case "$case" --arg phase "$phase" --arg target "$t" \
-    --argjson conns "$conns" --argjson hwm "$(sum_status_kb VmHWM ${TPIDS[$t]})" \
-    --argjson cpu "$((cpu1 - cpu0))" --argjson mock "$((mock1 - mock0))" \
-    --argjson cpu_busy_ms "$(((busy1 - busy0) * 1000 / CLK_TCK))" \
-    --argjson cpu_total_ms "$(((total1 - total0) * 1000 / CLK_TCK))" --argjson waited "$QUIET_WAITED" \
-    '{kind:"wrk",rep:$rep,case:$case,phase:$phase,target:$target,conns:$conns,hwm_kb:$hwm,
-      cpu_ms:$cpu,mock_cpu_ms:$mock,quiet_wait_s:$waited} + .
+  record "${WRK_ARGS[@]}" --argjson rep "$rep" --arg case "$case" --arg phase "$phase" \
+    --arg target "$t" --argjson conns "$conns" --argjson hwm "$(sum_status_kb VmHWM ${TPIDS[$t]})" \
+    '{kind:"wrk",rep:$rep,case:$case,phase:$phase,target:$target,conns:$conns,hwm_kb:$hwm} + .
+     | '"$WRK_RECORD_JQ"'
      | .others_on_target_cpu = (if $cpu_total_ms > 0 then
          ([($cpu_busy_ms - (if .target == "direct" then 0 else $cpu end)) / $cpu_total_ms, 0] | max)
-       else null end)
-     | .rps = (.requests / (.duration_us / 1e6))
-     | .cpu_us_per_request = (if .requests > 0 then $cpu * 1000 / .requests else null end)
-     | .cpu_busy = ($cpu * 1000 / .duration_us)
-     | .mock_cpu_us_per_request = (if .requests > 0 then $mock * 1000 / .requests else null end)
-     | .error_count = (.errors | add)' <<<"$line"
-  local errs
-  errs=$(jq '.errors | add' <<<"$line")
-  if [[ $errs != 0 ]]; then
-    log "$t $case $phase: $errs errors ($(jq -c .errors <<<"$line"))"
-    ERRORS=$((ERRORS + errs))
-  fi
+       else null end)' <<<"$WRK_LINE"
 }
 
 run_probe() {  # REP TARGET

@@ -47,6 +47,34 @@ TEST(VertexBodyTest, ScopeIsRemovedWhereverItSits) {
       R"("messages":[{"content":[{"cache_control":{"type":"e"}}]}]})");
 }
 
+// The search for "scope" filters 64 positions a round, then goes one at a time near the end: it
+// must find the key at every offset of a round and in the last bytes, and near misses ("scap",
+// "escape", "scop") must not count.
+TEST(VertexBodyTest, ScopeIsFoundAtEveryOffset) {
+  const std::string tail = R"(,"y":")" + std::string(80, 'b') + R"("})";
+  for (size_t pad = 0; pad < 80; ++pad) {
+    const std::string prefix = R"({"x":")" + std::string(pad, 'a') + R"(",)";
+    EXPECT_EQ(WithoutScopes(prefix + R"("cache_control":{"type":"e","scope":"g"})" + tail),
+              prefix + R"("cache_control":{"type":"e"})" + tail)
+        << "pad " << pad;
+    EXPECT_EQ(WithoutScopes(prefix + R"("cache_control":{"scope":1}})"),
+              prefix + R"("cache_control":{}})")
+        << "pad " << pad;
+  }
+  EXPECT_EQ(WithoutScopes(R"({"cache_control":{"scope":1}})"), R"({"cache_control":{}})");
+  std::string escapes = R"({"t":")";
+  for (int i = 0; i < 100; ++i) {
+    escapes += R"(escape "scop" scopes scap )";
+  }
+  escapes += R"(","cache_control":{"scopes":1,"Scope":2,"sc0pe":3}})";
+  ByteRanges ranges;
+  EXPECT_TRUE(FindCacheControlScopes(escapes, &ranges));
+  EXPECT_TRUE(ranges.empty());
+  EXPECT_TRUE(FindCacheControlScopes("", &ranges));
+  EXPECT_TRUE(FindCacheControlScopes("\"scope", &ranges));
+  EXPECT_TRUE(ranges.empty());
+}
+
 TEST(VertexBodyTest, TextMentioningItIsLeftAlone) {
   const std::string body =
       R"({"messages":[{"content":"say \"cache_control\":{\"scope\":\"global\"}"}],)"
