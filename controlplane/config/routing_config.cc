@@ -26,7 +26,7 @@ std::optional<std::string> ReadStrategy(ConfigReader& reader, const Field& field
   if (*s == "shuffle" || *s == "simple-shuffle") {
     return "shuffle";
   }
-  if (*s == "round-robin" || *s == "failover") {
+  if (*s == "round-robin" || *s == "failover" || *s == "least-busy") {
     return s;
   }
   if (*s == "cost-based" || *s == "latency-based") {
@@ -37,8 +37,9 @@ std::optional<std::string> ReadStrategy(ConfigReader& reader, const Field& field
   reader.Error(field,
                absl::StrCat("unknown routing strategy ", ConfigReader::Quote(field, *s),
                             DidYouMeanSuffix(*s, {"shuffle", "simple-shuffle", "round-robin",
-                                                  "failover", "cost-based", "latency-based"}),
-                            "; expected shuffle, round-robin or failover"));
+                                                  "failover", "least-busy", "cost-based",
+                                                  "latency-based"}),
+                            "; expected shuffle, round-robin, failover or least-busy"));
   return std::nullopt;
 }
 

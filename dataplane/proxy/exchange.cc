@@ -236,6 +236,7 @@ void Exchange::StartAttempt() {
   retry_.OnAttempt();
   const auto& prov = provider();
   prov.state->requests.fetch_add(1, std::memory_order_relaxed);
+  in_flight_ = state::InFlight(prov.state.get());  // the previous attempt's, if any, ends
   std::string_view key;
   const providers::AwsSigningKey* aws = nullptr;
   if (current_.key >= 0) {
@@ -714,6 +715,7 @@ void Exchange::Finish(bool keep_alive) {
     return;
   }
   finished_ = true;
+  in_flight_.Release();
   backoff_timer_.cancel();
   if (upstream_) {
     upstream_->Cancel();  // closes a connection that did not finish its answer; no more calls

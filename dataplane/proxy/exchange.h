@@ -20,6 +20,7 @@
 #include "dataplane/providers/provider.h"
 #include "dataplane/proxy/client_stream.h"
 #include "dataplane/proxy/request_record.h"
+#include "dataplane/state/key_state.h"
 #include "dataplane/proxy/retry_policy.h"
 #include "dataplane/routing/candidate_picker.h"
 #include "dataplane/routing/routing_table.h"
@@ -142,6 +143,7 @@ class Exchange : public ClientStreamCallbacks,
   std::vector<uint32_t> ranked_;
   std::optional<routing::CandidatePicker> picker_;
   Candidate current_;
+  state::InFlight in_flight_;  // the current attempt in its provider's in_flight
   // Where the current candidate is: picked (reserved, not sent yet), sent, or its outcome
   // reported to the picker.
   enum class AttemptState { kNone, kPicked, kSent, kSettled };

@@ -24,7 +24,8 @@ class Strategy {
 
 using StrategyPtr = std::unique_ptr<Strategy>;
 
-// The strategy for a (normalised) name: shuffle, round-robin, failover; nullptr if unknown.
+// The strategy for a (normalised) name: shuffle, round-robin, failover, least-busy; nullptr if
+// unknown.
 StrategyPtr CreateStrategy(std::string_view name);
 
 }  // namespace ccrelay::routing

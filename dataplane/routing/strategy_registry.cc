@@ -1,4 +1,5 @@
 #include "dataplane/routing/strategies/failover.h"
+#include "dataplane/routing/strategies/least_busy.h"
 #include "dataplane/routing/strategies/round_robin.h"
 #include "dataplane/routing/strategies/shuffle.h"
 #include "dataplane/routing/strategy.h"
@@ -14,6 +15,9 @@ StrategyPtr CreateStrategy(std::string_view name) {
   }
   if (name == "failover") {
     return std::make_unique<FailoverStrategy>();
+  }
+  if (name == "least-busy") {
+    return std::make_unique<LeastBusyStrategy>();
   }
   return nullptr;
 }

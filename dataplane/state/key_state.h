@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -154,7 +155,38 @@ class KeyState {
 struct ProviderState {
   std::atomic<uint64_t> key_cursor{0};
   std::atomic<uint64_t> requests{0};
+  // Attempts sent to the provider and not finished (their answer's end, a failure or the client
+  // gone): least-busy ranks by it. Held by InFlight.
+  std::atomic<int64_t> in_flight{0};
   CircuitBreaker breaker;
+};
+
+// One attempt counted in a provider's in_flight for as long as it lives (movable, RAII).
+class InFlight {
+ public:
+  InFlight() = default;
+  explicit InFlight(ProviderState* p) : p_(p) { p_->in_flight.fetch_add(1, std::memory_order_relaxed); }
+  InFlight(InFlight&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+  InFlight& operator=(InFlight&& o) noexcept {
+    if (this != &o) {
+      Release();
+      p_ = std::exchange(o.p_, nullptr);
+    }
+    return *this;
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+  ~InFlight() { Release(); }
+
+  void Release() {
+    if (p_ != nullptr) {
+      p_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+      p_ = nullptr;
+    }
+  }
+
+ private:
+  ProviderState* p_ = nullptr;
 };
 
 }  // namespace ccrelay::state

@@ -309,7 +309,7 @@ TEST(ConfigErrorsTest, RoutingStrategies) {
   EXPECT_THAT(ErrorsOf("routing: {strategy: round_robin}\n" + std::string(kProvider)),
               ElementsAre("c.yaml:1:21: routing.strategy: unknown routing strategy "
                           "\"round_robin\" (did you mean \"round-robin\"?); expected shuffle, "
-                          "round-robin or failover"));
+                          "round-robin, failover or least-busy"));
 }
 
 TEST(ConfigErrorsTest, ProviderNameRules) {

@@ -253,6 +253,50 @@ TEST(StrategyTest, ShuffleIsWeightedAndReturnsEveryCandidate) {
   EXPECT_LT(first[0], 3900);
 }
 
+TEST(StrategyTest, LeastBusyPrefersFewestInFlightPerWeightAndSpreadsTies) {
+  state::StateRegistry states;
+  auto snap = TwoProviders("least-busy");
+  snap.mutable_providers(0)->set_weight(3);
+  snap.mutable_providers(1)->set_weight(1);
+  auto t = CompileRoutingTable(snap, states);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ((*t)->strategy->Name(), "least-busy");
+  const std::vector<uint32_t> eligible = {0, 1};
+  std::vector<uint32_t> r1;
+  std::vector<uint32_t> r2;
+  // Idle: a tie, taken in turn.
+  (*t)->strategy->Rank(**t, eligible, &r1);
+  (*t)->strategy->Rank(**t, eligible, &r2);
+  ASSERT_EQ(r1.size(), 2u);
+  EXPECT_NE(r1[0], r2[0]);
+
+  state::ProviderState& p0 = *(*t)->providers[0].state;
+  state::ProviderState& p1 = *(*t)->providers[1].state;
+  {
+    // p0 (weight 3) with 2 in flight is less busy than p1 (weight 1) with 1: 2/3 < 1/1.
+    state::InFlight a(&p0);
+    state::InFlight b(&p0);
+    state::InFlight c(&p1);
+    for (int i = 0; i < 4; ++i) {
+      (*t)->strategy->Rank(**t, eligible, &r1);
+      EXPECT_EQ(r1, (std::vector<uint32_t>{0, 1}));
+    }
+    // A third and a fourth on p0: 4/3 > 1/1, p1 first.
+    state::InFlight d(&p0);
+    state::InFlight e(&p0);
+    (*t)->strategy->Rank(**t, eligible, &r1);
+    EXPECT_EQ(r1, (std::vector<uint32_t>{1, 0}));
+    EXPECT_EQ(p0.in_flight.load(), 4);
+    // An attempt moved to another provider leaves the first.
+    e = state::InFlight(&p1);
+    EXPECT_EQ(p0.in_flight.load(), 3);
+    EXPECT_EQ(p1.in_flight.load(), 2);
+  }
+  // Every attempt ended: back to zero, ties again.
+  EXPECT_EQ(p0.in_flight.load(), 0);
+  EXPECT_EQ(p1.in_flight.load(), 0);
+}
+
 TEST(KeyWheelTest, WeightedKeysInterleave) {
   state::StateRegistry states;
   auto snap = TwoProviders("shuffle");
