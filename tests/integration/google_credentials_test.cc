@@ -35,7 +35,7 @@ using ::testing::Not;
 
 constexpr char kEmail[] = "relay@test-project.iam.gserviceaccount.com";
 constexpr char kKeyId[] = "3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a";
-constexpr char kClientSecret[] = "d-FL95Q19q7MQmFpd7hHD0Ty-integration";
+constexpr char kClientSecret[] = "fake-client-secret-for-tests-integration";
 constexpr char kRefreshToken[] = "1//0gIntegrationRefreshToken-abc/def";
 
 const TestRsaKey& AccountKey() { return SharedTestRsaKey(0); }
@@ -43,7 +43,7 @@ const TestRsaKey& OtherKey() { return SharedTestRsaKey(1); }
 
 GcpServiceAccount Account() { return GcpServiceAccount{kEmail, kKeyId, AccountKey().public_pem}; }
 GcpAuthorizedUser User() {
-  return GcpAuthorizedUser{"764086051850-integration.apps.googleusercontent.com", kClientSecret,
+  return GcpAuthorizedUser{"000000000000-integration.apps.googleusercontent.com", kClientSecret,
                            kRefreshToken};
 }
 
@@ -203,7 +203,7 @@ TEST_F(GoogleCredentialsTest, AuthorizedUserFile) {
   options_.credentials_file = files_.WriteFile("user.json", AuthorizedUserFileJson(User()));
   auto token = Chain().Resolve();
   ASSERT_TRUE(token.ok()) << token.status() << "\n" << fake_->log();
-  EXPECT_EQ(token->source, "authorized user (client 764086051850...)");
+  EXPECT_EQ(token->source, "authorized user (client 000000000000...)");
   const nlohmann::json issued = Issued(token->access_token.Reveal());
   ASSERT_TRUE(issued.is_object());
   EXPECT_EQ(issued["grant"], "refresh_token");
@@ -280,7 +280,7 @@ TEST_F(GoogleCredentialsTest, AdcThroughTheWellKnownFileUnderHome) {
                   AuthorizedUserFileJson(User()));
   auto token = Chain().Resolve();
   ASSERT_TRUE(token.ok()) << token.status();
-  EXPECT_EQ(token->source, "authorized user (client 764086051850...)");
+  EXPECT_EQ(token->source, "authorized user (client 000000000000...)");
   EXPECT_EQ(fake_->Stats()["metadata_calls"], 0);
   EXPECT_EQ(fake_->Stats()["token_calls"], 1);
 

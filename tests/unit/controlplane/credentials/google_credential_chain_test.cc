@@ -29,7 +29,7 @@ using ::testing::Not;
 
 constexpr char kEmail[] = "relay@test-project.iam.gserviceaccount.com";
 constexpr char kToken[] = "ya29.unit-test-access-token-0123456789";
-constexpr char kClientSecret[] = "d-FL95Q19q7MQmFpd7hHD0Ty";
+constexpr char kClientSecret[] = "fake-client-secret-for-tests";
 constexpr char kRefreshToken[] = "1//0gRefreshTokenUnitTest+/=xyz";
 constexpr char kMetadataPath[] =
     "/computeMetadata/v1/instance/service-accounts/default/token?scopes="
@@ -180,16 +180,16 @@ TEST_F(GoogleCredentialChainTest, TheConfiguredTokenEndpointWinsOverTheFile) {
 
 TEST_F(GoogleCredentialChainTest, AuthorizedUserFileUsesTheRefreshTokenGrant) {
   options_.credentials_file =
-      AuthorizedUserFile("user.json", "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps");
+      AuthorizedUserFile("user.json", "000000000000-6qr4p6gpi6hn506pt8ejuq83di341hur.apps");
   auto token = Chain().Resolve();
   ASSERT_TRUE(token.ok()) << token.status();
   EXPECT_EQ(token->access_token.Reveal(), kToken);
-  EXPECT_EQ(token->source, "authorized user (client 764086051850...)");
+  EXPECT_EQ(token->source, "authorized user (client 000000000000...)");
   const auto requests = token_endpoint_.requests();
   ASSERT_EQ(requests.size(), 1U);
   EXPECT_EQ(FormField(requests[0].body, "grant_type"), "refresh_token");
   EXPECT_EQ(FormField(requests[0].body, "client_id"),
-            "764086051850-6qr4p6gpi6hn506pt8ejuq83di341hur.apps");
+            "000000000000-6qr4p6gpi6hn506pt8ejuq83di341hur.apps");
   EXPECT_EQ(FormField(requests[0].body, "client_secret"), kClientSecret);
   EXPECT_EQ(FormField(requests[0].body, "refresh_token"), kRefreshToken);
 }

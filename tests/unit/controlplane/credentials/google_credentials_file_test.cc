@@ -16,7 +16,7 @@ using ::testing::Not;
 constexpr char kPath[] = "/etc/cc-relay/sa.json";
 constexpr char kPem[] =
     "-----BEGIN PRIVATE "
-    "KEY-----\\nTUlJRXZRSUJBREFOQmdrcWhraUc5dzBCQVFFRkFBU0NCS2N3Z2dTakFnRUFBb0lCQVFD\\n-----END "
+    "KEY-----\\nbm90IGEgcmVhbCBrZXksIGEgdGVzdCBmaXh0dXJl\\n-----END "
     "PRIVATE KEY-----\\n";
 
 std::string ServiceAccountJson(const std::string& extra = "") {
@@ -41,15 +41,15 @@ TEST(GoogleCredentialsFileTest, ParsesAServiceAccountKey) {
 
 TEST(GoogleCredentialsFileTest, ParsesAnAuthorizedUser) {
   auto f = ParseGoogleCredentialsFile(
-      R"({"type": "authorized_user", "client_id": "764086051850-abc.apps.googleusercontent.com",
-          "client_secret": "d-FL95Q19q7MQmFpd7hHD0Ty", "refresh_token": "1//0gSECRETREFRESH",
+      R"({"type": "authorized_user", "client_id": "000000000000-abc.apps.googleusercontent.com",
+          "client_secret": "fake-client-secret-for-tests", "refresh_token": "1//0gSECRETREFRESH",
           "quota_project_id": "billing-project", "universe_domain": "googleapis.com"})",
       kPath);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_EQ(f->type, GoogleCredentialsFile::Type::kAuthorizedUser);
   const AuthorizedUser& user = f->authorized_user;
-  EXPECT_EQ(user.client_id, "764086051850-abc.apps.googleusercontent.com");
-  EXPECT_EQ(user.client_secret.Reveal(), "d-FL95Q19q7MQmFpd7hHD0Ty");
+  EXPECT_EQ(user.client_id, "000000000000-abc.apps.googleusercontent.com");
+  EXPECT_EQ(user.client_secret.Reveal(), "fake-client-secret-for-tests");
   EXPECT_EQ(user.refresh_token.Reveal(), "1//0gSECRETREFRESH");
   EXPECT_EQ(user.quota_project_id, "billing-project");
   EXPECT_EQ(user.token_uri, "");
