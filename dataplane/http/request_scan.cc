@@ -74,6 +74,91 @@ simdjson::error_code ReadMetadata(od::value& metadata, std::string* user_id) {
   return simdjson::SUCCESS;
 }
 
+// Reads the "type" of a top-level "thinking" object: on unless "disabled" (or not an object).
+simdjson::error_code ReadThinking(od::value& thinking, bool* on) {
+  od::json_type type;
+  if (auto error = thinking.type().get(type)) {
+    return error;
+  }
+  *on = false;
+  if (type != od::json_type::object) {
+    return simdjson::SUCCESS;
+  }
+  od::object object;
+  if (auto error = thinking.get_object().get(object)) {
+    return error;
+  }
+  for (auto field_result : object) {
+    od::field field;
+    std::string_view key;
+    if (auto error = std::move(field_result).get(field)) {
+      return error;
+    }
+    if (auto error = field.unescaped_key().get(key)) {
+      return error;
+    }
+    if (key != "type") {
+      continue;
+    }
+    std::string_view value;
+    if (field.value().get_string().get(value) == simdjson::SUCCESS) {
+      *on = value != "disabled";
+    }
+  }
+  return simdjson::SUCCESS;
+}
+
+// Counts a top-level "tools" array and the server tools among it (each element's "type").
+simdjson::error_code ReadTools(od::value& tools, uint32_t* count, uint32_t* server_tools) {
+  od::json_type type;
+  if (auto error = tools.type().get(type)) {
+    return error;
+  }
+  if (type != od::json_type::array) {
+    return simdjson::SUCCESS;
+  }
+  od::array array;
+  if (auto error = tools.get_array().get(array)) {
+    return error;
+  }
+  for (auto element_result : array) {
+    od::value element;
+    if (auto error = std::move(element_result).get(element)) {
+      return error;
+    }
+    ++*count;
+    od::json_type element_type;
+    if (auto error = element.type().get(element_type)) {
+      return error;
+    }
+    if (element_type != od::json_type::object) {
+      continue;
+    }
+    od::object object;
+    if (auto error = element.get_object().get(object)) {
+      return error;
+    }
+    for (auto field_result : object) {
+      od::field field;
+      std::string_view key;
+      if (auto error = std::move(field_result).get(field)) {
+        return error;
+      }
+      if (auto error = field.unescaped_key().get(key)) {
+        return error;
+      }
+      if (key != "type") {
+        continue;  // descriptions and input schemas are skipped unread
+      }
+      std::string_view value;
+      if (field.value().get_string().get(value) == simdjson::SUCCESS) {
+        *server_tools |= ServerToolBit(value);
+      }
+    }
+  }
+  return simdjson::SUCCESS;
+}
+
 // Outcome of looking at the first top-level "model" field.
 enum class ModelState { kMissing, kNotString, kEmpty, kOk };
 
@@ -169,6 +254,21 @@ absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_
       }
     } else if (key == "anthropic_version") {
       info.has_anthropic_version = true;
+    } else if (key == "max_tokens") {
+      int64_t max_tokens = 0;
+      if (field.value().get_int64().get(max_tokens) == simdjson::SUCCESS && max_tokens > 0) {
+        info.max_tokens = max_tokens;
+      }
+    } else if (key == "thinking") {
+      if (auto error = ReadThinking(field.value(), &info.thinking)) {
+        return InvalidJson(error);
+      }
+    } else if (key == "tools") {
+      info.tool_count = 0;
+      info.server_tools = 0;
+      if (auto error = ReadTools(field.value(), &info.tool_count, &info.server_tools)) {
+        return InvalidJson(error);
+      }
     } else if (key == "metadata") {
       if (user_id_seen) {
         continue;
@@ -201,6 +301,51 @@ absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_
     info.session_id = SessionIdFromUserId(info.user_id);
   }
   return info;
+}
+
+uint32_t ServerToolBit(std::string_view type) {
+  if (type.empty() || type == "custom") {
+    return 0;
+  }
+  struct Known {
+    std::string_view prefix;
+    uint32_t bit;
+  };
+  static constexpr Known kKnown[] = {
+      {"web_search", kWebSearch}, {"web_fetch", kWebFetch}, {"code_execution", kCodeExecution},
+      {"computer", kComputer},     {"bash", kBash},          {"text_editor", kTextEditor},
+      {"memory", kMemory},
+  };
+  for (const Known& k : kKnown) {
+    if (type.substr(0, k.prefix.size()) == k.prefix) {
+      return k.bit;
+    }
+  }
+  return kOtherServerTool;
+}
+
+bool BodyHasImage(std::string_view body) {
+  constexpr std::string_view kValue = "\"image\"";
+  size_t pos = 0;
+  while ((pos = body.find(kValue, pos)) != std::string_view::npos) {
+    // Walk back over `\s*:\s*"type"` before the value's opening quote.
+    size_t i = pos;
+    while (i > 0 && IsJsonWhitespace(body[i - 1])) {
+      --i;
+    }
+    if (i > 0 && body[i - 1] == ':') {
+      --i;
+      while (i > 0 && IsJsonWhitespace(body[i - 1])) {
+        --i;
+      }
+      constexpr std::string_view kKey = "\"type\"";
+      if (i >= kKey.size() && body.substr(i - kKey.size(), kKey.size()) == kKey) {
+        return true;
+      }
+    }
+    pos += kValue.size();
+  }
+  return false;
 }
 
 std::string SessionIdFromUserId(std::string_view user_id) {

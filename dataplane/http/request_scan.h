@@ -1,12 +1,31 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "absl/status/statusor.h"
 
 namespace ccrelay::http {
+
+// Anthropic's server tools (and the Claude-schema client tools) a request declares in "tools",
+// by their versioned type ("web_search_20250305" is kWebSearch). Custom tools (no type, or
+// "custom") are only counted.
+enum ServerTool : uint32_t {
+  kWebSearch = 1u << 0,
+  kWebFetch = 1u << 1,
+  kCodeExecution = 1u << 2,
+  kComputer = 1u << 3,
+  kBash = 1u << 4,
+  kTextEditor = 1u << 5,
+  kMemory = 1u << 6,
+  kOtherServerTool = 1u << 31,  // a typed tool not in this list
+};
+
+// The ServerTool bit for a tool "type" ("web_search_20250305"), or a short name ("web_search");
+// 0 for "custom" and "".
+uint32_t ServerToolBit(std::string_view type);
 
 // What routing needs from a Messages / count_tokens request body, found without building a DOM
 // (simdjson on-demand). The body itself is never modified here.
@@ -20,6 +39,11 @@ struct RequestInfo {
   std::string user_id;           // metadata.user_id when it is a string ("" otherwise)
   std::string session_id;        // session id found inside user_id ("" if none): the JSON-string
                                  //   form {"session_id":"..."} or the legacy "..._session_<id>"
+  // For routing (RouteRequest): read on the way, without building anything.
+  int64_t max_tokens = 0;        // top-level max_tokens when an integer (0 otherwise)
+  bool thinking = false;         // top-level "thinking" object whose type is not "disabled"
+  uint32_t tool_count = 0;       // elements of a top-level "tools" array
+  uint32_t server_tools = 0;     // ServerTool bits of the typed tools in it
 };
 
 // Scans a request body. `body` may gain capacity (simdjson needs padding past the end), its bytes
@@ -42,6 +66,13 @@ inline constexpr size_t kScanPadding = 64;
 
 // The same over a buffer whose `capacity` (>= size + kScanPadding) is readable (BodyBuffer).
 absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_t capacity);
+
+// Whether a body holds an image content block: a structural `"type":"image"` member (JSON
+// whitespace allowed around the colon), found by a byte search, not a parse. Inside a JSON
+// string every quote is escaped, so text that mentions "type":"image" does not match; a
+// document/PDF block does not count. Called only when a rule or strategy asks (it reads the
+// whole body once more).
+bool BodyHasImage(std::string_view body);
 
 // Extracts the session id from a metadata.user_id value (see RequestInfo::session_id).
 std::string SessionIdFromUserId(std::string_view user_id);

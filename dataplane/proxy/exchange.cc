@@ -10,7 +10,9 @@
 #include "dataplane/common/timestamps.h"
 #include "dataplane/http/anthropic_error.h"
 #include "dataplane/http/hop_by_hop.h"
+#include "dataplane/http/request_scan.h"
 #include "dataplane/http/sse_boundary.h"
+#include "dataplane/routing/router.h"
 #include "dataplane/upstream/http_upstream_request.h"
 
 namespace ccrelay::proxy {
@@ -69,10 +71,33 @@ std::string_view Exchange::KeyFingerprint() const {
                            : std::string_view();
 }
 
+// Request headers for scenario rules' header matches.
+class Exchange::RuleHeaders : public routing::HeaderLookup {
+ public:
+  explicit RuleHeaders(const ClientRequest& request) : request_(request) {}
+  std::string_view Get(std::string_view name) const override {
+    return HeaderValue(request_, name);
+  }
+
+ private:
+  const ClientRequest& request_;
+};
+
 void Exchange::Start() {
-  std::vector<uint32_t> eligible;
-  table_.Eligible(p_.info.model, p_.count_tokens, &eligible);
-  table_.strategy->Rank(table_, eligible, &ranked_);
+  const std::string_view body = p_.request.body().view();
+  const RuleHeaders headers(p_.request);
+  routing::RouteRequest route;
+  route.model = p_.info.model;
+  route.count_tokens = p_.count_tokens;
+  route.input_tokens = EstimateInputTokens(body.size());
+  route.max_tokens = p_.info.max_tokens;
+  route.thinking = p_.info.thinking;
+  route.images = table_.route_needs_images && http::BodyHasImage(body);
+  route.tool_count = p_.info.tool_count;
+  route.server_tools = p_.info.server_tools;
+  route.betas = HeaderValue(p_.request, "anthropic-beta");
+  route.headers = &headers;
+  routing::Route(table_, route, &ranked_, &route_, nullptr);
   if (ranked_.empty()) {
     if (p_.count_tokens) {
       WriteRelayError(404, "not_found_error",
@@ -88,7 +113,7 @@ void Exchange::Start() {
   // with the usage the answer reports (count_tokens requests are not metered).
   state::RequestCost cost;
   cost.metered = !p_.count_tokens;
-  cost.input_tokens = cost.metered ? EstimateInputTokens(p_.request.body().size()) : 0;
+  cost.input_tokens = cost.metered ? route.input_tokens : 0;
   std::string session(HeaderValue(p_.request, kSessionHeader));
   if (session.empty()) {
     session = p_.info.session_id;
@@ -257,7 +282,7 @@ void Exchange::StartAttempt() {
   providers::UpstreamTarget target;
   target.host_header = prov.url.host_header;
   target.path_prefix = prov.url.path_prefix;
-  target.mapped_model = prov.MapModel(p_.info.model);
+  target.mapped_model = prov.MapModel(route_.model);
   target.key = key;
   target.aws = aws;
   target.region = prov.region;
@@ -330,6 +355,7 @@ void Exchange::SendAttempt(bool fresh_connection) {
   timeouts.first_byte = p_.info.stream || p_.count_tokens ? table_.timeouts.first_byte
                                                           : table_.timeouts.first_byte_non_stream;
   timeouts.idle = table_.timeouts.idle;
+  attempt_sent_ = std::chrono::steady_clock::now();
   upstream_->Send(endpoint, timeouts,
                   std::span<const asio::const_buffer>(request_bufs_.data(), request_buf_count_),
                   fresh_connection);
@@ -751,9 +777,26 @@ void Exchange::Finish(bool keep_alive) {
     const auto& prov = provider();
     s.provider = prov.name;
     s.key_fingerprint = KeyFingerprint();
-    s.cost_usd = prov.pricing.Cost(prov.MapModel(p_.info.model), usage);
+    s.cost_usd = prov.pricing.Cost(prov.MapModel(route_.model), usage);
   }
   RecordRequest(s, times_, p_.worker->observer);
+  if (retry_.attempts() > 0) {
+    routing::Outcome o;
+    o.provider = current_.provider;
+    o.model = route_.model;
+    o.status = status_;
+    o.stream = sse_;
+    o.complete = body_done_ && !cancelled_ && !upstream_error_;
+    o.sent = attempt_sent_;
+    o.first_token = times_.have_first_token  ? times_.first_token
+                    : times_.have_first_byte ? times_.first_byte
+                                             : std::chrono::steady_clock::time_point();
+    o.end = std::chrono::steady_clock::now();
+    o.input_tokens = usage.input_tokens;
+    o.output_tokens = usage.output_tokens;
+    o.max_tokens = p_.info.max_tokens;
+    routing::Learn(table_, o);
+  }
   if (stream_counted_ && p_.worker->observer != nullptr) {
     p_.worker->observer->OnStreamEnded();
   }

@@ -23,6 +23,7 @@
 #include "dataplane/state/key_state.h"
 #include "dataplane/proxy/retry_policy.h"
 #include "dataplane/routing/candidate_picker.h"
+#include "dataplane/routing/router.h"
 #include "dataplane/routing/routing_table.h"
 #include "dataplane/stats/request_observer.h"
 #include "dataplane/upstream/connection_pool.h"
@@ -139,11 +140,15 @@ class Exchange : public ClientStreamCallbacks,
   bool finished_ = false;
   bool response_started_ = false;
 
+  class RuleHeaders;
+
   // Candidate iteration (key pools: routing/candidate_picker.h).
+  routing::RouteDecision route_;  // the routed model (a rule's override), rule, strategy
   std::vector<uint32_t> ranked_;
   std::optional<routing::CandidatePicker> picker_;
   Candidate current_;
   state::InFlight in_flight_;  // the current attempt in its provider's in_flight
+  std::chrono::steady_clock::time_point attempt_sent_;  // the current attempt was written
   // Where the current candidate is: picked (reserved, not sent yet), sent, or its outcome
   // reported to the picker.
   enum class AttemptState { kNone, kPicked, kSent, kSettled };

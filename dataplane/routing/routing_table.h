@@ -155,6 +155,9 @@ struct RoutingTable {
   std::vector<ProviderEntry> providers;  // enabled providers only, config order
   StrategyPtr strategy;
   std::vector<uint32_t> failover_chain;  // provider indices, for the failover strategy
+  // A rule or the strategy looks at images (RouteRequest::images): only then is the body
+  // searched for an image block.
+  bool route_needs_images = false;
   uint32_t max_attempts = 3;
 
   // Key pools (SPEC.md "Key pools").

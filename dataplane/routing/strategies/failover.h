@@ -10,8 +10,9 @@ class FailoverStrategy : public Strategy {
  public:
   // routing::Strategy
   std::string_view Name() const override { return "failover"; }
-  void Rank(const RoutingTable& table, std::span<const uint32_t> eligible,
-            std::vector<uint32_t>* out) const override;
+  void Rank(const RoutingTable& table, const RouteRequest& request,
+            std::span<const uint32_t> eligible, std::vector<uint32_t>* out,
+            Explanation* explain) const override;
 };
 
 }  // namespace ccrelay::routing

@@ -2,15 +2,18 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "absl/container/inlined_vector.h"
 
+#include "dataplane/routing/explanation.h"
 #include "dataplane/routing/routing_table.h"
 
 namespace ccrelay::routing {
 
-void LeastBusyStrategy::Rank(const RoutingTable& table, std::span<const uint32_t> eligible,
-                             std::vector<uint32_t>* out) const {
+void LeastBusyStrategy::Rank(const RoutingTable& table, const RouteRequest& /*request*/,
+                             std::span<const uint32_t> eligible, std::vector<uint32_t>* out,
+                             Explanation* explain) const {
   out->clear();
   if (eligible.empty()) {
     return;
@@ -37,6 +40,13 @@ void LeastBusyStrategy::Rank(const RoutingTable& table, std::span<const uint32_t
   });
   for (const Load& l : loads) {
     out->push_back(l.provider);
+    if (explain != nullptr) {
+      RankedProvider r;
+      r.provider = l.provider;
+      r.in_flight = l.in_flight;
+      r.score = static_cast<double>(l.in_flight) / l.weight;
+      explain->ranked.push_back(std::move(r));
+    }
   }
 }
 

@@ -16,8 +16,9 @@ class LeastBusyStrategy : public Strategy {
  public:
   // routing::Strategy
   std::string_view Name() const override { return "least-busy"; }
-  void Rank(const RoutingTable& table, std::span<const uint32_t> eligible,
-            std::vector<uint32_t>* out) const override;
+  void Rank(const RoutingTable& table, const RouteRequest& request,
+            std::span<const uint32_t> eligible, std::vector<uint32_t>* out,
+            Explanation* explain) const override;
 
  private:
   mutable std::atomic<uint64_t> cursor_{0};

@@ -2,8 +2,9 @@
 
 namespace ccrelay::routing {
 
-void RoundRobinStrategy::Rank(const RoutingTable& /*table*/, std::span<const uint32_t> eligible,
-                              std::vector<uint32_t>* out) const {
+void RoundRobinStrategy::Rank(const RoutingTable& /*table*/, const RouteRequest& /*request*/,
+                              std::span<const uint32_t> eligible, std::vector<uint32_t>* out,
+                              Explanation* /*explain*/) const {
   out->clear();
   if (eligible.empty()) {
     return;

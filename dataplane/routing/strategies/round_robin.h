@@ -11,8 +11,9 @@ class RoundRobinStrategy : public Strategy {
  public:
   // routing::Strategy
   std::string_view Name() const override { return "round-robin"; }
-  void Rank(const RoutingTable& table, std::span<const uint32_t> eligible,
-            std::vector<uint32_t>* out) const override;
+  void Rank(const RoutingTable& table, const RouteRequest& request,
+            std::span<const uint32_t> eligible, std::vector<uint32_t>* out,
+            Explanation* explain) const override;
 
  private:
   mutable std::atomic<uint64_t> cursor_{0};

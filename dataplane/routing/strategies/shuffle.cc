@@ -16,8 +16,9 @@ std::mt19937_64& Rng() {
 }
 }  // namespace
 
-void ShuffleStrategy::Rank(const RoutingTable& table, std::span<const uint32_t> eligible,
-                           std::vector<uint32_t>* out) const {
+void ShuffleStrategy::Rank(const RoutingTable& table, const RouteRequest& /*request*/,
+                           std::span<const uint32_t> eligible, std::vector<uint32_t>* out,
+                           Explanation* /*explain*/) const {
   out->clear();
   if (eligible.size() <= 1) {
     out->assign(eligible.begin(), eligible.end());

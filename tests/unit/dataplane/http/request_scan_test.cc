@@ -376,3 +376,58 @@ TEST(RequestScanTest, ModelMemberBeginAndAnthropicVersion) {
 
 }  // namespace
 }  // namespace ccrelay::http
+
+namespace ccrelay::http {
+namespace {
+
+TEST(RequestScanTest, RoutingFeatures) {
+  // Claude Code's shape: adaptive thinking, custom tools with long schemas, a server tool.
+  std::string body = R"({"model":"m","max_tokens":64000,"thinking":{"type":"adaptive"},)"
+                     R"("tools":[{"name":"Bash","description":"run \"type\":\"web_search\"",)"
+                     R"("input_schema":{"type":"object","properties":{"type":{"type":"string"}}}},)"
+                     R"({"type":"web_search_20250305","name":"web_search","max_uses":8},)"
+                     R"({"type":"custom","name":"x","input_schema":{}}],"stream":true})";
+  auto info = ScanRequestBody(&body);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_EQ(info->max_tokens, 64000);
+  EXPECT_TRUE(info->thinking);
+  EXPECT_EQ(info->tool_count, 3u);
+  EXPECT_EQ(info->server_tools, static_cast<uint32_t>(kWebSearch));
+  EXPECT_TRUE(info->stream);
+
+  std::string off = R"({"model":"m","thinking":{"type":"disabled"},"max_tokens":"x","tools":{}})";
+  info = ScanRequestBody(&off);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_FALSE(info->thinking);
+  EXPECT_EQ(info->max_tokens, 0);
+  EXPECT_EQ(info->tool_count, 0u);
+
+  std::string enabled = R"({"thinking":{"budget_tokens":10,"type":"enabled"},"model":"m"})";
+  info = ScanRequestBody(&enabled);
+  ASSERT_TRUE(info.ok()) << info.status();
+  EXPECT_TRUE(info->thinking);
+  EXPECT_EQ(info->model, "m");
+}
+
+TEST(RequestScanTest, ServerToolBits) {
+  EXPECT_EQ(ServerToolBit("web_search_20250305"), static_cast<uint32_t>(kWebSearch));
+  EXPECT_EQ(ServerToolBit("web_fetch_20250910"), static_cast<uint32_t>(kWebFetch));
+  EXPECT_EQ(ServerToolBit("code_execution_20250825"), static_cast<uint32_t>(kCodeExecution));
+  EXPECT_EQ(ServerToolBit("bash_20250124"), static_cast<uint32_t>(kBash));
+  EXPECT_EQ(ServerToolBit("custom"), 0u);
+  EXPECT_EQ(ServerToolBit(""), 0u);
+  EXPECT_EQ(ServerToolBit("hologram_20990101"), static_cast<uint32_t>(kOtherServerTool));
+}
+
+TEST(RequestScanTest, BodyHasImage) {
+  EXPECT_TRUE(BodyHasImage(
+      R"({"messages":[{"role":"user","content":[{"type":"image","source":{}}]}]})"));
+  EXPECT_TRUE(BodyHasImage(R"({"content":[{"type" :  "image"}]})"));
+  // Text that talks about an image block: its quotes are escaped, so it does not count.
+  EXPECT_FALSE(BodyHasImage(R"({"content":[{"type":"text","text":"{\"type\":\"image\"}"}]})"));
+  EXPECT_FALSE(BodyHasImage(R"({"content":[{"type":"document"},{"name":"image"}]})"));
+  EXPECT_FALSE(BodyHasImage(R"("image")"));
+}
+
+}  // namespace
+}  // namespace ccrelay::http

@@ -7,9 +7,14 @@
 #include "proto/snapshot.pb.h"
 #include "dataplane/common/secret.h"
 #include "dataplane/http/sse_boundary.h"
+#include "dataplane/routing/route_request.h"
 
 namespace ccrelay::routing {
 namespace {
+
+// A request the strategies here do not look into.
+const RouteRequest kAnyRequest{};
+
 
 v1::RoutingSnapshot TwoProviders(const std::string& strategy) {
   v1::RoutingSnapshot s;
@@ -212,10 +217,10 @@ TEST(StrategyTest, FailoverFollowsTheChain) {
   ASSERT_TRUE(t.ok());
   std::vector<uint32_t> eligible = {0, 1};
   std::vector<uint32_t> ranked;
-  (*t)->strategy->Rank(**t, eligible, &ranked);
+  (*t)->strategy->Rank(**t, kAnyRequest, eligible, &ranked, nullptr);
   EXPECT_EQ(ranked, (std::vector<uint32_t>{1, 0}));
   std::vector<uint32_t> only_a = {0};
-  (*t)->strategy->Rank(**t, only_a, &ranked);
+  (*t)->strategy->Rank(**t, kAnyRequest, only_a, &ranked, nullptr);
   EXPECT_EQ(ranked, (std::vector<uint32_t>{0}));
 }
 
@@ -226,8 +231,8 @@ TEST(StrategyTest, RoundRobinRotatesTheStart) {
   std::vector<uint32_t> eligible = {0, 1};
   std::vector<uint32_t> r1;
   std::vector<uint32_t> r2;
-  (*t)->strategy->Rank(**t, eligible, &r1);
-  (*t)->strategy->Rank(**t, eligible, &r2);
+  (*t)->strategy->Rank(**t, kAnyRequest, eligible, &r1, nullptr);
+  (*t)->strategy->Rank(**t, kAnyRequest, eligible, &r2, nullptr);
   ASSERT_EQ(r1.size(), 2u);
   EXPECT_NE(r1[0], r2[0]);
   EXPECT_EQ(r1[1], r2[0]);
@@ -244,7 +249,7 @@ TEST(StrategyTest, ShuffleIsWeightedAndReturnsEveryCandidate) {
   std::map<uint32_t, int> first;
   for (int i = 0; i < 4000; ++i) {
     std::vector<uint32_t> ranked;
-    (*t)->strategy->Rank(**t, eligible, &ranked);
+    (*t)->strategy->Rank(**t, kAnyRequest, eligible, &ranked, nullptr);
     ASSERT_EQ(std::set<uint32_t>(ranked.begin(), ranked.end()), (std::set<uint32_t>{0, 1}));
     first[ranked[0]]++;
   }
@@ -265,8 +270,8 @@ TEST(StrategyTest, LeastBusyPrefersFewestInFlightPerWeightAndSpreadsTies) {
   std::vector<uint32_t> r1;
   std::vector<uint32_t> r2;
   // Idle: a tie, taken in turn.
-  (*t)->strategy->Rank(**t, eligible, &r1);
-  (*t)->strategy->Rank(**t, eligible, &r2);
+  (*t)->strategy->Rank(**t, kAnyRequest, eligible, &r1, nullptr);
+  (*t)->strategy->Rank(**t, kAnyRequest, eligible, &r2, nullptr);
   ASSERT_EQ(r1.size(), 2u);
   EXPECT_NE(r1[0], r2[0]);
 
@@ -278,13 +283,13 @@ TEST(StrategyTest, LeastBusyPrefersFewestInFlightPerWeightAndSpreadsTies) {
     state::InFlight b(&p0);
     state::InFlight c(&p1);
     for (int i = 0; i < 4; ++i) {
-      (*t)->strategy->Rank(**t, eligible, &r1);
+      (*t)->strategy->Rank(**t, kAnyRequest, eligible, &r1, nullptr);
       EXPECT_EQ(r1, (std::vector<uint32_t>{0, 1}));
     }
     // A third and a fourth on p0: 4/3 > 1/1, p1 first.
     state::InFlight d(&p0);
     state::InFlight e(&p0);
-    (*t)->strategy->Rank(**t, eligible, &r1);
+    (*t)->strategy->Rank(**t, kAnyRequest, eligible, &r1, nullptr);
     EXPECT_EQ(r1, (std::vector<uint32_t>{1, 0}));
     EXPECT_EQ(p0.in_flight.load(), 4);
     // An attempt moved to another provider leaves the first.

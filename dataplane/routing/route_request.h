@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+namespace ccrelay::routing {
+
+// Reads a request header for scenario rules (`match.header`); names are lower case.
+class HeaderLookup {
+ public:
+  virtual ~HeaderLookup() = default;
+  // The header's value, "" when absent.
+  virtual std::string_view Get(std::string_view name) const = 0;
+};
+
+// What routing knows about one request before it is sent: the features rules match and
+// strategies weigh. Views into the request (its scanned body info and headers) that outlive the
+// routing call. Built by the exchange for every request and by the admin API's route explain
+// (from a body or from flags), so both take the same path.
+struct RouteRequest {
+  std::string_view model;        // the model the client asked for
+  bool count_tokens = false;     // POST /v1/messages/count_tokens
+  int64_t input_tokens = 0;      // estimated input tokens (about 4 bytes of body per token)
+  int64_t max_tokens = 0;        // the body's max_tokens (0: absent)
+  bool thinking = false;         // extended thinking on (type enabled or adaptive)
+  bool images = false;           // an image content block anywhere in the messages
+  uint32_t tool_count = 0;       // entries in "tools"
+  uint32_t server_tools = 0;     // http::ServerTool bits: Anthropic server tools in "tools"
+  std::string_view betas;        // the anthropic-beta header as sent
+  const HeaderLookup* headers = nullptr;  // nullptr: no header matches
+  std::string_view client_key;   // the client's relay key id once teams exist ("" until then)
+};
+
+}  // namespace ccrelay::routing

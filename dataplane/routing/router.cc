@@ -1,0 +1,83 @@
+#include "dataplane/routing/router.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "dataplane/common/str.h"
+#include "dataplane/routing/routing_table.h"
+
+namespace ccrelay::routing {
+
+namespace {
+
+// Providers Eligible() left out, with why (explain only).
+void ExplainIneligible(const RoutingTable& table, const RouteRequest& request,
+                       std::string_view model, const std::vector<uint32_t>& eligible,
+                       Explanation* explain) {
+  for (uint32_t i = 0; i < table.providers.size(); ++i) {
+    if (std::find(eligible.begin(), eligible.end(), i) != eligible.end()) {
+      continue;
+    }
+    const ProviderEntry& p = table.providers[i];
+    ExcludedProvider x;
+    x.provider = i;
+    if (request.count_tokens && !p.adapter->SupportsCountTokens()) {
+      x.reason = common::StrCat("provider type ", p.type, " has no count_tokens");
+    } else {
+      x.reason = common::StrCat("does not serve model ", model);
+    }
+    explain->excluded.push_back(std::move(x));
+  }
+}
+
+// explain->ranked in `ranked`'s order, one entry per provider (the strategy's figures kept),
+// each with the model name it would be sent.
+void OrderExplanation(const RoutingTable& table, std::string_view model,
+                      const std::vector<uint32_t>& ranked, Explanation* explain) {
+  std::vector<RankedProvider> figures = std::move(explain->ranked);
+  explain->ranked.clear();
+  for (uint32_t p : ranked) {
+    auto it = std::find_if(figures.begin(), figures.end(),
+                           [p](const RankedProvider& r) { return r.provider == p; });
+    RankedProvider r;
+    if (it != figures.end()) {
+      r = std::move(*it);
+    }
+    r.provider = p;
+    r.model = std::string(table.providers[p].MapModel(model));
+    explain->ranked.push_back(std::move(r));
+  }
+}
+
+}  // namespace
+
+void Route(const RoutingTable& table, const RouteRequest& request, std::vector<uint32_t>* ranked,
+           RouteDecision* decision, Explanation* explain) {
+  thread_local std::vector<uint32_t> eligible;
+  decision->model = request.model;
+  decision->rule = {};
+  const Strategy* strategy = table.strategy.get();
+  decision->strategy = strategy->Name();
+
+  table.Eligible(decision->model, request.count_tokens, &eligible);
+  if (explain != nullptr) {
+    explain->rule = std::string(decision->rule);
+    explain->model = std::string(decision->model);
+    explain->strategy = std::string(decision->strategy);
+    ExplainIneligible(table, request, decision->model, eligible, explain);
+  }
+  strategy->Rank(table, request, eligible, ranked, explain);
+  if (explain != nullptr) {
+    OrderExplanation(table, decision->model, *ranked, explain);
+  }
+}
+
+void Learn(const RoutingTable& table, const Outcome& outcome) {
+  if (outcome.provider >= table.providers.size()) {
+    return;
+  }
+  // Learned per provider (state::ProviderState) and per model; nothing learns yet.
+}
+
+}  // namespace ccrelay::routing
