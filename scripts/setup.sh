@@ -20,6 +20,10 @@ apt-get install -y -qq --no-install-recommends \
 if ! command -v kubectl >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends kubernetes-client >/dev/null
 fi
+# systemd-analyze checks deploy/systemd offline (verify, security); a container may lack systemd.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  apt-get install -y -qq --no-install-recommends systemd >/dev/null
+fi
 
 # Node.js and npm for the end-to-end tests with the real Claude Code CLI and SDK (npm registry).
 if ! command -v npm >/dev/null 2>&1; then
