@@ -26,21 +26,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/planes_lib.sh"
 PROVIDER_KEY="fake-configmap-key-$(od -An -tx1 -N8 /dev/urandom | tr -d " \n")"
 readonly PROVIDER_KEY
 
-# config_text PROVIDER_NAME MOCK_PORT: a config with one provider of that name.
-config_text() {
-  cat <<EOF
-health:
-  checks:
-    interval_ms: 0
-providers:
-  - name: $1
-    type: anthropic
-    base_url: "http://127.0.0.1:$2"
-    keys:
-      - key: "${PROVIDER_KEY}"
-EOF
-}
-
 # kubelet_write MOUNT_DIR FILE: one AtomicWriter update of the key config.yaml to FILE's bytes
 # (the first call also makes the user-visible symlink config.yaml -> ..data/config.yaml).
 kubelet_write() {
@@ -92,7 +77,7 @@ require_node
 start_mock upstream
 MOUNT="${CASE_DIR}/configmap"
 mkdir -p "${MOUNT}"
-config_text alpha "${MOCK_PORT}" >"${CASE_DIR}/alpha.yaml"
+one_provider_config alpha "${PROVIDER_KEY}" >"${CASE_DIR}/alpha.yaml"
 kubelet_write "${MOUNT}" "${CASE_DIR}/alpha.yaml"
 [[ -L "${MOUNT}/..data" && -L "${MOUNT}/config.yaml" ]] || fail "mount layout not made"
 # The state file cannot live in a ConfigMap volume (read-only there); deploy/kubernetes puts it
@@ -105,7 +90,7 @@ pass "data plane on version ${v1}, served by alpha"
 
 continue_case swap
 first_target="$(readlink "${MOUNT}/..data")"
-config_text beta "${MOCK_PORT}" >"${CASE_DIR}/beta.yaml"
+one_provider_config beta "${PROVIDER_KEY}" >"${CASE_DIR}/beta.yaml"
 kubelet_write "${MOUNT}" "${CASE_DIR}/beta.yaml"
 [[ ! -e "${MOUNT}/${first_target}" ]] || fail "old target directory still there"
 wait_for_snapshot_version "${DP_URL}" $((v1 + 1)) 5 "after the ..data swap"
@@ -113,7 +98,7 @@ expect_served_by beta 5
 pass "..data swapped: data plane on version $(dp_health_field "${DP_URL}" snapshot_version), served by beta"
 
 continue_case swap_again
-config_text gamma "${MOCK_PORT}" >"${CASE_DIR}/gamma.yaml"
+one_provider_config gamma "${PROVIDER_KEY}" >"${CASE_DIR}/gamma.yaml"
 kubelet_write "${MOUNT}" "${CASE_DIR}/gamma.yaml"
 wait_for_snapshot_version "${DP_URL}" $((v1 + 2)) 5 "after the second swap"
 expect_served_by gamma 5
@@ -128,7 +113,7 @@ expect_eq "snapshot version after an invalid swap" \
   "$(dp_health_field "${DP_URL}" snapshot_version)" "${v3}"
 expect_served_by gamma 1
 # Back to a valid file: the watcher still follows the mount.
-config_text delta "${MOCK_PORT}" >"${CASE_DIR}/delta.yaml"
+one_provider_config delta "${PROVIDER_KEY}" >"${CASE_DIR}/delta.yaml"
 kubelet_write "${MOUNT}" "${CASE_DIR}/delta.yaml"
 expect_served_by delta 5
 pass "invalid config rejected (data plane stayed on version ${v3}), then delta applied"

@@ -107,7 +107,7 @@ grep -q "base_url: \"http://127.0.0.1:${MOCK_PORT}\"" "${R}/etc/cc-relay/config/
 cp "${X}/token" "${R}/etc/cc-relay/token/token"
 cp "${X}/tls.crt" "${X}/tls.key" "${R}/etc/cc-relay/tls/"
 cp "${X}/ca.crt" "${R}/etc/cc-relay/ca/ca.crt"
-CP_PORT="$("${CCR_PYTHON:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+CP_PORT="$(free_port)"
 
 # map_args FILE: the rendered arguments with the pod's paths under R, addresses on 127.0.0.1.
 # shellcheck disable=SC2016  # $(POD_NAME) is Kubernetes syntax, replaced literally
@@ -140,15 +140,9 @@ probe="$(curl -s -o "${CASE_DIR}/health-before.json" -w '%{http_code}' "${METRIC
 expect_eq "sidecar readiness before any snapshot" "${probe}" 503
 grep -q waiting_for_snapshot "${CASE_DIR}/health-before.json" || fail "503 without waiting_for_snapshot"
 
-CP_LOG="${CASE_DIR}/control-plane.log"
-timeout -k 5 "${E2E_PROCESS_LIFETIME}" env ANTHROPIC_API_KEY_1="${PROVIDER_KEY}" \
-  "${CCR_RELAY_BINARY}" "${cp_args[@]}" --log-level debug --log-format text \
-  >"${CASE_DIR}/control-plane.out" 2>"${CP_LOG}" &
-CP_PID=$!
-E2E_PIDS+=("${CP_PID}")
-wait_for_line "${CP_LOG}" "control_plane_listening address=127\.0\.0\.1:${CP_PORT} tls=true client_certs=false token=true" \
-  "${CP_PID}" 10 "control plane"
-CP_ADDR="127.0.0.1:${CP_PORT}"
+launch_control_plane "${CP_PORT}" env ANTHROPIC_API_KEY_1="${PROVIDER_KEY}" "${CCR_RELAY_BINARY}" \
+  "${cp_args[@]}"
+grep -q "control_plane_listening .* tls=true" "${CP_LOG}" || fail "control plane without TLS"
 for ((i = 0; i < 200; ++i)); do
   probe="$(curl -s -o /dev/null -w '%{http_code}' "${METRICS_URL}/health")"
   [[ "${probe}" == 200 ]] && break

@@ -88,21 +88,12 @@ make_host() {
   export ETC_DIR="${CASE_DIR}/etc/cc-relay" SPEC_D="${CASE_DIR}/credentials" SPEC_S="${CASE_DIR}/var/lib"
   export RELAY="${CCR_RELAY_BINARY}"
   mkdir -p "${ETC_DIR}" "${SPEC_D}" "${SPEC_S}/cc-relay"
-  cat >"${ETC_DIR}/config.yaml" <<EOF
-health:
-  checks:
-    interval_ms: 0
-providers:
-  - name: anthropic
-    type: anthropic
-    base_url: "http://127.0.0.1:${MOCK_PORT}"
-    keys:
-      - key: "\${ANTHROPIC_API_KEY_1}"
-EOF
+  # shellcheck disable=SC2016  # ${ANTHROPIC_API_KEY_1} is for the relay to expand
+  one_provider_config anthropic '${ANTHROPIC_API_KEY_1}' >"${ETC_DIR}/config.yaml"
   printf 'ANTHROPIC_API_KEY_1=%s\n' "${PROVIDER_KEY}" >"${ETC_DIR}/env"
   printf '%s\n' "${TOKEN}" >"${ETC_DIR}/token"
   cp "${ETC_DIR}/token" "${SPEC_D}/token"
-  CP_PORT="$("${CCR_PYTHON:-python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  CP_PORT="$(free_port)"
   export CP_PORT
 }
 
@@ -126,14 +117,7 @@ set -a
 # shellcheck disable=SC1091
 source "${ETC_DIR}/env"
 set +a
-CP_LOG="${CASE_DIR}/control-plane.log"
-timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${cp_cmd[@]}" --log-level debug \
-  >"${CASE_DIR}/control-plane.out" 2>"${CP_LOG}" &
-CP_PID=$!
-E2E_PIDS+=("${CP_PID}")
-wait_for_line "${CP_LOG}" "control_plane_listening address=127\.0\.0\.1:${CP_PORT} .*token=true" \
-  "${CP_PID}" 10 "control plane"
-CP_ADDR="127.0.0.1:${CP_PORT}"
+launch_control_plane "${CP_PORT}" "${cp_cmd[@]}"
 DP_LOG="${CASE_DIR}/data-plane.log"
 timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${dp_cmd[@]}" --log-level debug \
   >"${CASE_DIR}/data-plane.out" 2>"${DP_LOG}" &

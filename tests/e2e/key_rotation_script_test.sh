@@ -61,18 +61,7 @@ printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"${CASE_DIR}/ext.cnf"
 openssl x509 -req -in "${CASE_DIR}/cp.csr" -CA "${CASE_DIR}/ca.crt" -CAkey "${CASE_DIR}/ca.key" \
   -CAcreateserial -days 1 -extfile "${CASE_DIR}/ext.cnf" -out "${CASE_DIR}/cp.crt" 2>/dev/null ||
   fail "could not make the test certificate"
-cat >"${CASE_DIR}/config.yaml" <<EOF
-health:
-  checks:
-    interval_ms: 0
-providers:
-  - name: anthropic
-    type: anthropic
-    base_url: "http://127.0.0.1:${MOCK_PORT}"
-    keys:
-      - key: "${OLD_KEY}"
-        rpm_limit: 100000
-EOF
+one_provider_config anthropic "${OLD_KEY}" "rpm_limit: 100000" >"${CASE_DIR}/config.yaml"
 start_control_plane "${CASE_DIR}/config.yaml" --token-file "${CASE_DIR}/token" \
   --tls-cert "${CASE_DIR}/cp.crt" --tls-key "${CASE_DIR}/cp.key"
 dp_flags=(--token-file "${CASE_DIR}/token" --tls-ca "${CASE_DIR}/ca.crt" --tls-server-name localhost)

@@ -90,3 +90,40 @@ continue_case() {
   E2E_CASE=$1
   echo "==== ${E2E_CASE}"
 }
+
+# free_port: a TCP port free on 127.0.0.1 now (for a command line that needs it in advance).
+free_port() {
+  "${CCR_PYTHON:-python3}" -c \
+    'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# one_provider_config NAME KEY [LINE...]: a config with one anthropic provider NAME on the mock
+# (MOCK_PORT) with one key, written as given (a literal or "${VAR}"), each LINE added to that key
+# (e.g. "rpm_limit: 100"); active health checks off, so the mock sees client traffic only.
+one_provider_config() {
+  local name=$1 key=$2
+  shift 2
+  printf '%s\n' "health:" "  checks:" "    interval_ms: 0" "providers:" "  - name: ${name}" \
+    "    type: anthropic" "    base_url: \"http://127.0.0.1:${MOCK_PORT}\"" "    keys:" \
+    "      - key: \"${key}\""
+  local line
+  for line in "$@"; do
+    printf '        %s\n' "${line}"
+  done
+}
+
+# launch_control_plane PORT COMMAND...: runs a whole control-plane command line that listens on
+# 127.0.0.1:PORT (text logs at debug level added) and waits until it listens with a token; sets
+# CP_ADDR, CP_PID and CP_LOG.
+launch_control_plane() {
+  local port=$1
+  shift
+  CP_LOG="${CASE_DIR}/control-plane.log"
+  timeout -k 5 "${E2E_PROCESS_LIFETIME}" "$@" --log-level debug --log-format text \
+    >"${CASE_DIR}/control-plane.out" 2>"${CP_LOG}" &
+  CP_PID=$!
+  E2E_PIDS+=("${CP_PID}")
+  wait_for_line "${CP_LOG}" "control_plane_listening address=127\.0\.0\.1:${port} .*token=true" \
+    "${CP_PID}" 10 "control plane"
+  CP_ADDR="127.0.0.1:${port}"
+}
