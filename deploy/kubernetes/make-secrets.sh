@@ -4,25 +4,29 @@
 # provider-keys.env to fill in. Existing files are kept (pass --force to make new ones; the data
 # planes then need a restart to pick up a new token or CA).
 #
-#   bash deploy/kubernetes/make-secrets.sh [--namespace NS] [--days N] [--force] [--out DIR]
+#   bash deploy/kubernetes/make-secrets.sh [--namespace NS] [--san DNS_NAME]... [--days N]
+#                                          [--force] [--out DIR]
 #
 # The certificate names the control plane's Service in NS (default cc-relay):
 # cc-relay-control-plane, cc-relay-control-plane.NS, cc-relay-control-plane.NS.svc and
-# cc-relay-control-plane.NS.svc.cluster.local. Keys are P-256 (openssl). Nothing is printed but
-# file names and the token's length.
+# cc-relay-control-plane.NS.svc.cluster.local, plus each --san (e.g. a team server's host name,
+# for deploy/systemd). Keys are P-256 (openssl). Nothing is printed but file names and the
+# token's length.
 set -euo pipefail
 
 namespace=cc-relay
 days=825
 force=0
+extra_sans=
 out="$(cd "$(dirname "$0")" && pwd)/control-plane/secrets"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --namespace) namespace=$2; shift 2 ;;
+    --san) extra_sans+=",DNS:$2"; shift 2 ;;
     --days) days=$2; shift 2 ;;
     --force) force=1; shift ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "make-secrets.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -53,7 +57,7 @@ if fresh ca.crt || fresh tls.crt || fresh tls.key; then
     "basicConstraints=critical,CA:FALSE" \
     "keyUsage=critical,digitalSignature,keyEncipherment" \
     "extendedKeyUsage=serverAuth" \
-    "subjectAltName=DNS:${service},DNS:${service}.${namespace},DNS:${service}.${namespace}.svc,DNS:${service}.${namespace}.svc.cluster.local" \
+    "subjectAltName=DNS:${service},DNS:${service}.${namespace},DNS:${service}.${namespace}.svc,DNS:${service}.${namespace}.svc.cluster.local${extra_sans}" \
     >"${work}/ext.cnf"
   openssl x509 -req -in "${work}/tls.csr" -CA "${work}/ca.crt" -CAkey "${work}/ca.key" \
     -CAcreateserial -days "${days}" -sha256 -extfile "${work}/ext.cnf" -out "${work}/tls.crt" \
