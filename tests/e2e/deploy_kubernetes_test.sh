@@ -45,8 +45,8 @@ done
 expect_eq "tls.key mode" "$(stat -c %a "${K}/control-plane/secrets/tls.key")" 600
 openssl verify -CAfile "${K}/control-plane/secrets/ca.crt" "${K}/control-plane/secrets/tls.crt" \
   >/dev/null 2>&1 || fail "tls.crt does not verify against ca.crt"
-openssl x509 -in "${K}/control-plane/secrets/tls.crt" -noout -ext subjectAltName |
-  grep -q "DNS:${SERVICE_NAME}," || fail "tls.crt does not name ${SERVICE_NAME}"
+sans="$(openssl x509 -in "${K}/control-plane/secrets/tls.crt" -noout -ext subjectAltName)"
+[[ "${sans}" == *"DNS:${SERVICE_NAME},"* ]] || fail "tls.crt does not name ${SERVICE_NAME}: ${sans}"
 before="$(cat "${K}/control-plane/secrets/plane-token" "${K}/control-plane/secrets/tls.crt" | sha256sum)"
 bash "${K}/make-secrets.sh" >"${CASE_DIR}/make-secrets-again.out" 2>&1 || fail "second make-secrets.sh failed"
 expect_eq "files after a second make-secrets.sh" \

@@ -167,12 +167,15 @@ if ctl --timeout-ms 2000 providers list >"${CASE_DIR}/no-token.out" 2>&1; then
 fi
 # An edit of /etc/cc-relay/config.yaml is still seen through the link.
 sed -i 's/name: anthropic/name: edited/' "${ETC_DIR}/config.yaml"
+# (The listing is read whole first: `ctl | grep -q` can fail under pipefail when grep stops
+# reading before ctl has written everything.)
 for ((i = 0; i < 100; ++i)); do
-  ctl --token-file "${SPEC_D}/token" providers list 2>/dev/null | grep -q '^edited ' && break
+  listing="$(ctl --token-file "${SPEC_D}/token" providers list 2>&1)"
+  grep -q '^edited ' <<<"${listing}" && break
   sleep 0.05
 done
-ctl --token-file "${SPEC_D}/token" providers list 2>/dev/null | grep -q '^edited ' ||
-  fail "an edit of the config behind the link was not reloaded"
+grep -q '^edited ' <<<"${listing}" ||
+  fail "an edit of the config behind the link was not reloaded: ${listing}"
 for f in "${RELAY_LOG}" "${CASE_DIR}/add.out"; do
   expect_secrets_absent "${f}" "${PROVIDER_KEY}" "${ADDED_KEY}" "${TOKEN}"
 done
