@@ -1,6 +1,10 @@
 #include "dataplane/routing/pricing.h"
 
+#include <array>
+#include <string_view>
 #include <vector>
+
+#include "dataplane/common/str.h"
 
 namespace ccrelay::routing {
 
@@ -36,6 +40,36 @@ const std::vector<PriceRule>& BuiltinRules() {
   return *rules;
 }
 
+// Z.AI pay-as-you-go list prices, USD per million tokens: input / output / cached input (cache
+// storage is free: no write price). Source: Z.AI's pricing page,
+// https://docs.z.ai/guides/overview/pricing (as of 2026-09; launch promotions not applied). The
+// Flash models of 4.5 and 4.7 are free. Name prefixes, ASCII case ignored; the first match wins,
+// so longer names come first.
+struct GlmPrice {
+  std::string_view prefix;
+  ModelPrice price;
+};
+constexpr std::array<GlmPrice, 18> kGlmPrices = {{
+    {"glm-5.3-flash", {0.15, 0.50, 0.03, 0}},
+    {"glm-5.3", {1.40, 4.40, 0.26, 0}},
+    {"glm-5.2", {1.40, 4.40, 0.26, 0}},
+    {"glm-5.1", {1.40, 4.40, 0.26, 0}},
+    {"glm-5v-turbo", {1.20, 4.00, 0.24, 0}},
+    {"glm-5-turbo", {1.20, 4.00, 0.24, 0}},
+    {"glm-5", {1.00, 3.20, 0.20, 0}},
+    {"glm-4.7-flashx", {0.07, 0.40, 0.01, 0}},
+    {"glm-4.7-flash", {0, 0, 0, 0}},
+    {"glm-4.7", {0.60, 2.20, 0.11, 0}},
+    {"glm-4.6v", {0.30, 0.90, 0.05, 0}},
+    {"glm-4.6", {0.60, 2.20, 0.11, 0}},
+    {"glm-4.5v", {0.60, 1.80, 0.11, 0}},
+    {"glm-4.5-airx", {1.10, 4.50, 0.22, 0}},
+    {"glm-4.5-air", {0.20, 1.10, 0.03, 0}},
+    {"glm-4.5-x", {2.20, 8.90, 0.45, 0}},
+    {"glm-4.5-flash", {0, 0, 0, 0}},
+    {"glm-4.5", {0.60, 2.20, 0.11, 0}},
+}};
+
 const ModelPrice* FirstMatch(const std::vector<PriceRule>& rules, std::string_view model) {
   for (const PriceRule& rule : rules) {
     if (rule.model.Matches(model)) {
@@ -70,11 +104,25 @@ bool UsesBuiltinClaudePrices(std::string_view provider_type) {
          provider_type == "azure";
 }
 
+const ModelPrice* BuiltinGlmPrice(std::string_view model) {
+  for (const GlmPrice& g : kGlmPrices) {
+    if (common::StartsWithIgnoreCase(model, g.prefix)) {
+      return &g.price;
+    }
+  }
+  return nullptr;
+}
+
+bool UsesBuiltinGlmPrices(std::string_view provider_type) { return provider_type == "zai"; }
+
 const ModelPrice* PriceTable::Find(std::string_view model) const {
   if (const ModelPrice* price = FirstMatch(rules_, model); price != nullptr) {
     return price;
   }
-  return builtin_claude_ ? BuiltinClaudePrice(model) : nullptr;
+  if (builtin_claude_) {
+    return BuiltinClaudePrice(model);
+  }
+  return builtin_glm_ ? BuiltinGlmPrice(model) : nullptr;
 }
 
 double PriceTable::Cost(std::string_view model, const http::Usage& usage) const {
