@@ -113,7 +113,9 @@ ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
     }
   }
 
-  ReadCostBased(reader, map->Get("cost_based"), routing.mutable_cost_based());
+  if (const Field cost = map->Get("cost_based"); cost.present) {
+    ReadCostBased(reader, cost, routing.mutable_cost_based());
+  }
 
   std::optional<Mapping> failover = reader.Map(map->Get("failover"), {"primary", "fallbacks"});
   if (!failover.has_value()) {

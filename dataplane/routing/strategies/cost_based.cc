@@ -113,12 +113,9 @@ void CostBasedStrategy::Rank(const RoutingTable& table, const RouteRequest& requ
 
   absl::InlinedVector<Candidate, 8> all;
   size_t fitting = 0;
-  // Rotated start: the stable sort below keeps equal candidates in this order, so ties take
-  // turns.
-  const size_t start = cursor_.fetch_add(1, std::memory_order_relaxed) % eligible.size();
   for (size_t i = 0; i < eligible.size(); ++i) {
     Candidate c;
-    c.provider = eligible[(start + i) % eligible.size()];
+    c.provider = eligible[i];
     const ProviderEntry& p = table.providers[c.provider];
     const std::string_view model = p.MapModel(request.model);
     const ModelFit fit = ResolveFit(p.fit, p.type, model, request.betas);
@@ -152,6 +149,20 @@ void CostBasedStrategy::Rank(const RoutingTable& table, const RouteRequest& requ
     return a.cost < b.cost;
   };
   std::stable_sort(all.begin(), all.end(), before);
+  // Ties take turns: each run of equal candidates is rotated by the request counter.
+  const uint64_t turn = cursor_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < all.size();) {
+    size_t end = i + 1;
+    while (end < all.size() && !before(all[i], all[end])) {
+      ++end;
+    }
+    if (end - i > 1) {
+      std::rotate(all.begin() + static_cast<std::ptrdiff_t>(i),
+                  all.begin() + static_cast<std::ptrdiff_t>(i + turn % (end - i)),
+                  all.begin() + static_cast<std::ptrdiff_t>(end));
+    }
+    i = end;
+  }
 
   for (size_t i = 0; i < all.size(); ++i) {
     const Candidate& c = all[i];
