@@ -16,6 +16,11 @@ constexpr ModelPrice kSonnet = {3, 15, 0.3, 3.75};
 constexpr ModelPrice kHaiku45 = {1, 5, 0.1, 1.25};
 constexpr ModelPrice kHaiku35 = {0.8, 4, 0.08, 1};
 constexpr ModelPrice kHaiku3 = {0.25, 1.25, 0.03, 0.3};
+// Claude 5 (platform.claude.com model overviews, 2026).
+constexpr ModelPrice kOpus55 = {4, 20, 0.4, 5};
+constexpr ModelPrice kSonnet5 = {2, 10, 0.2, 2.5};
+constexpr ModelPrice kFable51 = {10, 50, 1, 12.5};
+constexpr ModelPrice kFable52 = {8, 40, 0.8, 10};
 
 // First match wins: specific versions before a family's catch-all (which carries the newest
 // price of that family, the likeliest for a model released after this table). Written as in
@@ -27,8 +32,10 @@ const std::vector<PriceRule>& BuiltinRules() {
       {ModelPattern("claude-opus-4-0*"), kOpus4},
       {ModelPattern("claude-opus-4-1*"), kOpus4},
       {ModelPattern("claude-opus-4-20*"), kOpus4},  // claude-opus-4-20250514
-      {ModelPattern("claude-opus-*"), kOpus45},     // claude-opus-4-5 and later
+      {ModelPattern("claude-opus-5-5*"), kOpus55},
+      {ModelPattern("claude-opus-*"), kOpus45},     // claude-opus-4-5 to 5
       {ModelPattern("claude-3-opus*"), kOpus4},
+      {ModelPattern("claude-sonnet-5*"), kSonnet5},  // claude-sonnet-5, 5-5
       {ModelPattern("claude-sonnet-*"), kSonnet},
       {ModelPattern("claude-3-7-sonnet*"), kSonnet},
       {ModelPattern("claude-3-5-sonnet*"), kSonnet},
@@ -36,6 +43,8 @@ const std::vector<PriceRule>& BuiltinRules() {
       {ModelPattern("claude-3-5-haiku*"), kHaiku35},
       {ModelPattern("claude-3-haiku*"), kHaiku3},
       {ModelPattern("claude-haiku-*"), kHaiku45},  // claude-haiku-4-5 and later
+      {ModelPattern("claude-fable-5-1*"), kFable51},
+      {ModelPattern("claude-fable-*"), kFable52},  // claude-fable-5-2 and later
   };
   return *rules;
 }
