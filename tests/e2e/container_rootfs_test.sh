@@ -55,10 +55,12 @@ require_file "cc-relayctl" "${CCR_RELAYCTL_BINARY}" "build the target cc-relayct
 [[ -f "${CONTAINERFILE}" ]] || fail "no Containerfile at the repository root"
 mapfile -t froms < <(grep '^FROM ' "${CONTAINERFILE}")
 expect_eq "stages" "${#froms[@]}" 2
-[[ "${froms[0]}" =~ ^FROM\ (docker\.io/library/)?debian:12\ AS\ build$ ]] ||
-  fail "build stage is not debian:12: ${froms[0]}"
-[[ "${froms[1]}" =~ ^FROM\ (docker\.io/library/)?debian:12-slim$ ]] ||
-  fail "run stage is not debian:12-slim: ${froms[1]}"
+expect_eq "build stage" "${froms[0]}" "FROM \${BUILD_BASE} AS build"
+expect_eq "run stage" "${froms[1]}" "FROM \${RUN_BASE}"
+expect_eq "build base" "$(sed -n 's/^ARG BUILD_BASE=//p' "${CONTAINERFILE}")" \
+  docker.io/library/debian:12
+expect_eq "run base" "$(sed -n 's/^ARG RUN_BASE=//p' "${CONTAINERFILE}")" \
+  docker.io/library/debian:12-slim
 stage 1 | grep -q 'deploy/container/build-packages.txt' ||
   fail "the build stage does not install deploy/container/build-packages.txt"
 stage 2 | grep -q 'deploy/container/runtime-packages.txt' ||
