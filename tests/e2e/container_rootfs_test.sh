@@ -21,6 +21,10 @@
 #             and runs as 65532:65532 with no capability, cc-relayctl runs inside (the way
 #             `podman exec` would) with the mounted token
 #   drain     SIGTERM to PID 1 while a stream is in flight: the stream completes, exit 0
+#   sidecar   deploy/kubernetes's control plane and data-plane sidecar, each in its own
+#             "container" with the manifests' flags (ports chosen at run time, no TLS): the
+#             sidecar's /health answers 200 on its metrics port, and its preStop hook
+#             (cc-relayctl dataplane drain, run inside it) drains it to exit 0
 #
 # Needs root (namespaces, mounts, chroot), unshare/nsenter (util-linux), dpkg-deb, apt's package
 # lists (`apt-get update`) and, for the first build, the Debian mirror; curl; the targets
@@ -159,7 +163,8 @@ chmod 0755 "${CONF}"
 chmod 0600 "${CONF}/token"
 
 # run_in_container ARGS...: what `podman run --read-only --user 65532:65532
-# -v CONF:/etc/cc-relay:ro -e ANTHROPIC_API_KEY IMAGE ARGS...` does, by hand. The host's bash
+# -v CONF:/etc/cc-relay:ro --tmpfs /var/lib/cc-relay -e ANTHROPIC_API_KEY IMAGE ARGS...` does,
+# by hand (CONF: the current case's etc-cc-relay directory). The host's bash
 # sets up the mounts in the new namespaces and execs chroot, which execs the entrypoint: PID 1.
 run_in_container() {
   # shellcheck disable=SC2016  # expanded by the inner bash
@@ -177,6 +182,7 @@ run_in_container() {
         mount --bind "/dev/${d}" "${r}/dev/${d}"
       done
       mount -t tmpfs -o size=16m,mode=1777 tmpfs "${r}/tmp"
+      mount -t tmpfs -o size=16m,mode=0755,uid=65532,gid=65532 tmpfs "${r}/var/lib/cc-relay"
       mount --bind "${conf}" "${r}/etc/cc-relay"
       mount -o remount,bind,ro "${r}/etc/cc-relay"
       exec /usr/bin/env -i PATH=/usr/local/bin:/usr/bin HOME=/var/lib/cc-relay \
@@ -185,34 +191,51 @@ run_in_container() {
     ' _ "${ROOTFS}" "${CONF}" "$@"
 }
 
-# The image's CMD, with ports chosen at run time and debug logs (so the secret check sees all).
-RELAY_LOG="${CASE_DIR}/relay.log"
-ANTHROPIC_API_KEY="${API_KEY}" run_in_container serve --config /etc/cc-relay/config.yaml \
-  --listen 127.0.0.1:0 --control-plane-listen 127.0.0.1:0 --control-plane-http-listen none \
-  --token-file /etc/cc-relay/token --log-level debug >"${CASE_DIR}/relay.out" 2>"${RELAY_LOG}" &
-RUN_PID=$!
-E2E_PIDS+=("${RUN_PID}")
-wait_for_line "${RELAY_LOG}" ' listening address=127\.0\.0\.1:[0-9]+' "${RUN_PID}" 20 \
-  "cc-relay in the rootfs"
-RELAY_PORT="$(sed -n 's/.* listening address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "${RELAY_LOG}" |
-  head -n 1)"
-RELAY_URL="http://127.0.0.1:${RELAY_PORT}"
-CP_ADDR="$(sed -n 's/.*control_plane_listening address=\(127\.0\.0\.1:[0-9]*\).*/\1/p' \
-  "${RELAY_LOG}" | head -n 1)"
-# The process tree is (subshell ->) timeout -> unshare -> cc-relay (PID 1 inside): the first
-# descendant that runs the rootfs's cc-relay.
-PID=""
-pids=("${RUN_PID}")
-while [[ -z "${PID}" && ${#pids[@]} -gt 0 ]]; do
-  p=${pids[0]}
-  pids=("${pids[@]:1}")
-  if [[ "$(readlink "/proc/${p}/exe" 2>/dev/null)" == "${ROOTFS}/usr/local/bin/cc-relay" ]]; then
-    PID=${p}
-  else
+# container_pid PID: the entrypoint's host PID under run_in_container's background PID. The
+# tree is (subshell ->) timeout -> unshare -> cc-relay (PID 1 inside): the first descendant that
+# runs the rootfs's cc-relay.
+container_pid() {
+  local pids=("$1") p
+  while [[ ${#pids[@]} -gt 0 ]]; do
+    p=${pids[0]}
+    pids=("${pids[@]:1}")
+    if [[ "$(readlink "/proc/${p}/exe" 2>/dev/null)" == "${ROOTFS}/usr/local/bin/cc-relay" ]]; then
+      echo "${p}"
+      return 0
+    fi
     # shellcheck disable=SC2207  # child PIDs, space-separated
     pids+=($(cat /proc/"${p}"/task/*/children 2>/dev/null))
-  fi
-done
+  done
+}
+
+# start_container NAME KEY EVENT ARGS...: run_in_container ARGS with ANTHROPIC_API_KEY=KEY, its
+# output in NAME.out and NAME.log of the case; waits for a log line "EVENT ...address=ADDR"; sets
+# RUN_PID.
+start_container() {
+  local name=$1 key=$2 event=$3
+  shift 3
+  ANTHROPIC_API_KEY="${key}" run_in_container "$@" >"${CASE_DIR}/${name}.out" \
+    2>"${CASE_DIR}/${name}.log" &
+  RUN_PID=$!
+  E2E_PIDS+=("${RUN_PID}")
+  wait_for_line "${CASE_DIR}/${name}.log" "${event} .*address=127\.0\.0\.1:[0-9]+" "${RUN_PID}" 20 \
+    "${name} in the rootfs"
+}
+
+# log_addr NAME EVENT FIELD: the first FIELD=127.0.0.1:PORT on an EVENT line of NAME.log.
+log_addr() {
+  sed -n "s/.*$2 .*$3=\(127\.0\.0\.1:[0-9]*\).*/\1/p" "${CASE_DIR}/$1.log" | head -n 1
+}
+
+# The image's CMD, with ports chosen at run time and debug logs (so the secret check sees all).
+start_container relay "${API_KEY}" ' listening' serve --config /etc/cc-relay/config.yaml \
+  --listen 127.0.0.1:0 --control-plane-listen 127.0.0.1:0 --control-plane-http-listen none \
+  --token-file /etc/cc-relay/token --log-level debug
+RELAY_LOG="${CASE_DIR}/relay.log"
+RELAY_URL="http://$(log_addr relay ' listening' address)"
+CP_ADDR="$(log_addr relay control_plane_listening address)"
+SERVE_RUN=${RUN_PID}
+PID="$(container_pid "${SERVE_RUN}")"
 [[ -n "${PID}" ]] || fail "cannot find the relay's process"
 expect_eq "executable" "$(readlink "/proc/${PID}/exe")" "${ROOTFS}/usr/local/bin/cc-relay"
 status="/proc/${PID}/status"
@@ -240,10 +263,15 @@ expect_eq "key the upstream saw" "$(jsq "${MOCK_REQUESTS}" 'rows[0].headers["x-a
   "${API_KEY}"
 pass "/health ok, a stream through, the upstream saw the key from the environment"
 
-# `podman exec`: the same namespaces, root and user.
+# exec_inside PID ARGS...: `podman exec`: the namespaces, root and user of the container of PID.
+exec_inside() {
+  local pid=$1
+  shift
+  nsenter --target "${pid}" --mount --pid --root --wd -S 65532 -G 65532 "$@"
+}
 ctl_inside() {
-  nsenter --target "${PID}" --mount --pid --root --wd -S 65532 -G 65532 \
-    /usr/local/bin/cc-relayctl --control-plane "${CP_ADDR}" --token-file /etc/cc-relay/token "$@"
+  exec_inside "${PID}" /usr/local/bin/cc-relayctl --control-plane "${CP_ADDR}" \
+    --token-file /etc/cc-relay/token "$@"
 }
 ctl_inside providers list >"${CASE_DIR}/ctl.out" 2>&1 || fail "cc-relayctl inside: $(cat "${CASE_DIR}/ctl.out")"
 grep -q anthropic "${CASE_DIR}/ctl.out" || fail "cc-relayctl providers list: $(cat "${CASE_DIR}/ctl.out")"
@@ -273,9 +301,53 @@ wait "${CURL_PID}" || fail "the stream in flight failed during the drain"
 grep -q '^event: message_stop' "${CASE_DIR}/drain-stream.out" ||
   fail "the stream in flight was cut by the drain"
 rc=0
-wait "${RUN_PID}" || rc=$?
+wait "${SERVE_RUN}" || rc=$?
 expect_eq "exit code after SIGTERM" "${rc}" 0
 E2E_PIDS=()
 expect_secrets_absent "${RELAY_LOG}" "${API_KEY}" "${TOKEN}"
 expect_secrets_absent "${CASE_DIR}/relay.out" "${API_KEY}" "${TOKEN}"
 pass "SIGTERM to PID 1: the stream in flight completed, exit 0; no secret in the logs"
+
+begin_case sidecar
+# deploy/kubernetes's two containers, each in its own "container" on this rootfs, their flags
+# as the manifests give them (ports chosen at run time, plaintext on loopback instead of TLS):
+# the control plane, and the data plane sidecar whose preStop hook runs cc-relayctl inside it.
+CONF="${CASE_DIR}/etc-cc-relay"
+mkdir -p "${CONF}"
+cp "${E2E_TMP}/serve/etc-cc-relay/config.yaml" "${E2E_TMP}/serve/etc-cc-relay/token" "${CONF}/"
+chown -R 65532:65532 "${CONF}"
+chmod 0755 "${CONF}"
+start_container control-plane "${API_KEY}" control_plane_listening control-plane \
+  --config=/etc/cc-relay/config.yaml --listen=127.0.0.1:0 --http-listen=none \
+  --token-file=/etc/cc-relay/token --state-file=/var/lib/cc-relay/state.json
+CP_ADDR="$(log_addr control-plane control_plane_listening address)"
+# No provider key in the sidecar's environment: keys arrive in snapshots.
+start_container data-plane "" data_plane_started data-plane --control-plane="${CP_ADDR}" \
+  --token-file=/etc/cc-relay/token --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
+  --admin-listen=127.0.0.1:0 --id=example-app-0 --label=app=example-app --workers=1
+DP_RUN=${RUN_PID}
+DP_ADMIN="$(log_addr data-plane data_plane_started admin_address)"
+METRICS="$(log_addr data-plane ' listening' metrics_address)"
+[[ -n "${METRICS}" ]] || fail "no metrics address in the data plane's log"
+# The startup probe: /health on the metrics port, 200 once the first snapshot is applied.
+code=""
+for _ in $(seq 100); do
+  code="$(curl -s -o "${CASE_DIR}/probe.out" -w '%{http_code}' "http://${METRICS}/health")"
+  [[ "${code}" == 200 ]] && break
+  sleep 0.1
+done
+expect_eq "sidecar /health on the metrics port" "${code}" 200
+DP_PID="$(container_pid "${DP_RUN}")"
+[[ -n "${DP_PID}" ]] || fail "cannot find the data plane's process"
+expect_eq "sidecar uid" "$(awk '/^Uid:/ {print $2}' "/proc/${DP_PID}/status")" 65532
+# The manifests' preStop hook, run inside the sidecar.
+exec_inside "${DP_PID}" /usr/local/bin/cc-relayctl dataplane drain --addr="${DP_ADMIN}" \
+  --token-file=/etc/cc-relay/token >"${CASE_DIR}/prestop.out" 2>&1 ||
+  fail "preStop (cc-relayctl dataplane drain) failed: $(cat "${CASE_DIR}/prestop.out")"
+rc=0
+wait "${DP_RUN}" || rc=$?
+expect_eq "sidecar exit code after the preStop drain" "${rc}" 0
+expect_secrets_absent "${CASE_DIR}/data-plane.log" "${API_KEY}" "${TOKEN}"
+expect_secrets_absent "${CASE_DIR}/control-plane.log" "${API_KEY}" "${TOKEN}"
+pass "control plane and sidecar from the manifests' flags: /health 200 on the metrics port," \
+  "preStop's cc-relayctl drain inside the sidecar, exit 0"
