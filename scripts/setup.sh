@@ -6,12 +6,12 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends \
-  build-essential cmake ninja-build ccache pkg-config git ca-certificates openssl curl \
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev \
-  libboost1.81-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev \
-  libncurses-dev libgtest-dev libgmock-dev libbenchmark-dev jq \
-  nginx-light wrk prometheus tmux procps util-linux linux-perf zlib1g-dev \
+# The build's packages are a list shared with the Containerfile's build stage.
+mapfile -t build_packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' \
+  deploy/container/build-packages.txt | grep -v '^$')
+apt-get install -y -qq --no-install-recommends "${build_packages[@]}" \
+  git openssl curl libgtest-dev libgmock-dev libbenchmark-dev jq \
+  nginx-light wrk prometheus tmux procps util-linux linux-perf \
   python3 python3-botocore python3-google-auth python3-grpcio python3-protobuf >/dev/null
 
 # kubectl renders deploy/kubernetes offline (`kubectl kustomize`) for its test. Debian's
