@@ -186,6 +186,18 @@ sleep 1.5
 proc_report start control-plane="${CP1_PID}" dp1="${DP1_PID}" dp2="${DP2_PID}" \
   upstream="${MOCK_PID}" load-client="${LOAD_PID}" plane-watch="${WATCH_PID}"
 
+# wait_exit PID SECONDS WHAT: waits until PID (a child of this shell) exits; sets EXIT_STATUS.
+wait_exit() {
+  local i
+  for ((i = 0; i < $2 * 20; ++i)); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -0 "$1" 2>/dev/null && fail "$3: still running after $2 s"
+  EXIT_STATUS=0
+  wait "$1" || EXIT_STATUS=$?
+}
+
 EVENTS=()  # "name start min_version" per event
 # converged_after T MIN: seconds from T to the first watch sample (taken after T) where the
 # control plane is at version >= MIN and dp1 and dp2 are connected and have applied that very
@@ -241,8 +253,8 @@ DRAIN_T="$(now)"
 in_ns "${NS_dp1}" "${CCR_RELAYCTL_BINARY}" dataplane drain --addr 127.0.0.1:9901 \
   --token-file "${TOKEN_FILE}" >"${CASE_DIR}/drain.out" 2>&1 ||
   fail "dataplane drain: $(cat "${CASE_DIR}/drain.out")"
-rc=0
-wait "${DP1_TPID}" || rc=$?
+wait_exit "${DP1_TPID}" 15 "dp1 after the drain"
+rc=${EXIT_STATUS}
 DRAINED_T="$(now)"
 expect_eq "dp1's exit status after the drain" "${rc}" 0
 sleep 1  # clients route around the missing data plane
@@ -256,8 +268,8 @@ event dp1_restart "${DP1_UP}" "${V3}"
 V4="$(cp_version)"
 KILL_T="$(now)"
 kill -KILL "${CP1_PID}"
-rc=0
-wait "${CP1_TPID}" || rc=$?
+wait_exit "${CP1_TPID}" 5 "the killed control plane"
+rc=${EXIT_STATUS}
 expect_eq "killed control plane's exit status" "${rc}" 137
 start_cp control-plane-restarted
 CP2_PID=${CP_PID}
@@ -302,6 +314,10 @@ for url in "${DP1_URL}" "${DP2_URL}"; do
   [[ "$(q "rows.filter((r) => r.url === '${url}' && r.t0 > ${STOP_T} - 2).length")" -ge 1 ]] ||
     fail "${url} served nothing in the last 2 s of the load"
 done
+# Only dp1's drain and restart moved requests: no attempt failed anywhere else or at other times.
+expect_q "requests moved to another data plane outside dp1's drain and restart" \
+  "rows.filter((r) => r.attempts.length && (r.attempts.some((a) => a.url !== '${DP1_URL}') ||
+    r.t0 < ${DRAIN_T} - 0.5 || r.t0 > ${DP1_UP} + 1)).map((r) => r.id).join(' ')" ""
 # Streams in flight on dp1 when it was told to drain finished there (counted ok above).
 drained_streams="$(q "rows.filter((r) => r.url === '${DP1_URL}' && r.t0 < ${DRAIN_T} && r.t1 > ${DRAIN_T}).length")"
 [[ "${drained_streams}" -ge 1 ]] || fail "no stream was in flight on dp1 when it was drained"
