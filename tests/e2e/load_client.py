@@ -19,9 +19,11 @@ before any byte of an answer came back ("unanswered": a data plane that drains c
 connections that are between requests; whether the upstream saw such an attempt is for the
 caller to check). A kept-alive connection is checked for a close by the peer before it is
 reused, and replaced if closed (nothing sent). Once a status line has arrived the attempt is the
-request's outcome, whatever happens next. A refused URL is skipped for 200 ms. The attempts are
-recorded as "attempts": [{"url", "outcome", "error"}]; "url" is the one that answered. Standard
-library only.
+request's outcome, whatever happens next (a 503 included). A URL that refused or did not answer
+is skipped for 200 ms, then taken back only once its GET /health says "ok" (as a load
+balancer's health check would: a restarted data plane listens at once but answers 503 until its
+first snapshot), probed again every 200 ms until then. The attempts are recorded as "attempts":
+[{"url", "outcome", "error"}]; "url" is the one that answered. Standard library only.
 """
 
 import argparse
@@ -103,6 +105,20 @@ def peer_closed(conn):
         return True
 
 
+def healthy(url):
+    """Whether the data plane at url answers GET /health with status "ok"."""
+    parsed = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=1)
+    try:
+        conn.request("GET", "/health")
+        resp = conn.getresponse()
+        return resp.status == 200 and json.loads(resp.read()).get("status") == "ok"
+    except (OSError, http.client.HTTPException, ValueError):
+        return False
+    finally:
+        conn.close()
+
+
 class Attempt(Exception):
     def __init__(self, outcome, error):
         super().__init__(error)
@@ -110,13 +126,18 @@ class Attempt(Exception):
         self.error = error
 
 
-def routed_request(conns, urls, down, stream, args, request_id, attempts):
+def routed_request(conns, urls, down, suspect, stream, args, request_id, attempts):
     """One request with --route-around; returns (url, status, key, model, ok, error)."""
     deadline = time.time() + 10
     while True:
         now = time.time()
         order = [u for u in urls if down.get(u, 0) <= now] or list(urls)
         for url in order:
+            if url in suspect:
+                if not healthy(url):
+                    down[url] = time.time() + 0.2
+                    continue
+                suspect.discard(url)
             conn = conns.get(url)
             if conn is not None and peer_closed(conn):
                 conn.close()
@@ -129,7 +150,6 @@ def routed_request(conns, urls, down, stream, args, request_id, attempts):
                         conn.connect()
                     except OSError as e:
                         conn.close()
-                        down[url] = time.time() + 0.2
                         raise Attempt("refused", f"{type(e).__name__}: {e}") from None
                     conns[url] = conn
                 try:
@@ -143,6 +163,8 @@ def routed_request(conns, urls, down, stream, args, request_id, attempts):
                     raise Attempt("unanswered", f"{type(e).__name__}: {e}") from None
             except Attempt as a:
                 attempts.append({"url": url, "outcome": a.outcome, "error": a.error})
+                down[url] = time.time() + 0.2
+                suspect.add(url)
                 continue
             try:
                 return (url,) + read_answer(resp, stream) + ("",)
@@ -159,7 +181,7 @@ def routed_request(conns, urls, down, stream, args, request_id, attempts):
 def worker(url, args, out, lock, index):
     parsed = urllib.parse.urlparse(url)
     conn = None
-    conns, down = {}, {}
+    conns, down, suspect = {}, {}, set()
     urls = [url] + [u for u in args.urls if u != url]
     n = 0
     deadline = time.time() + args.max_seconds
@@ -174,7 +196,7 @@ def worker(url, args, out, lock, index):
         try:
             if args.route_around:
                 served_by, status, key, model, ok, error = routed_request(
-                    conns, urls, down, stream, args, request_id, attempts)
+                    conns, urls, down, suspect, stream, args, request_id, attempts)
             else:
                 if conn is None:
                     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
