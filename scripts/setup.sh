@@ -25,6 +25,12 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends systemd >/dev/null
 fi
 
+# iproute2 (`ip netns`, veth, bridge) for tests/e2e/chaos_netns_test.sh, which puts the planes
+# on network namespaces of their own (as root; skipped otherwise). Minimal images lack it.
+if ! command -v ip >/dev/null 2>&1; then
+  apt-get install -y -qq --no-install-recommends iproute2 >/dev/null
+fi
+
 # Node.js and npm for the end-to-end tests with the real Claude Code CLI and SDK (npm registry).
 if ! command -v npm >/dev/null 2>&1; then
   apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
