@@ -116,7 +116,7 @@ absl::StatusOr<GrpcChannelFactory> MakeGrpcChannelFactory(const GrpcChannelOptio
     set_ms(GRPC_ARG_KEEPALIVE_TIME_MS, options.keepalive_time);
     set_ms(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, options.keepalive_timeout);
     set_ms(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, options.min_reconnect_backoff);
-    set_ms(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, options.min_reconnect_backoff);
+    set_ms(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, options.min_connect_timeout);
     set_ms(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, options.max_reconnect_backoff);
     if (options.max_receive_message_bytes > 0) {
       args.SetMaxReceiveMessageSize(options.max_receive_message_bytes);

@@ -39,8 +39,14 @@ struct GrpcChannelOptions {
   // Channel arguments; zero keeps gRPC's default.
   std::chrono::milliseconds keepalive_time{0};         // ping a connection this often
   std::chrono::milliseconds keepalive_timeout{0};      // and drop it when a ping is not answered
-  std::chrono::milliseconds min_reconnect_backoff{0};  // also the first reconnect delay
+  // The first reconnect delay (gRPC's initial backoff; it then grows 1.6x per attempt).
+  std::chrono::milliseconds min_reconnect_backoff{0};
   std::chrono::milliseconds max_reconnect_backoff{0};
+  // The least time a connection attempt (TCP, TLS, HTTP/2 SETTINGS) is given before it is
+  // abandoned (gRPC's MIN_CONNECT_TIMEOUT, set through GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: that
+  // argument is not a backoff). Zero keeps gRPC's 20 s. Never tie it to the reconnect delay: a
+  // 100 ms connect deadline never connects to a control plane 100 ms of handshake away.
+  std::chrono::milliseconds min_connect_timeout{0};
   int max_receive_message_bytes = 0;
   // Each channel gets its own subchannel (connection) instead of sharing the process-wide one.
   bool own_subchannel = false;

@@ -20,6 +20,11 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "gtest/gtest.h"
 #include <nlohmann/json.hpp>
 
@@ -847,6 +852,110 @@ TEST_F(DistributedTest, OneDataPlanes401KeepsTheOtherOffTheKey) {
     }
   }
   EXPECT_TRUE(found) << keys.dump();
+}
+
+// A TCP hop that holds every new connection `delay` before it connects it through to `target`
+// (a control plane far away, or a TLS handshake on a loaded host), then copies bytes both ways.
+class SlowHandshakeHop {
+ public:
+  SlowHandshakeHop(uint16_t target, milliseconds delay) : target_(target), delay_(delay) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int one = 1;
+    ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        ::listen(listener_, 16) != 0) {
+      return;
+    }
+    socklen_t len = sizeof(addr);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    accept_thread_ = std::thread([this] { AcceptLoop(); });
+  }
+  ~SlowHandshakeHop() {
+    stop_ = true;
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    accept_thread_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (int fd : fds_) {
+      ::shutdown(fd, SHUT_RDWR);
+    }
+    for (auto& t : pipes_) {
+      t.join();
+    }
+    for (int fd : fds_) {
+      ::close(fd);
+    }
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  void AcceptLoop() {
+    while (!stop_) {
+      const int client = ::accept(listener_, nullptr, nullptr);
+      if (client < 0) {
+        return;
+      }
+      std::this_thread::sleep_for(delay_);
+      const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(target_);
+      std::lock_guard<std::mutex> lock(mu_);
+      fds_.push_back(client);
+      fds_.push_back(server);
+      if (::connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+        ::shutdown(client, SHUT_RDWR);
+        continue;
+      }
+      pipes_.emplace_back([client, server] { Copy(client, server); });
+      pipes_.emplace_back([client, server] { Copy(server, client); });
+    }
+  }
+  static void Copy(int from, int to) {
+    char buf[16384];
+    for (;;) {
+      const ssize_t n = ::read(from, buf, sizeof(buf));
+      if (n <= 0 || ::write(to, buf, static_cast<size_t>(n)) != n) {
+        ::shutdown(to, SHUT_RDWR);
+        ::shutdown(from, SHUT_RDWR);
+        return;
+      }
+    }
+  }
+
+  uint16_t target_;
+  milliseconds delay_;
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread accept_thread_;
+  std::mutex mu_;
+  std::vector<int> fds_;
+  std::vector<std::thread> pipes_;
+};
+
+// The data plane gives a connection to its control plane time to complete: a handshake slower
+// than the 100 ms reconnect delay (here 400 ms before the control plane even sees the TCP
+// connection) still connects. gRPC takes its connect deadline from the same channel argument as
+// the minimum backoff, so tying the two made every attempt time out after 100 ms, forever.
+TEST_F(DistributedTest, ADataPlaneConnectsThroughAHandshakeSlowerThanItsReconnectDelay) {
+  FakeUpstream fake;
+  WriteConfig(OneProviderConfig(fake, {"sk-test-slow-hop"}).ToYaml());
+  ASSERT_NO_FATAL_FAILURE(StartControlPlane());
+  SlowHandshakeHop hop(static_cast<uint16_t>(std::stoi(cp_port_)), milliseconds(400));
+  ASSERT_NE(hop.port(), 0);
+  const std::string direct = cp_addr_;
+  cp_addr_ = "127.0.0.1:" + std::to_string(hop.port());
+  DataPlaneProc& dp = StartDataPlane("dp-far");
+  cp_addr_ = direct;
+  ASSERT_TRUE(dp.proc->WaitForLog("snapshot_applied version=", kSyncTimeout));
+  const HttpResponse r = Fetch(dp.port, "POST", "/v1/messages", ClientHeaders(), MessageBody());
+  EXPECT_EQ(r.status, 200) << r.error << r.body;
 }
 
 }  // namespace
