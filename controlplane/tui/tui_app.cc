@@ -93,6 +93,7 @@ class TuiApp {
   bool dirty_ = true;                         // guarded by mu_
   bool stopping_ = false;                     // guarded by mu_
   grpc::ClientContext* watch_ctx_ = nullptr;  // guarded by mu_
+  grpc::ClientContext* ranking_ctx_ = nullptr;  // guarded by mu_
 };
 
 void TuiApp::WatchLoop() {
@@ -151,8 +152,19 @@ void TuiApp::RankingLoop() {
     }
     ccrelay::v1::RouteExplanation e;
     auto ctx = Context(/*streaming=*/false);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        return;
+      }
+      ranking_ctx_ = ctx.get();
+    }
     const grpc::Status s = stub_->ExplainRoute(ctx.get(), req, &e);
     std::unique_lock<std::mutex> lock(mu_);
+    ranking_ctx_ = nullptr;
+    if (stopping_) {
+      return;
+    }
     if (s.ok()) {
       dashboard_.OnRanking(std::move(e));
     } else {
@@ -300,6 +312,9 @@ void TuiApp::Run() {
     stopping_ = true;
     if (watch_ctx_ != nullptr) {
       watch_ctx_->TryCancel();
+    }
+    if (ranking_ctx_ != nullptr) {
+      ranking_ctx_->TryCancel();
     }
   }
   cv_.notify_all();
