@@ -148,6 +148,10 @@ class ControlPlaneImpl final : public ControlPlane {
     return cache_.Current();
   }
   absl::Status Reload() override { return store_->Reload(); }
+  void SetLocalExplainer(const std::string& data_plane_id,
+                         ManagementService::LocalExplainer explainer) override {
+    management_->SetLocalExplainer(data_plane_id, std::move(explainer));
+  }
   void Shutdown() override;
 
  private:
@@ -304,6 +308,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   md.env = env;
   md.checks = cp->health_.get();
   md.minted_keys = cp->minted_keys_.get();
+  md.admin_token = cp->token_;
   cp->management_ = std::make_unique<ManagementService>(std::move(md));
 
   // The HTTP listener is bound before the gRPC server starts, so that a failure leaves no

@@ -6,6 +6,8 @@
 
 #include "absl/status/statusor.h"
 
+#include "controlplane/management/management_service.h"
+
 namespace grpc {
 class Channel;
 }
@@ -68,6 +70,11 @@ class ControlPlane {
   // Reload the config file now (SIGHUP, cc-relayctl config reload). An invalid file is
   // rejected whole; the running config stays.
   virtual absl::Status Reload() = 0;
+  // Registers the data plane that runs in this process (`serve`) under its id, so that route
+  // explain for it does not go through the network; an empty function removes it (before the
+  // data plane is destroyed).
+  virtual void SetLocalExplainer(const std::string& data_plane_id,
+                                 ManagementService::LocalExplainer explainer) = 0;
   // Stops the gRPC server (data planes keep serving their last snapshot) and the watcher.
   virtual void Shutdown() = 0;
 };

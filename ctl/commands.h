@@ -33,6 +33,7 @@ int RunDataPlanes(const Invocation& inv);
 int RunStats(const Invocation& inv);
 int RunConfig(const Invocation& inv);
 int RunDataPlane(const Invocation& inv);
+int RunRoute(const Invocation& inv);
 
 // Prints "error: <message>" and `help` to stderr; returns kExitUsage.
 int UsageError(std::string_view message, std::string_view help);

@@ -26,6 +26,7 @@ Commands:
   stats [--watch]                       Request, token and error totals
   config validate|reload|show|status    The control plane's configuration
   dataplane status|drain --addr ADDR    One data plane's admin API
+  route explain --model M|--file F      Where a request would be routed, and why
 
 Global flags:
   --control-plane ADDR   Control plane gRPC address (default 127.0.0.1:8788)
@@ -93,6 +94,9 @@ int main(int argc, char** argv) {
   }
   if (noun == "dataplane") {
     return ccrelay::ctl::RunDataPlane(inv);
+  }
+  if (noun == "route") {
+    return ccrelay::ctl::RunRoute(inv);
   }
   if (noun == "version") {
     std::printf("cc-relayctl %s\n", CCR_VERSION);

@@ -270,7 +270,8 @@ int RunServeCommand(const std::vector<std::string_view>& args) {
     // The control plane accepted the file already; the in-process stream presents it too.
     o.subscription.token = common::ReadTokenFile(f.token_file).value_or("");
   }
-  o.subscription.id = StrCat("serve-", static_cast<int64_t>(getpid()));
+  const std::string id = StrCat("serve-", static_cast<int64_t>(getpid()));
+  o.subscription.id = id;
   o.subscription.control_plane = "in-process";
   o.channel_factory = [plane] { return plane->InProcessChannel(); };
   o.admin_listen = f.admin_listen;
@@ -290,10 +291,16 @@ int RunServeCommand(const std::vector<std::string_view>& args) {
     plane->Shutdown();
     return 1;
   }
+  // cc-relayctl route explain for this data plane is answered in process.
+  plane->SetLocalExplainer(id, [data_plane = dp->get()](const ccrelay::v1::ExplainRouteRequest& r,
+                                                        ccrelay::v1::RouteExplanation* out) {
+    return data_plane->ExplainRoute(r, out);
+  });
   (*dp)->Run([plane] {
     CCR_LOG(kInfo, "reload_requested", F("signal", "SIGHUP"));
     (void)plane->Reload();  // a rejected file is logged by the control plane
   });
+  plane->SetLocalExplainer(id, nullptr);
   dp->reset();
   plane->Shutdown();
   return 0;

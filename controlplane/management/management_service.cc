@@ -1,11 +1,14 @@
 #include "controlplane/management/management_service.h"
 
 #include <algorithm>
+#include <chrono>
+#include <map>
 #include <optional>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
+#include "proto/admin.grpc.pb.h"
 #include "proto/management.grpc.pb.h"
 
 #include "controlplane/credentials/minted_keys.h"
@@ -47,6 +50,10 @@ void FillConfigError(const ConfigError& e, v1::ConfigError* out) {
   out->set_key_path(e.key_path);
   out->set_message(e.message);
 }
+
+// Longest a forwarded route explain waits for the data plane (less when the caller's deadline
+// is nearer).
+constexpr std::chrono::seconds kExplainDeadline{5};
 
 constexpr uint32_t kDefaultWatchIntervalMs = 1000;
 constexpr uint32_t kMinWatchIntervalMs = 100;
@@ -183,6 +190,56 @@ class ManagementService::Impl final : public v1::Management::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ExplainRoute(grpc::ServerContext* ctx,
+                            const v1::ExplainRouteViaControlPlaneRequest* req,
+                            v1::RouteExplanation* resp) override {
+    if (auto st = Authorize(*ctx); !st.ok()) {
+      return st;
+    }
+    v1::DataPlaneInfo target;
+    if (grpc::Status st = PickDataPlane(req->data_plane_id(), &target); !st.ok()) {
+      return st;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = local_.find(target.id());
+      if (it != local_.end()) {
+        // The data plane of this process (`serve`); it stays registered until it is gone.
+        return ToGrpc(it->second(req->request(), resp));
+      }
+    }
+    if (target.admin_address().empty()) {
+      return {grpc::StatusCode::FAILED_PRECONDITION,
+              StrCat("data plane ", target.id(), " has no admin API (--admin-listen none)")};
+    }
+    // The admin API is plaintext gRPC; a data plane listening beyond loopback requires the
+    // token, which is the one it syncs with (the control plane's).
+    auto channel =
+        grpc::CreateChannel(target.admin_address(), grpc::InsecureChannelCredentials());
+    auto stub = v1::DataPlaneAdmin::NewStub(channel);
+    grpc::ClientContext call;
+    const auto deadline = std::chrono::system_clock::now() + kExplainDeadline;
+    call.set_deadline(std::min(deadline, ctx->deadline()));
+    if (!d_.admin_token.empty()) {
+      call.AddMetadata("authorization", StrCat("Bearer ", d_.admin_token));
+    }
+    const grpc::Status st = stub->ExplainRoute(&call, req->request(), resp);
+    if (!st.ok()) {
+      return {st.error_code(), StrCat("data plane ", target.id(), " (admin API ",
+                                      target.admin_address(), "): ", st.error_message())};
+    }
+    return grpc::Status::OK;
+  }
+
+  void SetLocalExplainer(const std::string& id, LocalExplainer explainer) {
+    absl::MutexLock lock(&mu_);
+    if (explainer) {
+      local_[id] = std::move(explainer);
+    } else {
+      local_.erase(id);
+    }
+  }
+
   grpc::Status GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest*,
                         v1::StatsSnapshot* resp) override {
     if (auto st = Authorize(*ctx); !st.ok()) {
@@ -299,6 +356,41 @@ class ManagementService::Impl final : public v1::Management::Service {
     return {grpc::StatusCode::NOT_FOUND, StrCat("no provider \"", name, "\"")};
   }
 
+  // The data plane `id` names, or, for "", the only one connected.
+  grpc::Status PickDataPlane(const std::string& id, v1::DataPlaneInfo* out) {
+    std::vector<v1::DataPlaneInfo> connected;
+    for (v1::DataPlaneInfo& dp : d_.registry->List(d_.clock->UnixMillis())) {
+      if (!id.empty() && dp.id() == id) {
+        if (!dp.connected()) {
+          return {grpc::StatusCode::UNAVAILABLE,
+                  StrCat("data plane ", id, " is not connected to the control plane")};
+        }
+        *out = std::move(dp);
+        return grpc::Status::OK;
+      }
+      if (dp.connected()) {
+        connected.push_back(std::move(dp));
+      }
+    }
+    if (!id.empty()) {
+      return {grpc::StatusCode::NOT_FOUND, StrCat("no data plane \"", id, "\"")};
+    }
+    if (connected.empty()) {
+      return {grpc::StatusCode::FAILED_PRECONDITION, "no data plane is connected"};
+    }
+    if (connected.size() > 1) {
+      std::string ids;
+      for (const v1::DataPlaneInfo& dp : connected) {
+        common::StrAppend(&ids, ids.empty() ? "" : ", ", dp.id());
+      }
+      return {grpc::StatusCode::INVALID_ARGUMENT,
+              StrCat(connected.size(), " data planes are connected (", ids,
+                     "): name one (--data-plane ID)")};
+    }
+    *out = std::move(connected.front());
+    return grpc::Status::OK;
+  }
+
   grpc::Status FindKey(const std::string& provider, const std::string& fingerprint,
                        v1::KeyInfo* out) {
     v1::ProviderInfo p;
@@ -346,6 +438,7 @@ class ManagementService::Impl final : public v1::Management::Service {
   Deps d_;
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, LocalExplainer> local_ ABSL_GUARDED_BY(mu_);
 };
 
 ManagementService::ManagementService(Deps deps) : impl_(std::make_unique<Impl>(std::move(deps))) {}
@@ -354,5 +447,9 @@ ManagementService::~ManagementService() = default;
 grpc::Service* ManagementService::service() { return impl_.get(); }
 
 void ManagementService::Shutdown() { impl_->Shutdown(); }
+
+void ManagementService::SetLocalExplainer(const std::string& id, LocalExplainer explainer) {
+  impl_->SetLocalExplainer(id, std::move(explainer));
+}
 
 }  // namespace ccrelay::controlplane

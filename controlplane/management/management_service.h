@@ -1,6 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string>
+
+#include "absl/status/status.h"
 
 #include "controlplane/config/env_expand.h"
 
@@ -11,6 +15,11 @@ class Service;
 namespace ccrelay::common {
 class Clock;
 }
+
+namespace ccrelay::v1 {
+class ExplainRouteRequest;
+class RouteExplanation;
+}  // namespace ccrelay::v1
 
 namespace ccrelay::controlplane {
 
@@ -43,11 +52,19 @@ class ManagementService {
     const HealthChecker* checks = nullptr;  // active health checks, shown with providers/keys
     // Minted credentials of providers without keys, shown with providers (may be null).
     const credentials::MintedKeys* minted_keys = nullptr;
+    // The shared token, presented to data planes' admin APIs when ExplainRoute is forwarded
+    // (a data plane's admin API takes the token it syncs with). "" = none. Never logged.
+    std::string admin_token;
   };
+  // A data plane in this process (`serve`): route explain calls it directly.
+  using LocalExplainer = std::function<absl::Status(const ccrelay::v1::ExplainRouteRequest&,
+                                                    ccrelay::v1::RouteExplanation*)>;
   explicit ManagementService(Deps deps);
   ~ManagementService();
 
   grpc::Service* service();
+  // Registers (or, with an empty function, removes) the in-process data plane `id`.
+  void SetLocalExplainer(const std::string& id, LocalExplainer explainer);
   // Ends WatchStats streams (within moments) and refuses new ones.
   void Shutdown();
 

@@ -24,7 +24,9 @@ constexpr std::string_view kHelpText[] = {
     "  d          disable the selected provider",
     "  r          reload the control plane's config file",
     "",
-    "Providers: health, requests, mean time to first byte, error rate, keys.",
+    "Providers: health, place in the strategy's ranking with the figure it",
+    "ranks by (for the model requested last), requests, mean time to first",
+    "byte, error rate, keys.",
     "Keys of the selected provider: state, requests per minute and tokens per",
     "minute used over the last minute against their limits (- = no limit).",
     "Recent requests: most recent first, with the time to first token.",
@@ -177,6 +179,65 @@ std::string FormatCount(double n) {
     std::snprintf(buf, sizeof buf, "%.1fM", n / 1000000);
   }
   return buf;
+}
+
+std::string RankFigure(const ccrelay::v1::RouteCandidate& c) {
+  char buf[32];
+  if (c.expected_cost_usd() >= 0) {
+    const double usd = c.expected_cost_usd();
+    std::snprintf(buf, sizeof buf, usd < 0.01 ? "$%.4f" : usd < 1 ? "$%.3f" : "$%.2f", usd);
+    return buf;
+  }
+  if (c.ttft_ms() >= 0) {
+    return FormatLatency(std::max(1.0, c.ttft_ms()));
+  }
+  if (c.in_flight() >= 0) {
+    return StrCat(c.in_flight(), " busy");
+  }
+  if (c.score() >= 0) {
+    std::snprintf(buf, sizeof buf, "s%.3g", c.score());
+    return buf;
+  }
+  return "";
+}
+
+void Dashboard::OnRanking(ccrelay::v1::RouteExplanation ranking) {
+  ranking_ = std::move(ranking);
+  ranking_error_.clear();
+}
+
+void Dashboard::OnRankingUnavailable(std::string why) {
+  ranking_.reset();
+  ranking_error_ = std::move(why);
+}
+
+std::string Dashboard::RankingModel() const {
+  if (snapshot_.has_value() && snapshot_->recent_size() > 0 &&
+      !snapshot_->recent(0).model().empty()) {
+    return snapshot_->recent(0).model();
+  }
+  return std::string(kDefaultRankingModel);
+}
+
+std::string Dashboard::RankingDataPlane() const {
+  if (snapshot_.has_value() && snapshot_->data_planes_size() > 1) {
+    return snapshot_->data_planes(0).data_plane();
+  }
+  return "";
+}
+
+std::string Dashboard::RankCell(const std::string& name) const {
+  if (!ranking_.has_value()) {
+    return "";
+  }
+  for (int i = 0; i < ranking_->ranked_size(); ++i) {
+    const auto& c = ranking_->ranked(i);
+    if (c.name() == name) {
+      const std::string figure = RankFigure(c);
+      return figure.empty() ? StrCat("#", i + 1) : StrCat("#", i + 1, " ", figure);
+    }
+  }
+  return "-";
 }
 
 Dashboard::Dashboard(std::string address, bool unicode)
@@ -369,7 +430,14 @@ std::vector<std::string> Dashboard::RenderBody(int width, int rows) const {
   const int key_rows = std::min(std::max(1, n_keys), std::max(1, (content - prov_rows) / 2));
   const int recent_rows = std::max(0, content - prov_rows - key_rows);
 
-  push(StrCat(" Providers (", n_providers, ")"));
+  std::string ranking_title;
+  if (ranking_.has_value()) {
+    ranking_title = StrCat("   ranking by ", ranking_->strategy(), " for ", ranking_->model(),
+                           ranking_->rule().empty() ? "" : StrCat(" (rule ", ranking_->rule(), ")"));
+  } else if (!ranking_error_.empty()) {
+    ranking_title = StrCat("   ranking: ", ranking_error_);
+  }
+  push(StrCat(" Providers (", n_providers, ")", ranking_title));
   if (n_providers == 0) {
     push("   (none configured)");
   } else {
@@ -378,16 +446,29 @@ std::vector<std::string> Dashboard::RenderBody(int width, int rows) const {
     if (sel >= prov_rows) {
       first = sel - prov_rows + 1;
     }
+    // Names and ranks whole: columns sized from the content; a name is cut (to no less than 8
+    // columns) only when the terminal is too narrow for the rest of the line.
+    int name_cols = 8;
+    int rank_cols = 0;
+    for (int i = 0; i < n_providers; ++i) {
+      name_cols = std::max(name_cols, ColumnsOf(snap.providers(i).name()));
+      rank_cols = std::max(rank_cols, ColumnsOf(RankCell(snap.providers(i).name())));
+    }
     for (int i = first; i < n_providers && i < first + prov_rows; ++i) {
       const auto& p = snap.providers(i);
       const bool healthy = p.enabled() && p.health() == "healthy";
       const std::string_view glyph = unicode_ ? (healthy ? "●" : "○") : (healthy ? "*" : "o");
       const std::string keys =
           p.keys_size() == 1 ? std::string("[1 key]") : StrCat("[", p.keys_size(), " keys]");
-      push(StrCat(i == sel ? ">" : " ", " ", glyph, " ", Pad(p.name(), 16), " ",
-                  Pad(HealthWord(p), 9), " ", RightAlign(GroupThousands(p.requests()), 7),
-                  " req  avg ", Pad(FormatLatency(p.avg_latency_ms()), 6), " err ",
-                  RightAlign(ErrorRate(p.errors(), p.requests()), 6), "  ", keys));
+      const std::string rest =
+          StrCat(" ", Pad(HealthWord(p), 9), rank_cols > 0 ? " " : "",
+                 Pad(RankCell(p.name()), rank_cols), " ",
+                 RightAlign(GroupThousands(p.requests()), 7), " req  avg ",
+                 Pad(FormatLatency(p.avg_latency_ms()), 6), " err ",
+                 RightAlign(ErrorRate(p.errors(), p.requests()), 6), "  ", keys);
+      const int fit = std::max(8, width - 4 - ColumnsOf(rest));
+      push(StrCat(i == sel ? ">" : " ", " ", glyph, " ", Pad(p.name(), std::min(name_cols, fit)),
+                  rest));
     }
   }
   pad_to(1 + prov_rows);

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/admin.pb.h"
 #include "proto/management.pb.h"
 
 namespace ccrelay::controlplane::tui {
@@ -39,6 +40,15 @@ class Dashboard {
   // The stream failed (or never connected); `error` is a short reason. Keeps the last snapshot
   // (shown as stale) until the next one arrives.
   void OnDisconnected(std::string error);
+  // The strategy's current ranking: a data plane's route explain of a reference request (the
+  // model most recently requested, else kDefaultRankingModel), refreshed every few seconds.
+  void OnRanking(ccrelay::v1::RouteExplanation ranking);
+  // The last ranking could not be had (no data plane, an older one): why, shown in its place.
+  void OnRankingUnavailable(std::string why);
+  // The reference request's model: the most recent request's, else kDefaultRankingModel.
+  std::string RankingModel() const;
+  // The data plane to ask: "" (the only one connected) unless the stats name several.
+  std::string RankingDataPlane() const;
   // A line at the bottom (the result of e/d/r), replaced by the next one.
   void SetStatus(std::string status) { status_ = std::move(status); }
 
@@ -59,8 +69,13 @@ class Dashboard {
   std::vector<std::string> RenderBody(int width, int rows) const;
   std::vector<std::string> RenderHelp(int width, int rows) const;
 
+  // The ranking column of provider `name`: "#2 $0.0031" ("-" when not ranked).
+  std::string RankCell(const std::string& name) const;
+
   std::string address_;
   bool unicode_;
+  std::optional<ccrelay::v1::RouteExplanation> ranking_;
+  std::string ranking_error_;
   std::optional<ccrelay::v1::StatsSnapshot> snapshot_;
   bool connected_ = false;
   bool ever_connected_ = false;
@@ -70,7 +85,13 @@ class Dashboard {
   std::string status_;
 };
 
+// The reference request's model before any request was seen: Claude Code's default main model.
+inline constexpr std::string_view kDefaultRankingModel = "claude-sonnet-4-5";
+
 // Helpers, exposed for tests.
+// The figure a strategy ranked a provider by, shortest form: expected cost ("$0.0031"), time to
+// first token ("850ms"), attempts in flight ("3 busy"), score ("s0.42"); "" when none is set.
+std::string RankFigure(const ccrelay::v1::RouteCandidate& c);
 // "1,247".
 std::string GroupThousands(uint64_t n);
 // "234ms", "1.2s".

@@ -38,6 +38,8 @@ std::atomic<bool> g_stop_signal{false};
 void OnStopSignal(int) { g_stop_signal.store(true); }
 
 constexpr auto kRpcTimeout = std::chrono::seconds(5);
+// How often the strategy's ranking is asked for (a route explain of the reference request).
+constexpr auto kRankingInterval = std::chrono::seconds(3);
 
 std::string ShortError(const grpc::Status& s) {
   std::string msg = s.error_message();
@@ -78,6 +80,7 @@ class TuiApp {
   }
 
   void WatchLoop();
+  void RankingLoop();
   void Perform(Action action);
   void Draw();
 
@@ -90,6 +93,7 @@ class TuiApp {
   bool dirty_ = true;                         // guarded by mu_
   bool stopping_ = false;                     // guarded by mu_
   grpc::ClientContext* watch_ctx_ = nullptr;  // guarded by mu_
+  grpc::ClientContext* ranking_ctx_ = nullptr;  // guarded by mu_
 };
 
 void TuiApp::WatchLoop() {
@@ -130,6 +134,46 @@ void TuiApp::WatchLoop() {
     if (stopping_) {
       return;
     }
+  }
+}
+
+// Every few seconds: a connected data plane's route explain of the reference request (the model
+// requested last, else Claude Code's default main model), for the providers' ranking column.
+void TuiApp::RankingLoop() {
+  for (;;) {
+    ccrelay::v1::ExplainRouteViaControlPlaneRequest req;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stopping_) {
+        return;
+      }
+      req.set_data_plane_id(dashboard_.RankingDataPlane());
+      req.mutable_request()->set_model(dashboard_.RankingModel());
+    }
+    ccrelay::v1::RouteExplanation e;
+    auto ctx = Context(/*streaming=*/false);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) {
+        return;
+      }
+      ranking_ctx_ = ctx.get();
+    }
+    const grpc::Status s = stub_->ExplainRoute(ctx.get(), req, &e);
+    std::unique_lock<std::mutex> lock(mu_);
+    ranking_ctx_ = nullptr;
+    if (stopping_) {
+      return;
+    }
+    if (s.ok()) {
+      dashboard_.OnRanking(std::move(e));
+    } else {
+      dashboard_.OnRankingUnavailable(s.error_code() == grpc::StatusCode::UNIMPLEMENTED
+                                          ? std::string("not offered by this control plane")
+                                          : s.error_message());
+    }
+    dirty_ = true;
+    cv_.wait_for(lock, kRankingInterval, [this] { return stopping_; });
   }
 }
 
@@ -217,6 +261,7 @@ void TuiApp::Draw() {
 
 void TuiApp::Run() {
   std::thread watcher([this] { WatchLoop(); });
+  std::thread ranker([this] { RankingLoop(); });
   for (;;) {
     if (g_stop_signal.load()) {
       break;
@@ -268,9 +313,13 @@ void TuiApp::Run() {
     if (watch_ctx_ != nullptr) {
       watch_ctx_->TryCancel();
     }
+    if (ranking_ctx_ != nullptr) {
+      ranking_ctx_->TryCancel();
+    }
   }
   cv_.notify_all();
   watcher.join();
+  ranker.join();
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ class AdminService final : public v1::DataPlaneAdmin::CallbackService {
 
   // The generated bases also declare the synchronous overloads; keep them visible.
   using v1::DataPlaneAdmin::CallbackService::Drain;
+  using v1::DataPlaneAdmin::CallbackService::ExplainRoute;
   using v1::DataPlaneAdmin::CallbackService::GetState;
 
   // v1::DataPlaneAdmin::CallbackService
@@ -66,6 +67,21 @@ class AdminService final : public v1::DataPlaneAdmin::CallbackService {
     CCR_LOG(kInfo, "drain_requested", common::Q("peer", ctx->peer()));
     response->set_open_connections(backend_.StartDrain());
     reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* ExplainRoute(grpc::CallbackServerContext* ctx,
+                                         const v1::ExplainRouteRequest* request,
+                                         v1::RouteExplanation* response) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    if (!Authorized(*ctx, token_)) {
+      reactor->Finish(Unauthenticated());
+      return reactor;
+    }
+    const absl::Status st = backend_.ExplainRoute(*request, response);
+    reactor->Finish(st.ok() ? grpc::Status::OK
+                            : grpc::Status(static_cast<grpc::StatusCode>(st.code()),
+                                           std::string(st.message())));
     return reactor;
   }
 

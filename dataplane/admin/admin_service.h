@@ -8,7 +8,9 @@
 
 namespace ccrelay::v1 {
 class DataPlaneState;
-}
+class ExplainRouteRequest;
+class RouteExplanation;
+}  // namespace ccrelay::v1
 
 namespace ccrelay::admin {
 
@@ -21,9 +23,13 @@ class AdminBackend {
   // Starts a graceful drain (stop accepting, let responses finish, exit); returns the number of
   // open client connections at that moment.
   virtual int64_t StartDrain() = 0;
+  // Routes `request` against the live table and key state without sending or reserving
+  // anything (see route_explain.h). InvalidArgument for a bad request.
+  virtual absl::Status ExplainRoute(const ccrelay::v1::ExplainRouteRequest& request,
+                                    ccrelay::v1::RouteExplanation* out) = 0;
 };
 
-// The DataPlaneAdmin gRPC service (GetState, Drain) on its own listener.
+// The DataPlaneAdmin gRPC service (GetState, Drain, ExplainRoute) on its own listener.
 class AdminServer {
  public:
   struct Options {

@@ -36,12 +36,6 @@ std::string_view HeaderValue(const Fields& fields, std::string_view name) {
   return it == fields.end() ? std::string_view() : std::string_view(it->value());
 }
 
-// Input tokens of a request before the upstream counts them: about 4 bytes of JSON per token
-// (what Anthropic suggests for English text). Base64 images and JSON punctuation make it an
-// overestimate, which errs on the safe side; the real count replaces it as soon as the answer
-// reports usage (message_start, or the body's usage).
-int64_t EstimateInputTokens(size_t body_bytes) { return static_cast<int64_t>(body_bytes / 4); }
-
 }  // namespace
 
 WorkerContext::WorkerContext(asio::io_context& io) : ioc(io), pool(io), resolver(io) {
@@ -89,7 +83,7 @@ void Exchange::Start() {
   routing::RouteRequest route;
   route.model = p_.info.model;
   route.count_tokens = p_.count_tokens;
-  route.input_tokens = EstimateInputTokens(body.size());
+  route.input_tokens = routing::EstimateInputTokens(body.size());
   route.max_tokens = p_.info.max_tokens;
   route.thinking = p_.info.thinking;
   route.images = table_.route_needs_images && http::BodyHasImage(body);

@@ -23,6 +23,26 @@ std::chrono::milliseconds OverloadBackoff() {
   return std::chrono::milliseconds(ms(rng));
 }
 
+using KeyOrder = absl::InlinedVector<int, 8>;
+
+// Keys of `prov` in preference order: `prefer_key`, then along the weighted wheel from `cursor`.
+void OrderKeys(const ProviderEntry& prov, int prefer_key, uint64_t cursor, KeyOrder* order) {
+  const size_t nkeys = prov.keys.size();
+  absl::InlinedVector<bool, 16> seen(nkeys, false);
+  if (prefer_key >= 0 && static_cast<size_t>(prefer_key) < nkeys) {
+    order->push_back(prefer_key);
+    seen[static_cast<size_t>(prefer_key)] = true;
+  }
+  const size_t wheel = prov.key_wheel.size();
+  for (size_t i = 0; i < wheel && order->size() < nkeys; ++i) {
+    const uint32_t k = prov.key_wheel[(cursor + i) % wheel];
+    if (!seen[k]) {
+      seen[k] = true;
+      order->push_back(static_cast<int>(k));
+    }
+  }
+}
+
 void Release(state::CircuitBreaker& breaker, Admission admission) {
   if (admission == Admission::kProbe) {
     breaker.ReleaseProbe();
@@ -212,23 +232,10 @@ bool CandidatePicker::TryProvider(uint32_t p, bool skip_tried, int prefer_key, c
     return true;
   }
 
-  // Keys in preference order: `prefer_key`, then along the weighted wheel from the cursor.
   const size_t nkeys = prov.keys.size();
-  absl::InlinedVector<int, 8> order;
-  absl::InlinedVector<bool, 16> seen(nkeys, false);
-  if (prefer_key >= 0 && static_cast<size_t>(prefer_key) < nkeys) {
-    order.push_back(prefer_key);
-    seen[static_cast<size_t>(prefer_key)] = true;
-  }
-  const uint64_t cursor = prov.state->key_cursor.fetch_add(1, std::memory_order_relaxed);
-  const size_t wheel = prov.key_wheel.size();
-  for (size_t i = 0; i < wheel && order.size() < nkeys; ++i) {
-    const uint32_t k = prov.key_wheel[(cursor + i) % wheel];
-    if (!seen[k]) {
-      seen[k] = true;
-      order.push_back(static_cast<int>(k));
-    }
-  }
+  KeyOrder order;
+  OrderKeys(prov, prefer_key, prov.state->key_cursor.fetch_add(1, std::memory_order_relaxed),
+            &order);
 
   uint32_t available = 0;
   absl::InlinedVector<int, 8> ok_keys;
@@ -454,6 +461,103 @@ void CandidatePicker::SyncUsage(const Candidate& c, const http::Usage& usage) {
     key.ChargeOutput(usage.output_tokens - charged_output_, now);
     charged_output_ = usage.output_tokens;
   }
+}
+
+void PeekFirst(const RoutingTable& table, std::span<const uint32_t> ranked,
+               const state::RequestCost& cost, common::MonoTime now,
+               std::vector<ProviderPeek>* providers, FirstPeek* first) {
+  // The same walk as First() without affinity: the first key with headroom (kOk before kLow in
+  // each provider) of the first provider that has one; else the set-aside candidates, those set
+  // aside only by the health check first, then the least recently opened breaker.
+  struct Forced {
+    uint32_t provider;
+    int key;
+    common::MonoTime opened_at;
+  };
+  std::vector<Forced> forced;
+  bool saw_limited = false;
+  bool saw_disabled = false;
+  bool saw_expired = false;
+  *first = FirstPeek{};
+  providers->clear();
+  for (uint32_t p : ranked) {
+    const ProviderEntry& prov = table.providers[p];
+    const state::CircuitBreaker& pbreaker = prov.state->breaker;
+    ProviderPeek& peek = providers->emplace_back();
+    peek.provider = p;
+    peek.breaker_admits = pbreaker.WouldAdmit(table.provider_breaker, now);
+    const common::MonoTime popened = peek.breaker_admits ? common::MonoTime{} : pbreaker.opened_at();
+    if (prov.passthrough()) {
+      if (!peek.breaker_admits || prov.check_failed()) {
+        forced.push_back(Forced{p, -1, popened});
+      } else if (!first->found) {
+        first->found = true;
+        first->provider = p;
+      }
+      continue;
+    }
+    KeyOrder order;
+    OrderKeys(prov, -1, prov.state->key_cursor.load(std::memory_order_relaxed), &order);
+    int ok_key = -1;
+    int low_key = -1;
+    for (int k : order) {
+      const KeyEntry& key = prov.keys[static_cast<size_t>(k)];
+      KeyPeek& kp = peek.keys.emplace_back();
+      kp.key = k;
+      kp.expired = key.expired(now);
+      kp.check = key.state->Check(cost, now);
+      kp.breaker_admits = key.state->breaker().WouldAdmit(table.key_breaker, now);
+      if (kp.expired) {
+        saw_expired = true;
+        continue;
+      }
+      if (kp.check.verdict == Verdict::kDisabled) {
+        saw_disabled = true;
+        continue;
+      }
+      if (kp.check.verdict == Verdict::kLimited) {
+        if (!saw_limited || kp.check.available_at < first->retry_at) {
+          first->retry_at = kp.check.available_at;
+        }
+        saw_limited = true;
+        continue;
+      }
+      if (!peek.breaker_admits || !kp.breaker_admits || prov.check_failed() ||
+          key.check_failed()) {
+        const common::MonoTime kopened =
+            kp.breaker_admits ? common::MonoTime{} : key.state->breaker().opened_at();
+        forced.push_back(Forced{p, k, std::max(popened, kopened)});
+        continue;
+      }
+      int& slot = kp.check.verdict == Verdict::kOk ? ok_key : low_key;
+      if (slot < 0) {
+        slot = k;
+      }
+    }
+    if (!first->found && (ok_key >= 0 || low_key >= 0)) {
+      first->found = true;
+      first->provider = p;
+      first->key = ok_key >= 0 ? ok_key : low_key;
+    }
+  }
+  if (first->found) {
+    first->retry_at = {};
+    return;
+  }
+  std::stable_sort(forced.begin(), forced.end(),
+                   [](const Forced& a, const Forced& b) { return a.opened_at < b.opened_at; });
+  if (!forced.empty()) {
+    first->found = true;
+    first->forced = true;
+    first->provider = forced.front().provider;
+    first->key = forced.front().key;
+    first->retry_at = {};
+    return;
+  }
+  first->why = saw_limited    ? NoCandidate::kRateLimited
+               : saw_disabled ? NoCandidate::kDisabled
+               : saw_expired  ? NoCandidate::kExpired
+                              : NoCandidate::kNone;
 }
 
 }  // namespace ccrelay::routing

@@ -43,6 +43,39 @@ enum class NoCandidate {
   kExpired,      // every key's credential expired (no new one from the control plane)
 };
 
+// One key of a provider as the first pick would see it now (PeekFirst).
+struct KeyPeek {
+  int key = 0;                  // index into ProviderEntry::keys
+  state::KeyCheck check;        // headroom for the request's cost (nothing taken)
+  bool expired = false;         // its credential expired: skipped
+  bool breaker_admits = true;   // the key's breaker would let a request through
+};
+
+// One ranked provider as the first pick would see it now.
+struct ProviderPeek {
+  uint32_t provider = 0;
+  bool breaker_admits = true;
+  std::vector<KeyPeek> keys;    // in the order the picker would try them
+};
+
+// Where the first attempt would go (PeekFirst).
+struct FirstPeek {
+  bool found = false;
+  uint32_t provider = 0;
+  int key = -1;                 // -1: passthrough
+  bool forced = false;          // every candidate with headroom was set aside: tried anyway
+  NoCandidate why = NoCandidate::kNone;  // !found: why
+  common::MonoTime retry_at{};  // why == kRateLimited: when the first key has headroom again
+};
+
+// The first pick of a CandidatePicker over `ranked` for `cost`, made without reserving
+// anything, taking a probe or moving a key cursor (`cc-relayctl route explain`): the keys of
+// each provider in the order they would be tried, and the candidate the first Next(kStart)
+// would return at `now` if nothing changed meanwhile. Session affinity is not considered.
+void PeekFirst(const RoutingTable& table, std::span<const uint32_t> ranked,
+               const state::RequestCost& cost, common::MonoTime now,
+               std::vector<ProviderPeek>* providers, FirstPeek* first);
+
 // What an upstream answer did to the key pool, for logging.
 struct ResponseEffects {
   bool key_disabled = false;        // this answer disabled the key (first time only)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -30,5 +31,13 @@ struct RouteRequest {
   const HeaderLookup* headers = nullptr;  // nullptr: no header matches
   std::string_view client_key;   // the client's relay key id once teams exist ("" until then)
 };
+
+// Input tokens of a request before the upstream counts them: about 4 bytes of JSON per token
+// (what Anthropic suggests for English text). Base64 images and JSON punctuation make it an
+// overestimate, which errs on the safe side; the real count replaces it as soon as the answer
+// reports usage (message_start, or the body's usage). The exchange and route explain both use it.
+inline int64_t EstimateInputTokens(size_t body_bytes) {
+  return static_cast<int64_t>(body_bytes / 4);
+}
 
 }  // namespace ccrelay::routing

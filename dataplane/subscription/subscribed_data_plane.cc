@@ -13,7 +13,10 @@
 
 #include "proto/admin.pb.h"
 
+#include "dataplane/admin/route_explain.h"
 #include "dataplane/common/log.h"
+#include "dataplane/common/status_macros.h"
+#include "dataplane/routing/routing_table.h"
 
 namespace ccrelay::subscription {
 
@@ -171,6 +174,19 @@ int64_t SubscribedDataPlane::StartDrain() {
   const int64_t open = data_plane_->active_sessions();
   RequestDrain();
   return open;
+}
+
+absl::Status SubscribedDataPlane::ExplainRoute(const ccrelay::v1::ExplainRouteRequest& request,
+                                              ccrelay::v1::RouteExplanation* out) {
+  // The table in force (each request holds its worker's copy of the same table); its key and
+  // provider state is shared with the request path and only read here.
+  const std::shared_ptr<const routing::RoutingTable> table = data_plane_->table();
+  if (table == nullptr || table->version == 0) {
+    return absl::FailedPreconditionError("no snapshot applied yet");
+  }
+  RETURN_IF_ERROR(admin::ExplainRoute(*table, request, common::RealClock::Get(), out));
+  out->set_data_plane_id(options_.subscription.id);
+  return absl::OkStatus();
 }
 
 void SubscribedDataPlane::FillState(ccrelay::v1::DataPlaneState* state) {

@@ -59,6 +59,8 @@ class SubscribedDataPlane : public admin::AdminBackend {
   // admin::AdminBackend
   void FillState(ccrelay::v1::DataPlaneState* state) override;
   int64_t StartDrain() override;
+  absl::Status ExplainRoute(const ccrelay::v1::ExplainRouteRequest& request,
+                            ccrelay::v1::RouteExplanation* out) override;
 
   struct Control;
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end: `cc-relay tui` in a detached 80x24 tmux session, fed by `cc-relay serve`'s control
 # plane (two providers on ccr_mock_upstream). Drives it with `tmux send-keys` and reads it with
-# `tmux capture-pane`: header, providers, request count, help, disable, reload, the
-# "unreachable" message when the control plane stops, recovery when it returns, quit.
+# `tmux capture-pane`: header, providers (names whole where the screen has room), the strategy's
+# ranking, request count, help, disable, reload, the "unreachable" message when the control
+# plane stops, recovery when it returns, quit.
 #
 # Needs tmux and the targets cc-relay and ccr_mock_upstream. A missing tmux is a failure, never
 # a skip.
@@ -54,6 +55,14 @@ providers:
       - ${MODEL}
     keys:
       - key: "fake-tui-key-bravo-1"
+  # A long name (shown whole at 100 columns) that does not serve the model requested.
+  - name: anthropic-fallback
+    type: anthropic
+    base_url: "http://127.0.0.1:${MOCK_A_PORT}"
+    models:
+      - claude-other-1
+    keys:
+      - key: "fake-tui-key-fallback-1"
 EOF
 
 # start_serve CP_LISTEN LOGNAME: cc-relay serve with its control plane on CP_LISTEN; sets
@@ -137,6 +146,17 @@ for ((i = 0; i < 50; ++i)); do
   sleep 0.1
 done
 expect_eq "header width after resizing to 100 columns" "$(header_width)" 99
+pass "redrawn at 100 columns"
+
+# The strategy's ranking for the model requested last (a route explain through the control
+# plane every few seconds): alpha and bravo have a place, anthropic-fallback (which does not
+# serve the model) none; its name is whole.
+wait_pane "ranking by [a-z-]+ for ${MODEL}" 10 "the ranking title"
+wait_pane 'alpha +(healthy|degraded|unhealthy) +#[12] ' 10 "alpha's place in the ranking"
+wait_pane 'bravo +(healthy|degraded|unhealthy) +#[12] ' 10 "bravo's place in the ranking"
+wait_pane 'anthropic-fallback +(healthy|degraded|unhealthy) +- ' 10 \
+  "anthropic-fallback whole, not ranked"
+pass "ranking column and whole provider names"
 tmx resize-window -t tui -x 80 -y 24
 for ((i = 0; i < 50; ++i)); do
   [[ "$(header_width)" == 79 ]] && break
@@ -158,7 +178,7 @@ tmx send-keys -t tui Down
 wait_pane 'Keys of bravo' 5 "bravo selected"
 tmx send-keys -t tui d
 wait_pane 'bravo +disabled' 10 "bravo disabled"
-wait_pane 'Active: 1/2' 5 "one active provider"
+wait_pane 'Active: 2/3' 5 "two active providers"
 tmx send-keys -t tui e
 wait_pane 'bravo +(healthy|degraded|unhealthy)' 10 "bravo enabled again"
 tmx send-keys -t tui Up d

@@ -35,6 +35,18 @@ void RelayTest::StartRelay(const RelayConfig& config) {
                                    << relay_->log();
 }
 
+std::string RelayTest::ControlPlaneAddress() {
+  const std::string needle = "control_plane_listening address=";
+  EXPECT_TRUE(relay().WaitForLog(needle, std::chrono::milliseconds(2000)));
+  const std::string log = relay().log();
+  const size_t at = log.find(needle);
+  if (at == std::string::npos) {
+    return "";
+  }
+  const size_t begin = at + needle.size();
+  return log.substr(begin, log.find_first_of(" \n", begin) - begin);
+}
+
 HttpResponse RelayTest::Post(std::string_view target, std::string_view body,
                              const Headers& headers) {
   return Fetch(port(), "POST", target, headers, body);

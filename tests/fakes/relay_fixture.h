@@ -31,6 +31,9 @@ class RelayTest : public ::testing::Test {
   HttpResponse Post(std::string_view target, std::string_view body, const Headers& headers);
   HttpResponse Post(std::string_view target, std::string_view body);  // ClientHeaders()
   HttpResponse Get(std::string_view target, const Headers& headers = {});
+  // The control plane's gRPC address, from its `control_plane_listening` log line ("" and a
+  // failure when there is none).
+  std::string ControlPlaneAddress();
 
   std::unique_ptr<RelayProcess> relay_;
   bool expect_clean_exit_ = true;

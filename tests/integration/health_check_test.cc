@@ -91,19 +91,6 @@ class KeyedUpstream {
 
 class HealthCheckTest : public RelayTest {
  protected:
-  // The control plane's gRPC address, from its log line.
-  std::string ControlPlaneAddress() {
-    const std::string needle = "control_plane_listening address=";
-    EXPECT_TRUE(relay().WaitForLog(needle, milliseconds(2000)));
-    const std::string log = relay().log();
-    const size_t at = log.find(needle);
-    if (at == std::string::npos) {
-      return "";
-    }
-    const size_t begin = at + needle.size();
-    return log.substr(begin, log.find_first_of(" \n", begin) - begin);
-  }
-
   // cc-relayctl --output json against this relay's control plane.
   nlohmann::json Ctl(std::vector<std::string> args) {
     std::vector<std::string> full = {CCR_RELAYCTL_BINARY, "--control-plane",

@@ -285,6 +285,83 @@ TEST(DashboardTest, ManyProvidersScrollToKeepTheSelectionVisible) {
   EXPECT_EQ(LineWith(lines, "prov0 "), "");
 }
 
+TEST(DashboardTest, ProviderNamesWholeWhereTheScreenHasRoomCutOnlyWhenItHasNot) {
+  ccrelay::v1::StatsSnapshot s = TwoProviders();
+  s.mutable_providers(1)->set_name("anthropic-fallback");
+  Dashboard d("127.0.0.1:8788", /*unicode=*/false);
+  d.OnSnapshot(s);
+  for (int width : {80, 100}) {
+    const auto lines = d.Render(width, 24);
+    ExpectExactSize(lines, width, 24);
+    EXPECT_THAT(LineWith(lines, "anthropic-f"), HasSubstr("o anthropic-fallback degraded"))
+        << width;
+    EXPECT_THAT(LineWith(lines, "anthropic "), HasSubstr("* anthropic          healthy"))
+        << "names aligned: " << width;
+  }
+  // Longer than the rest of the line leaves room for: whole on a wide screen, cut (to no less
+  // than 8 columns) on a narrow one.
+  s.mutable_providers(1)->set_name("anthropic-fallback-eu-west-2-long");
+  d.OnSnapshot(s);
+  EXPECT_THAT(LineWith(d.Render(120, 24), "anthropic-f"),
+              HasSubstr("anthropic-fallback-eu-west-2-long degraded"));
+  const auto narrow = d.Render(80, 24);
+  ExpectExactSize(narrow, 80, 24);
+  EXPECT_THAT(LineWith(narrow, "anthropic-f"), Not(HasSubstr("-long")));
+  EXPECT_THAT(LineWith(narrow, "anthropic-f"), HasSubstr("[1 key]"));
+}
+
+// A ranked provider as route explain sends it: every figure unset (negative).
+ccrelay::v1::RouteCandidate* AddRanked(ccrelay::v1::RouteExplanation* e, const std::string& name) {
+  auto* c = e->add_ranked();
+  c->set_name(name);
+  c->set_expected_cost_usd(-1);
+  c->set_ttft_ms(-1);
+  c->set_output_tokens_per_s(-1);
+  c->set_score(-1);
+  c->set_in_flight(-1);
+  return c;
+}
+
+TEST(DashboardTest, ShowsTheStrategysRankingWithTheFigureItRanksBy) {
+  Dashboard d("127.0.0.1:8788", /*unicode=*/true);
+  d.OnSnapshot(TwoProviders());
+  EXPECT_EQ(d.RankingModel(), "claude-sonnet-4-5");  // the most recent request's
+  EXPECT_EQ(d.RankingDataPlane(), "");
+  ccrelay::v1::RouteExplanation e;
+  e.set_strategy("cost-based");
+  e.set_model("claude-sonnet-4-5");
+  AddRanked(&e, "zai")->set_expected_cost_usd(0.0021);
+  AddRanked(&e, "anthropic")->set_expected_cost_usd(0.045);
+  d.OnRanking(e);
+  auto lines = d.Render(100, 24);
+  ExpectExactSize(lines, 100, 24);
+  EXPECT_THAT(Join(lines), HasSubstr("ranking by cost-based for claude-sonnet-4-5"));
+  EXPECT_THAT(LineWith(lines, "zai "), HasSubstr("#1 $0.0021"));
+  EXPECT_THAT(LineWith(lines, "anthropic "), HasSubstr("#2 $0.045"));
+
+  // Unset figures (failover): the place alone; a provider left out: "-".
+  e.mutable_ranked(0)->set_expected_cost_usd(-1);
+  e.mutable_ranked()->RemoveLast();
+  e.set_strategy("failover");
+  d.OnRanking(e);
+  lines = d.Render(100, 24);
+  EXPECT_THAT(LineWith(lines, "zai "), HasSubstr("#1 "));
+  EXPECT_THAT(LineWith(lines, "anthropic "), HasSubstr(" - "));
+
+  d.OnRankingUnavailable("no data plane is connected");
+  lines = d.Render(100, 24);
+  EXPECT_THAT(Join(lines), HasSubstr("ranking: no data plane is connected"));
+
+  ccrelay::v1::RouteExplanation one;
+  ccrelay::v1::RouteCandidate& c = *AddRanked(&one, "x");
+  EXPECT_EQ(RankFigure(c), "");
+  c.set_ttft_ms(850);
+  EXPECT_EQ(RankFigure(c), "850ms");
+  c.set_ttft_ms(-1);
+  c.set_in_flight(3);
+  EXPECT_EQ(RankFigure(c), "3 busy");
+}
+
 TEST(DashboardFormatTest, Numbers) {
   EXPECT_EQ(GroupThousands(0), "0");
   EXPECT_EQ(GroupThousands(999), "999");

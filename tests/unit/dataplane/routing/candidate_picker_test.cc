@@ -550,5 +550,71 @@ TEST_F(CandidatePickerTest, AffinityLeavesAnExpiredKey) {
   EXPECT_EQ(Serve("s"), other);
 }
 
+// PeekFirst (route explain): names the candidate the first Next() takes, and takes nothing.
+class PeekFirstTest : public CandidatePickerTest {
+ protected:
+  FirstPeek Peek(std::vector<ProviderPeek>* providers = nullptr) {
+    std::vector<ProviderPeek> local;
+    FirstPeek first;
+    PeekFirst(*table_, ranked_, state::RequestCost{true, 100}, clock_.Now(),
+              providers != nullptr ? providers : &local, &first);
+    return first;
+  }
+};
+
+TEST_F(PeekFirstTest, AgreesWithTheFirstPickAlongTheWheelAndReservesNothing) {
+  Build({{{"k1", 2}, {"k2", 2}, {"k3", 2}}, {{"b1"}}});
+  for (int i = 0; i < 6; ++i) {
+    std::vector<ProviderPeek> providers;
+    const FirstPeek first = Peek(&providers);
+    const FirstPeek again = Peek();  // no cursor moved, no budget taken
+    ASSERT_TRUE(first.found);
+    EXPECT_EQ(again.provider, first.provider);
+    EXPECT_EQ(again.key, first.key);
+    ASSERT_EQ(providers.size(), 2u);
+    EXPECT_EQ(providers[0].keys.size(), 3u);
+    CandidatePicker picker = Picker();
+    Candidate c;
+    ASSERT_TRUE(picker.Next(After::kStart, &c));
+    EXPECT_EQ(c.provider, first.provider) << i;
+    EXPECT_EQ(c.key, first.key) << i;
+    EXPECT_FALSE(first.forced);
+    picker.OnResponse(c, 200, state::UpstreamLimits{});
+  }
+  // Every key of p0 spent its rpm: the first pick moves to p1, and explain says so.
+  const FirstPeek moved = Peek();
+  EXPECT_EQ(moved.provider, 1u);
+  std::vector<ProviderPeek> providers;
+  Peek(&providers);
+  for (const KeyPeek& k : providers[0].keys) {
+    EXPECT_EQ(k.check.verdict, state::KeyCheck::Verdict::kLimited);
+  }
+}
+
+TEST_F(PeekFirstTest, NothingLeftSaysWhyAsThePickerDoes) {
+  Build({{{"k1", 1}}});
+  Serve("");
+  const FirstPeek first = Peek();
+  EXPECT_FALSE(first.found);
+  EXPECT_EQ(first.why, NoCandidate::kRateLimited);
+  CandidatePicker picker = Picker();
+  Candidate c;
+  EXPECT_FALSE(picker.Next(After::kStart, &c));
+  EXPECT_EQ(picker.why(), NoCandidate::kRateLimited);
+  EXPECT_EQ(picker.retry_at(), first.retry_at);
+}
+
+TEST_F(PeekFirstTest, ForcedChoiceWhenEveryCandidateIsSetAside) {
+  Build({{{"k1", 0, 0, v1::CheckedHealth::UNHEALTHY}}, {{"b1", 0, 0, v1::CheckedHealth::UNHEALTHY}}});
+  const FirstPeek first = Peek();
+  ASSERT_TRUE(first.found);
+  EXPECT_TRUE(first.forced);
+  CandidatePicker picker = Picker();
+  Candidate c;
+  ASSERT_TRUE(picker.Next(After::kStart, &c));
+  EXPECT_EQ(c.provider, first.provider);
+  EXPECT_EQ(c.key, first.key);
+}
+
 }  // namespace
 }  // namespace ccrelay::routing
