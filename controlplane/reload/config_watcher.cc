@@ -1,5 +1,6 @@
 #include "controlplane/reload/config_watcher.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <filesystem>
@@ -84,6 +85,7 @@ ConfigWatcher::~ConfigWatcher() {
 void ConfigWatcher::Run() {
   bool pending = false;
   auto due = std::chrono::steady_clock::now();
+  auto latest = due;  // the latest call for the burst of events in progress
   alignas(inotify_event) std::array<char, 8192> buf;
   for (;;) {
     int timeout_ms = -1;
@@ -108,8 +110,12 @@ void ConfigWatcher::Run() {
       // Drain every queued event; which file it names does not matter (see the header).
       while (read(inotify_fd_, buf.data(), buf.size()) > 0) {
       }
+      const auto now = std::chrono::steady_clock::now();
+      if (!pending) {
+        latest = now + kMaxDebounceFactor * debounce_;
+      }
       pending = true;
-      due = std::chrono::steady_clock::now() + debounce_;
+      due = std::min(now + debounce_, latest);
       continue;
     }
     if (pending && std::chrono::steady_clock::now() >= due) {

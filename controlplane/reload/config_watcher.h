@@ -12,11 +12,15 @@ namespace ccrelay::controlplane {
 
 // Watches the DIRECTORY of a config file with inotify (so atomic rename-saves, editors that
 // write a new file and rename it, and Kubernetes ConfigMap symlink swaps are all seen) and calls
-// `on_change` on its own thread once no event has arrived for `debounce`. When the path is a
+// `on_change` on its own thread once no event has arrived for `debounce`, or at the latest
+// kMaxDebounceFactor x `debounce` after the first event of a burst (another file of the
+// directory written without pause must not hold a reload back forever). When the path is a
 // symlink, the directory of its target is watched too. Events for other files of the directory
 // also trigger the call: the callback compares the file's bytes (ConfigStore::ReloadIfChanged).
 class ConfigWatcher {
  public:
+  static constexpr int kMaxDebounceFactor = 10;
+
   static absl::StatusOr<std::unique_ptr<ConfigWatcher>> Start(const std::string& path,
                                                               std::chrono::milliseconds debounce,
                                                               std::function<void()> on_change);
