@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "controlplane/config/did_you_mean.h"
+#include "controlplane/config/latency_routing_config.h"
 
 namespace ccrelay::controlplane {
 
@@ -26,10 +27,10 @@ std::optional<std::string> ReadStrategy(ConfigReader& reader, const Field& field
   if (*s == "shuffle" || *s == "simple-shuffle") {
     return "shuffle";
   }
-  if (*s == "round-robin" || *s == "failover" || *s == "least-busy") {
+  if (*s == "round-robin" || *s == "failover" || *s == "least-busy" || *s == "latency-based") {
     return s;
   }
-  if (*s == "cost-based" || *s == "latency-based") {
+  if (*s == "cost-based") {
     reader.Error(field,
                  absl::StrCat("routing strategy '", *s, "' is not supported by this build yet"));
     return std::nullopt;
@@ -39,7 +40,7 @@ std::optional<std::string> ReadStrategy(ConfigReader& reader, const Field& field
                             DidYouMeanSuffix(*s, {"shuffle", "simple-shuffle", "round-robin",
                                                   "failover", "least-busy", "cost-based",
                                                   "latency-based"}),
-                            "; expected shuffle, round-robin, failover or least-busy"));
+                            "; expected shuffle, round-robin, failover, least-busy or latency-based"));
   return std::nullopt;
 }
 
@@ -76,8 +77,9 @@ ccrelay::v1::Routing DefaultRouting() {
 ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
                                  const std::vector<ReadProvider>& providers) {
   ccrelay::v1::Routing routing = DefaultRouting();
-  std::optional<Mapping> map = reader.Map(field, {"strategy", "failover", "max_attempts",
-                                                  "session_affinity", "session_affinity_ttl_ms"});
+  std::optional<Mapping> map =
+      reader.Map(field, {"strategy", "failover", "max_attempts", "session_affinity",
+                         "session_affinity_ttl_ms", "latency_based"});
   if (!map.has_value()) {
     return routing;
   }
@@ -110,6 +112,8 @@ ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
       routing.set_session_affinity_ttl_ms(static_cast<uint32_t>(*v));
     }
   }
+
+  ReadLatencyRouting(reader, map->Get("latency_based"), &routing);
 
   std::optional<Mapping> failover = reader.Map(map->Get("failover"), {"primary", "fallbacks"});
   if (!failover.has_value()) {

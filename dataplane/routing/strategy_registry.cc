@@ -1,4 +1,5 @@
 #include "dataplane/routing/strategies/failover.h"
+#include "dataplane/routing/strategies/latency_based.h"
 #include "dataplane/routing/strategies/least_busy.h"
 #include "dataplane/routing/strategies/round_robin.h"
 #include "dataplane/routing/strategies/shuffle.h"
@@ -18,6 +19,9 @@ StrategyPtr CreateStrategy(std::string_view name) {
   }
   if (name == "least-busy") {
     return std::make_unique<LeastBusyStrategy>();
+  }
+  if (name == "latency-based") {
+    return std::make_unique<LatencyBasedStrategy>();
   }
   return nullptr;
 }

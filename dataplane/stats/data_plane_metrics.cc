@@ -4,6 +4,8 @@
 #include <charconv>
 
 #include "dataplane/common/str.h"
+#include "dataplane/routing/routing_table.h"
+#include "dataplane/state/key_state.h"
 
 namespace ccrelay::stats {
 
@@ -194,6 +196,58 @@ void DataPlaneMetrics::OnSnapshotUpdate(bool applied) {
   snapshot_updates_.WithLabels({applied ? "applied" : "rejected"}).Inc();
 }
 
+std::vector<ProviderLatencySample> SampleLatency(const routing::RoutingTable& table,
+                                                 std::chrono::steady_clock::time_point now) {
+  std::vector<ProviderLatencySample> out;
+  for (const routing::ProviderEntry& p : table.providers) {
+    const state::LatencyEstimate e = p.state->latency.ProviderWide(now);
+    if (e.ttft_ms < 0 && e.tokens_per_s < 0) {
+      continue;
+    }
+    out.push_back(ProviderLatencySample{p.name, e.ttft_ms < 0 ? -1 : e.ttft_ms / 1000.0,
+                                        e.tokens_per_s});
+  }
+  return out;
+}
+
+namespace {
+
+// The latency-based strategy's estimates per provider (only those it has).
+void RenderLatency(const std::vector<ProviderLatencySample>& latency, PrometheusTextWriter& w) {
+  bool any_ttft = false;
+  bool any_speed = false;
+  for (const ProviderLatencySample& l : latency) {
+    any_ttft = any_ttft || l.ttft_seconds >= 0;
+    any_speed = any_speed || l.tokens_per_s >= 0;
+  }
+  if (any_ttft) {
+    w.Family("ccrelay_provider_ttft_estimate_seconds",
+             "Estimated time to first token of each provider over its models (moving average; "
+             "this data plane's samples, else the control plane's shared estimate).",
+             MetricType::kGauge);
+    for (const ProviderLatencySample& l : latency) {
+      if (l.ttft_seconds >= 0) {
+        const std::array<Label, 1> labels = {Label("provider", l.provider)};
+        w.Sample("ccrelay_provider_ttft_estimate_seconds", labels, l.ttft_seconds);
+      }
+    }
+  }
+  if (any_speed) {
+    w.Family("ccrelay_provider_output_tokens_per_second",
+             "Estimated output tokens per second of each provider's streamed answers (moving "
+             "average).",
+             MetricType::kGauge);
+    for (const ProviderLatencySample& l : latency) {
+      if (l.tokens_per_s >= 0) {
+        const std::array<Label, 1> labels = {Label("provider", l.provider)};
+        w.Sample("ccrelay_provider_output_tokens_per_second", labels, l.tokens_per_s);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 std::string DataPlaneMetrics::Render(const ScrapeState& state) const {
   std::string out;
   out.reserve(size_t{16} * 1024);
@@ -205,6 +259,7 @@ std::string DataPlaneMetrics::Render(const ScrapeState& state) const {
   w.Family("ccrelay_snapshot_version", "Version of the routing snapshot in use.",
            MetricType::kGauge);
   w.Sample("ccrelay_snapshot_version", {}, static_cast<double>(state.snapshot_version));
+  RenderLatency(state.latency, w);
   if (state.keys.empty()) {
     return out;
   }
