@@ -13,6 +13,19 @@ namespace {
 constexpr uint64_t kMaxMarginMs = 3'600'000;
 constexpr uint64_t kMaxExpectedOutput = 1'000'000;
 
+// A whole number in 1..max; nullopt when absent or wrong (error reported).
+std::optional<uint32_t> ReadPositive(ConfigReader& reader, const Field& field, uint64_t max) {
+  std::optional<uint64_t> v = reader.Uint(field, max);
+  if (!v.has_value()) {
+    return std::nullopt;
+  }
+  if (*v == 0) {
+    reader.Error(field, "must be at least 1");
+    return std::nullopt;
+  }
+  return static_cast<uint32_t>(*v);
+}
+
 }  // namespace
 
 void ReadLatencyRouting(ConfigReader& reader, const Field& field, ccrelay::v1::Routing* routing) {
@@ -41,13 +54,8 @@ void ReadLatencyRouting(ConfigReader& reader, const Field& field, ccrelay::v1::R
       out->set_outlier_factor(*v);
     }
   }
-  const Field margin = map->Get("outlier_margin_ms");
-  if (std::optional<uint64_t> v = reader.Uint(margin, kMaxMarginMs); v.has_value()) {
-    if (*v == 0) {
-      reader.Error(margin, "must be at least 1");
-    } else {
-      out->set_outlier_margin_ms(static_cast<uint32_t>(*v));
-    }
+  if (auto v = ReadPositive(reader, map->Get("outlier_margin_ms"), kMaxMarginMs)) {
+    out->set_outlier_margin_ms(*v);
   }
   const Field tolerance = map->Get("tolerance");
   if (std::optional<double> v = reader.Number(tolerance); v.has_value()) {
@@ -59,13 +67,8 @@ void ReadLatencyRouting(ConfigReader& reader, const Field& field, ccrelay::v1::R
       out->set_tolerance(*v);
     }
   }
-  const Field expected = map->Get("expected_output_tokens");
-  if (std::optional<uint64_t> v = reader.Uint(expected, kMaxExpectedOutput); v.has_value()) {
-    if (*v == 0) {
-      reader.Error(expected, "must be at least 1");
-    } else {
-      out->set_expected_output_tokens(static_cast<uint32_t>(*v));
-    }
+  if (auto v = ReadPositive(reader, map->Get("expected_output_tokens"), kMaxExpectedOutput)) {
+    out->set_expected_output_tokens(*v);
   }
 }
 

@@ -54,19 +54,19 @@ void OrderExplanation(const RoutingTable& table, std::string_view model,
 using Ms = std::chrono::duration<double, std::milli>;
 
 // Latency samples (state::LatencyTracker): a complete 2xx answer gives its time to first token
-// and, streamed, its output speed; an attempt that got no answer at all (status 0: a timeout
-// waiting for the first byte, a connection that failed) after waiting longer than the current
+// and, streamed, its output speed. An attempt that got no byte of an answer (a first-byte
+// timeout, a dead connection, the client leaving first) after waiting longer than the current
 // estimate gives that wait as a lower bound. Other failures are the breakers' business.
 void LearnLatency(state::ProviderState& p, const Outcome& o) {
   if (o.count_tokens || o.sent == std::chrono::steady_clock::time_point() || o.end < o.sent) {
     return;
   }
-  if (o.status == 0) {
+  // first_token may be an earlier attempt's: then this one had no answer.
+  if (o.first_token == std::chrono::steady_clock::time_point() || o.first_token < o.sent) {
     p.latency.AddLowerBound(o.model, Ms(o.end - o.sent).count(), o.end);
     return;
   }
-  if (o.status < 200 || o.status >= 300 || !o.complete ||
-      o.first_token == std::chrono::steady_clock::time_point() || o.first_token < o.sent) {
+  if (o.status < 200 || o.status >= 300 || !o.complete) {
     return;
   }
   state::LatencySample sample;

@@ -1,5 +1,6 @@
 #include "dataplane/stats/data_plane_metrics.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -212,38 +213,34 @@ std::vector<ProviderLatencySample> SampleLatency(const routing::RoutingTable& ta
 
 namespace {
 
-// The latency-based strategy's estimates per provider (only those it has).
-void RenderLatency(const std::vector<ProviderLatencySample>& latency, PrometheusTextWriter& w) {
-  bool any_ttft = false;
-  bool any_speed = false;
+// One gauge family of the latency estimates per provider (only those it has; none: no family).
+void RenderLatencyFamily(const std::vector<ProviderLatencySample>& latency, std::string_view name,
+                         std::string_view help, double ProviderLatencySample::*field,
+                         PrometheusTextWriter& w) {
+  if (std::none_of(latency.begin(), latency.end(),
+                   [field](const ProviderLatencySample& l) { return l.*field >= 0; })) {
+    return;
+  }
+  w.Family(name, help, MetricType::kGauge);
   for (const ProviderLatencySample& l : latency) {
-    any_ttft = any_ttft || l.ttft_seconds >= 0;
-    any_speed = any_speed || l.tokens_per_s >= 0;
-  }
-  if (any_ttft) {
-    w.Family("ccrelay_provider_ttft_estimate_seconds",
-             "Estimated time to first token of each provider over its models (moving average; "
-             "this data plane's samples, else the control plane's shared estimate).",
-             MetricType::kGauge);
-    for (const ProviderLatencySample& l : latency) {
-      if (l.ttft_seconds >= 0) {
-        const std::array<Label, 1> labels = {Label("provider", l.provider)};
-        w.Sample("ccrelay_provider_ttft_estimate_seconds", labels, l.ttft_seconds);
-      }
+    if (l.*field >= 0) {
+      const std::array<Label, 1> labels = {Label("provider", l.provider)};
+      w.Sample(name, labels, l.*field);
     }
   }
-  if (any_speed) {
-    w.Family("ccrelay_provider_output_tokens_per_second",
-             "Estimated output tokens per second of each provider's streamed answers (moving "
-             "average).",
-             MetricType::kGauge);
-    for (const ProviderLatencySample& l : latency) {
-      if (l.tokens_per_s >= 0) {
-        const std::array<Label, 1> labels = {Label("provider", l.provider)};
-        w.Sample("ccrelay_provider_output_tokens_per_second", labels, l.tokens_per_s);
-      }
-    }
-  }
+}
+
+// The latency-based strategy's estimates per provider.
+void RenderLatency(const std::vector<ProviderLatencySample>& latency, PrometheusTextWriter& w) {
+  RenderLatencyFamily(latency, "ccrelay_provider_ttft_estimate_seconds",
+                      "Estimated time to first token of each provider over its models (moving "
+                      "average; this data plane's samples, else the control plane's shared "
+                      "estimate).",
+                      &ProviderLatencySample::ttft_seconds, w);
+  RenderLatencyFamily(latency, "ccrelay_provider_output_tokens_per_second",
+                      "Estimated output tokens per second of each provider's streamed answers "
+                      "(moving average).",
+                      &ProviderLatencySample::tokens_per_s, w);
 }
 
 }  // namespace

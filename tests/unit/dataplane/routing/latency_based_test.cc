@@ -9,6 +9,7 @@
 
 #include "dataplane/routing/explanation.h"
 #include "dataplane/routing/route_request.h"
+#include "dataplane/routing/router.h"
 #include "dataplane/routing/routing_table.h"
 #include "tests/fakes/fake_clock.h"
 
@@ -187,6 +188,50 @@ TEST_F(LatencyBasedTest, ASpeedlessProviderTakesTheOthersMeanSpeed) {
       EXPECT_NEAR(r.score, 900 + 5000, 1e-6);
     }
   }
+}
+
+TEST_F(LatencyBasedTest, LearnTakesCompleteAnswersAndWaitsWithoutAnAnswer) {
+  Compile(1, 0);
+  const state::LatencyTracker& t = table_->providers[0].state->latency;
+  const uint64_t key = state::LatencyTracker::ModelKey(kModel);
+  const auto t0 = clock_.Now();
+  Outcome o;
+  o.provider = 0;
+  o.model = kModel;
+  o.status = 200;
+  o.stream = true;
+  o.complete = true;
+  o.sent = t0;
+  o.first_token = t0 + milliseconds(400);
+  o.end = t0 + milliseconds(2400);
+  o.output_tokens = 200;
+  Learn(*table_, o);
+  state::LatencyEstimate e = t.Estimate(key, clock_.Now());
+  EXPECT_NEAR(e.ttft_ms, 400, 1e-6);
+  EXPECT_NEAR(e.tokens_per_s, 100, 1e-6);
+
+  Outcome failed = o;  // an error answer, a cut stream, count_tokens: nothing
+  failed.status = 500;
+  failed.first_token = t0 + milliseconds(5);
+  Learn(*table_, failed);
+  failed = o;
+  failed.complete = false;
+  failed.first_token = t0 + milliseconds(5);
+  Learn(*table_, failed);
+  failed = o;
+  failed.count_tokens = true;
+  failed.first_token = t0 + milliseconds(5);
+  Learn(*table_, failed);
+  EXPECT_EQ(t.Estimate(key, clock_.Now()).samples, 1u);
+
+  Outcome timeout = o;  // no byte of an answer after 10 s: at least that
+  timeout.status = 504;
+  timeout.first_token = {};
+  timeout.end = t0 + milliseconds(10400);
+  Learn(*table_, timeout);
+  e = t.Estimate(key, clock_.Now());
+  EXPECT_EQ(e.samples, 2u);
+  EXPECT_GT(e.ttft_ms, 400 + 0.2 * 10000);
 }
 
 }  // namespace
