@@ -190,6 +190,17 @@ TEST_F(LatencyBasedTest, ASpeedlessProviderTakesTheOthersMeanSpeed) {
   }
 }
 
+TEST_F(LatencyBasedTest, AReloadKeepsTheEstimates) {
+  Compile(2, 0);
+  Feed(0, 100, 100);
+  Feed(1, 3000, 100);
+  Compile(2, 0);  // a new table from the same state registry (hot reload)
+  EXPECT_EQ(Rank(), (std::vector<uint32_t>{0, 1}));
+  EXPECT_NEAR(table_->providers[1].state->latency.Estimate(
+                  state::LatencyTracker::ModelKey(kModel), clock_.Now()).ttft_ms,
+              3000, 1e-6);
+}
+
 TEST_F(LatencyBasedTest, LearnTakesCompleteAnswersAndWaitsWithoutAnAnswer) {
   Compile(1, 0);
   const state::LatencyTracker& t = table_->providers[0].state->latency;
