@@ -95,7 +95,10 @@ void Route(const RoutingTable& table, const RouteRequest& request, std::vector<u
     explain->strategy = std::string(decision->strategy);
     ExplainIneligible(table, request, decision->model, eligible, explain);
   }
-  strategy->Rank(table, request, eligible, ranked, explain);
+  // The strategy sees the routed model (a rule's override), which model_mapping then maps.
+  RouteRequest routed = request;
+  routed.model = decision->model;
+  strategy->Rank(table, routed, eligible, ranked, explain);
   if (explain != nullptr) {
     OrderExplanation(table, decision->model, *ranked, explain);
   }
@@ -104,6 +107,11 @@ void Route(const RoutingTable& table, const RouteRequest& request, std::vector<u
 void Learn(const RoutingTable& table, const Outcome& outcome) {
   if (outcome.provider >= table.providers.size()) {
     return;
+  }
+  // cost-based: output tokens per routed model, from complete answers that report usage.
+  if (outcome.status >= 200 && outcome.status < 300 && outcome.complete &&
+      outcome.output_tokens >= 0 && table.output_tokens) {
+    table.output_tokens->Observe(outcome.model, outcome.output_tokens);
   }
   LearnLatency(*table.providers[outcome.provider].state, outcome);
 }

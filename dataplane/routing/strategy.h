@@ -31,7 +31,7 @@ class Strategy {
 
 using StrategyPtr = std::unique_ptr<Strategy>;
 
-// The strategy for a (normalised) name: shuffle, round-robin, failover, least-busy,
+// The strategy for a (normalised) name: shuffle, round-robin, failover, least-busy, cost-based,
 // latency-based; nullptr if unknown.
 StrategyPtr CreateStrategy(std::string_view name);
 
