@@ -22,6 +22,7 @@
 #include "controlplane/snapshot/snapshot_cache.h"
 #include "controlplane/state/config_store.h"
 #include "controlplane/stats/metrics_http_server.h"
+#include "controlplane/stats/latency_estimates.h"
 #include "controlplane/stats/stats_aggregator.h"
 #include "controlplane/stream/call_auth.h"
 #include "controlplane/stream/dataplane_registry.h"
@@ -168,6 +169,7 @@ class ControlPlaneImpl final : public ControlPlane {
   std::unique_ptr<HealthConfigWatcher> health_watcher_;
   DataPlaneRegistry registry_;
   StatsAggregator stats_{common::RealClock::Get()};
+  LatencyEstimates latency_{common::RealClock::Get()};
   CallAuthenticator auth_;
   std::unique_ptr<ConfigStore> store_;
   std::unique_ptr<DataPlaneSyncService> sync_;
@@ -267,6 +269,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   sd.cache = &cp->cache_;
   sd.registry = &cp->registry_;
   sd.stats = &cp->stats_;
+  sd.latency = &cp->latency_;
   sd.auth = &cp->auth_;
   sd.clock = &common::RealClock::Get();
   // 0 and 1 data planes get the same (whole) limits: only a change of the divisor republishes.

@@ -11,6 +11,7 @@
 
 #include "controlplane/config/cost_routing_config.h"
 #include "controlplane/config/did_you_mean.h"
+#include "controlplane/config/latency_routing_config.h"
 
 namespace ccrelay::controlplane {
 
@@ -27,20 +28,17 @@ std::optional<std::string> ReadStrategy(ConfigReader& reader, const Field& field
   if (*s == "shuffle" || *s == "simple-shuffle") {
     return "shuffle";
   }
-  if (*s == "round-robin" || *s == "failover" || *s == "least-busy" || *s == "cost-based") {
+  if (*s == "round-robin" || *s == "failover" || *s == "least-busy" || *s == "cost-based" ||
+      *s == "latency-based") {
     return s;
-  }
-  if (*s == "latency-based") {
-    reader.Error(field,
-                 absl::StrCat("routing strategy '", *s, "' is not supported by this build yet"));
-    return std::nullopt;
   }
   reader.Error(field,
                absl::StrCat("unknown routing strategy ", ConfigReader::Quote(field, *s),
                             DidYouMeanSuffix(*s, {"shuffle", "simple-shuffle", "round-robin",
                                                   "failover", "least-busy", "cost-based",
                                                   "latency-based"}),
-                            "; expected shuffle, round-robin, failover, least-busy or cost-based"));
+                            "; expected shuffle, round-robin, failover, least-busy, cost-based or "
+                            "latency-based"));
   return std::nullopt;
 }
 
@@ -79,7 +77,7 @@ ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
   ccrelay::v1::Routing routing = DefaultRouting();
   std::optional<Mapping> map =
       reader.Map(field, {"strategy", "failover", "max_attempts", "session_affinity",
-                         "session_affinity_ttl_ms", "cost_based"});
+                         "session_affinity_ttl_ms", "cost_based", "latency_based"});
   if (!map.has_value()) {
     return routing;
   }
@@ -116,6 +114,7 @@ ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
   if (const Field cost = map->Get("cost_based"); cost.present) {
     ReadCostBased(reader, cost, routing.mutable_cost_based());
   }
+  ReadLatencyRouting(reader, map->Get("latency_based"), &routing);
 
   std::optional<Mapping> failover = reader.Map(map->Get("failover"), {"primary", "fallbacks"});
   if (!failover.has_value()) {

@@ -11,6 +11,7 @@
 #include "proto/stream.grpc.pb.h"
 
 #include "controlplane/snapshot/snapshot_cache.h"
+#include "controlplane/stats/latency_estimates.h"
 #include "controlplane/stats/stats_aggregator.h"
 #include "controlplane/stream/call_auth.h"
 #include "controlplane/stream/dataplane_registry.h"
@@ -104,7 +105,7 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
       pending_.reset();
       return;
     }
-    if (pending_ != nullptr) {
+    if (pending_ != nullptr || pending_estimates_ != nullptr) {
       StartWriteLocked();
     }
   }
@@ -149,6 +150,7 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
     }
     ending_ = true;
     pending_.reset();
+    pending_estimates_.reset();
     if (write_in_flight_) {
       finish_status_ = status;
     } else {
@@ -158,6 +160,15 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
 
  private:
   void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (pending_ == nullptr) {
+      // Estimates only when no snapshot waits (a data plane ranks with its snapshot's providers).
+      out_.Clear();
+      *out_.mutable_estimates() = *pending_estimates_;
+      pending_estimates_.reset();
+      write_in_flight_ = true;
+      StartWrite(&out_);
+      return;
+    }
     SnapshotConstSharedPtr snapshot = std::move(pending_);
     pending_.reset();
     out_.Clear();
@@ -168,6 +179,31 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
     CCR_LOG(kDebug, "snapshot_sent", F("data_plane", node_id_), F("version", snapshot->version()),
             F("nonce", update->nonce()));
     StartWrite(&out_);
+  }
+
+  // Queues the latency estimates, when there are any, once kEstimatesInterval has passed since
+  // this stream last sent them (`force`: on connect).
+  void MaybeSendEstimates(bool force) {
+    if (deps_.latency == nullptr) {
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!force && now - estimates_sent_ < DataPlaneSyncService::kEstimatesInterval) {
+      return;
+    }
+    std::shared_ptr<const ccrelay::v1::RoutingEstimates> estimates = deps_.latency->Current();
+    if (estimates->latency_size() == 0) {
+      return;
+    }
+    estimates_sent_ = now;
+    absl::MutexLock lock(&mu_);
+    if (ending_) {
+      return;
+    }
+    pending_estimates_ = std::move(estimates);
+    if (!write_in_flight_) {
+      StartWriteLocked();
+    }
   }
 
   // Returns false when the stream is being ended.
@@ -194,6 +230,7 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
       }
       watching_ = true;
       deps_.cache->Watch(this);  // sends the current snapshot at once
+      MaybeSendEstimates(/*force=*/true);
       return true;
     }
     switch (in_.msg_case()) {
@@ -215,6 +252,10 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
       case DataPlaneMessage::kStats:
         deps_.registry->Stats(node_id_, in_.stats(), now);
         deps_.stats->AddReport(node_id_, in_.stats());
+        if (deps_.latency != nullptr) {
+          deps_.latency->AddReport(in_.stats());
+          MaybeSendEstimates(/*force=*/false);
+        }
         break;
       case DataPlaneMessage::kHealth:
         deps_.registry->Touch(node_id_, now);
@@ -238,10 +279,12 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
   DataPlaneMessage in_;
   std::string node_id_;
   bool watching_ = false;
+  std::chrono::steady_clock::time_point estimates_sent_{};
 
   absl::Mutex mu_;
   ControlPlaneMessage out_ ABSL_GUARDED_BY(mu_);  // lives until OnWriteDone
   SnapshotConstSharedPtr pending_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ccrelay::v1::RoutingEstimates> pending_estimates_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool ending_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);

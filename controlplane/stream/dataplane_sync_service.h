@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -19,6 +20,7 @@ namespace ccrelay::controlplane {
 
 class CallAuthenticator;
 class DataPlaneRegistry;
+class LatencyEstimates;
 class SnapshotCache;
 class StatsAggregator;
 
@@ -26,13 +28,17 @@ class StatsAggregator;
 // plane stream. The first message must be a hello; then the stream watches the SnapshotCache and
 // sends every new snapshot (state of the world, the node hook applied, a fresh nonce), at most
 // one write in flight, a pending unsent snapshot replaced by a newer one. ACK, NACK, stats and
-// health messages update the DataPlaneRegistry and the StatsAggregator.
+// health messages update the DataPlaneRegistry and the StatsAggregator. With `latency` set, the
+// stats' latency samples feed it, and the stream sends its RoutingEstimates (when there are
+// any) after the first snapshot and then every kEstimatesInterval (checked at each stats report
+// of that data plane): unversioned, unacknowledged, never ahead of a pending snapshot.
 class DataPlaneSyncService {
  public:
   struct Deps {
     SnapshotCache* cache = nullptr;
     DataPlaneRegistry* registry = nullptr;
     StatsAggregator* stats = nullptr;
+    LatencyEstimates* latency = nullptr;  // optional
     const CallAuthenticator* auth = nullptr;
     const common::Clock* clock = nullptr;
     // Called (on a gRPC thread, no lock held) when the set of connected data planes changes: a
@@ -42,6 +48,8 @@ class DataPlaneSyncService {
     // the stats aggregator has it. Optional.
     std::function<void(const ccrelay::v1::HealthReport&)> on_health;
   };
+  static constexpr std::chrono::milliseconds kEstimatesInterval{3000};
+
   explicit DataPlaneSyncService(const Deps& deps);
   ~DataPlaneSyncService();
 

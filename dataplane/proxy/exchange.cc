@@ -782,6 +782,7 @@ void Exchange::Finish(bool keep_alive) {
     o.model = route_.model;
     o.status = status_;
     o.stream = sse_;
+    o.count_tokens = p_.count_tokens;
     o.complete = body_done_ && !cancelled_ && !upstream_error_;
     o.sent = attempt_sent_;
     o.first_token = times_.have_first_token  ? times_.first_token

@@ -6,6 +6,7 @@
 
 #include "dataplane/common/str.h"
 #include "dataplane/routing/routing_table.h"
+#include "dataplane/state/key_state.h"
 
 namespace ccrelay::routing {
 
@@ -50,6 +51,33 @@ void OrderExplanation(const RoutingTable& table, std::string_view model,
   }
 }
 
+using Ms = std::chrono::duration<double, std::milli>;
+
+// Latency samples (state::LatencyTracker): a complete 2xx answer gives its time to first token
+// and, streamed, its output speed. An attempt that got no byte of an answer (a first-byte
+// timeout, a dead connection, the client leaving first) after waiting longer than the current
+// estimate gives that wait as a lower bound. Other failures are the breakers' business.
+void LearnLatency(state::ProviderState& p, const Outcome& o) {
+  if (o.count_tokens || o.sent == std::chrono::steady_clock::time_point() || o.end < o.sent) {
+    return;
+  }
+  // first_token may be an earlier attempt's: then this one had no answer.
+  if (o.first_token == std::chrono::steady_clock::time_point() || o.first_token < o.sent) {
+    p.latency.AddLowerBound(o.model, Ms(o.end - o.sent).count(), o.end);
+    return;
+  }
+  if (o.status < 200 || o.status >= 300 || !o.complete) {
+    return;
+  }
+  state::LatencySample sample;
+  sample.ttft_ms = Ms(o.first_token - o.sent).count();
+  sample.output_tokens = o.output_tokens;
+  if (o.stream && o.end >= o.first_token) {
+    sample.generation_ms = Ms(o.end - o.first_token).count();
+  }
+  p.latency.Add(o.model, sample, o.end);
+}
+
 }  // namespace
 
 void Route(const RoutingTable& table, const RouteRequest& request, std::vector<uint32_t>* ranked,
@@ -85,6 +113,7 @@ void Learn(const RoutingTable& table, const Outcome& outcome) {
       outcome.output_tokens >= 0 && table.output_tokens) {
     table.output_tokens->Observe(outcome.model, outcome.output_tokens);
   }
+  LearnLatency(*table.providers[outcome.provider].state, outcome);
 }
 
 }  // namespace ccrelay::routing

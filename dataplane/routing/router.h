@@ -37,6 +37,7 @@ struct Outcome {
   std::string_view model;    // the routed model (RouteDecision::model, before mapping)
   int status = 0;            // the upstream's status (0: no answer)
   bool stream = false;       // the answer was an SSE stream
+  bool count_tokens = false; // POST /v1/messages/count_tokens (no generation: not timed)
   bool complete = false;     // the answer ended normally (not cut, not abandoned by the client)
   std::chrono::steady_clock::time_point sent;         // the attempt's request was written
   std::chrono::steady_clock::time_point first_token;  // first content event (epoch: none)

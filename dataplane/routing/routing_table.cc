@@ -310,6 +310,7 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
         common::StrCat("routing.strategy: unknown strategy \"", r.strategy(), "\""));
   }
   table->max_attempts = r.max_attempts() == 0 ? 3 : std::min<uint32_t>(r.max_attempts(), 10);
+  table->latency = CompileLatencyOptions(r.latency_based());
   table->session_affinity = !r.has_session_affinity() || r.session_affinity();
   table->session_affinity_ttl = Ms(r.session_affinity_ttl_ms(), std::chrono::milliseconds(3600000));
   table->affinity = states.affinity();

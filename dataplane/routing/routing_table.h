@@ -17,6 +17,7 @@
 #include "dataplane/routing/model_catalog.h"
 #include "dataplane/routing/model_pattern.h"
 #include "dataplane/routing/pricing.h"
+#include "dataplane/routing/strategies/latency_based.h"
 #include "dataplane/routing/strategy.h"
 #include "dataplane/state/state_registry.h"
 #include "dataplane/upstream/tls_context.h"
@@ -165,6 +166,7 @@ struct RoutingTable {
   std::vector<ProviderEntry> providers;  // enabled providers only, config order
   StrategyPtr strategy;
   std::vector<uint32_t> failover_chain;  // provider indices, for the failover strategy
+  LatencyOptions latency;                // routing.latency_based
   // A rule or the strategy looks at images (RouteRequest::images): only then is the body
   // searched for an image block.
   bool route_needs_images = false;

@@ -31,8 +31,8 @@ class Strategy {
 
 using StrategyPtr = std::unique_ptr<Strategy>;
 
-// The strategy for a (normalised) name: shuffle, round-robin, failover, least-busy; nullptr if
-// unknown.
+// The strategy for a (normalised) name: shuffle, round-robin, failover, least-busy, cost-based,
+// latency-based; nullptr if unknown.
 StrategyPtr CreateStrategy(std::string_view name);
 
 }  // namespace ccrelay::routing

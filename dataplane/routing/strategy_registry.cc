@@ -1,5 +1,6 @@
 #include "dataplane/routing/strategies/cost_based.h"
 #include "dataplane/routing/strategies/failover.h"
+#include "dataplane/routing/strategies/latency_based.h"
 #include "dataplane/routing/strategies/least_busy.h"
 #include "dataplane/routing/strategies/round_robin.h"
 #include "dataplane/routing/strategies/shuffle.h"
@@ -22,6 +23,9 @@ StrategyPtr CreateStrategy(std::string_view name) {
   }
   if (name == "cost-based") {
     return std::make_unique<CostBasedStrategy>();
+  }
+  if (name == "latency-based") {
+    return std::make_unique<LatencyBasedStrategy>();
   }
   return nullptr;
 }

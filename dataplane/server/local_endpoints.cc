@@ -92,7 +92,9 @@ void Metrics(const LocalRequest& req, LocalAnswer* out) {
   stats::ScrapeState state;
   state.snapshot_version = req.table->version;
   state.open_connections = req.open_connections;
-  state.keys = stats::SampleKeys(*req.table, std::chrono::steady_clock::now());
+  const auto now = std::chrono::steady_clock::now();
+  state.keys = stats::SampleKeys(*req.table, now);
+  state.latency = stats::SampleLatency(*req.table, now);
   out->content_type = stats::kPrometheusContentType;
   out->body = req.metrics->Render(state);
 }

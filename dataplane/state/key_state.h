@@ -12,6 +12,7 @@
 
 #include "dataplane/common/clock.h"
 #include "dataplane/state/circuit_breaker.h"
+#include "dataplane/state/latency_tracker.h"
 #include "dataplane/state/token_bucket.h"
 #include "dataplane/state/upstream_limits.h"
 
@@ -159,6 +160,8 @@ struct ProviderState {
   // gone): least-busy ranks by it. Held by InFlight.
   std::atomic<int64_t> in_flight{0};
   CircuitBreaker breaker;
+  // Time to first token and output speed per model (latency-based ranks by it).
+  LatencyTracker latency;
 };
 
 // One attempt counted in a provider's in_flight for as long as it lives (movable, RAII).

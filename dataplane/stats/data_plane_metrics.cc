@@ -1,9 +1,12 @@
 #include "dataplane/stats/data_plane_metrics.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
 #include "dataplane/common/str.h"
+#include "dataplane/routing/routing_table.h"
+#include "dataplane/state/key_state.h"
 
 namespace ccrelay::stats {
 
@@ -194,6 +197,54 @@ void DataPlaneMetrics::OnSnapshotUpdate(bool applied) {
   snapshot_updates_.WithLabels({applied ? "applied" : "rejected"}).Inc();
 }
 
+std::vector<ProviderLatencySample> SampleLatency(const routing::RoutingTable& table,
+                                                 std::chrono::steady_clock::time_point now) {
+  std::vector<ProviderLatencySample> out;
+  for (const routing::ProviderEntry& p : table.providers) {
+    const state::LatencyEstimate e = p.state->latency.ProviderWide(now);
+    if (e.ttft_ms < 0 && e.tokens_per_s < 0) {
+      continue;
+    }
+    out.push_back(ProviderLatencySample{p.name, e.ttft_ms < 0 ? -1 : e.ttft_ms / 1000.0,
+                                        e.tokens_per_s});
+  }
+  return out;
+}
+
+namespace {
+
+// One gauge family of the latency estimates per provider (only those it has; none: no family).
+void RenderLatencyFamily(const std::vector<ProviderLatencySample>& latency, std::string_view name,
+                         std::string_view help, double ProviderLatencySample::*field,
+                         PrometheusTextWriter& w) {
+  if (std::none_of(latency.begin(), latency.end(),
+                   [field](const ProviderLatencySample& l) { return l.*field >= 0; })) {
+    return;
+  }
+  w.Family(name, help, MetricType::kGauge);
+  for (const ProviderLatencySample& l : latency) {
+    if (l.*field >= 0) {
+      const std::array<Label, 1> labels = {Label("provider", l.provider)};
+      w.Sample(name, labels, l.*field);
+    }
+  }
+}
+
+// The latency-based strategy's estimates per provider.
+void RenderLatency(const std::vector<ProviderLatencySample>& latency, PrometheusTextWriter& w) {
+  RenderLatencyFamily(latency, "ccrelay_provider_ttft_estimate_seconds",
+                      "Estimated time to first token of each provider over its models (moving "
+                      "average; this data plane's samples, else the control plane's shared "
+                      "estimate).",
+                      &ProviderLatencySample::ttft_seconds, w);
+  RenderLatencyFamily(latency, "ccrelay_provider_output_tokens_per_second",
+                      "Estimated output tokens per second of each provider's streamed answers "
+                      "(moving average).",
+                      &ProviderLatencySample::tokens_per_s, w);
+}
+
+}  // namespace
+
 std::string DataPlaneMetrics::Render(const ScrapeState& state) const {
   std::string out;
   out.reserve(size_t{16} * 1024);
@@ -205,6 +256,7 @@ std::string DataPlaneMetrics::Render(const ScrapeState& state) const {
   w.Family("ccrelay_snapshot_version", "Version of the routing snapshot in use.",
            MetricType::kGauge);
   w.Sample("ccrelay_snapshot_version", {}, static_cast<double>(state.snapshot_version));
+  RenderLatency(state.latency, w);
   if (state.keys.empty()) {
     return out;
   }

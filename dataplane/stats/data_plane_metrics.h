@@ -11,12 +11,24 @@
 
 namespace ccrelay::stats {
 
+// A provider's latency estimates over all its models (state::LatencyTracker::ProviderWide).
+struct ProviderLatencySample {
+  std::string provider;
+  double ttft_seconds = -1;   // < 0: none (not exposed)
+  double tokens_per_s = -1;   // < 0: none
+};
+
 // What a scrape reads from the data plane at that moment (not counted by the observer).
 struct ScrapeState {
   uint64_t snapshot_version = 0;
   int64_t open_connections = 0;
   std::vector<KeySample> keys;
+  std::vector<ProviderLatencySample> latency;
 };
+
+// Every provider's latency estimates of the table (scrape time).
+std::vector<ProviderLatencySample> SampleLatency(const routing::RoutingTable& table,
+                                                 std::chrono::steady_clock::time_point now);
 
 // The data plane's Prometheus metrics (SPEC.md "Metrics" lists them): fed by the request
 // observer hooks on worker threads, rendered by GET /metrics. Label values never hold a secret:

@@ -11,6 +11,7 @@ namespace ccrelay::v1 {
 class RoutingSnapshot;
 class StatsReport;
 class HealthReport;
+class RoutingEstimates;
 }  // namespace ccrelay::v1
 
 namespace ccrelay::subscription {
@@ -28,6 +29,9 @@ class SnapshotApplier {
   virtual uint64_t version() const = 0;
   // Fills `report` with the deltas since the previous call.
   virtual void TakeStats(ccrelay::v1::StatsReport* report) = 0;
+  // The control plane's shared routing estimates (latency-based), state of the world: applied
+  // to the learned state by provider name; never acknowledged.
+  virtual void ApplyEstimates(const ccrelay::v1::RoutingEstimates& estimates) { (void)estimates; }
   // Fills `report` with what changed in the upstream health it observes since the previous call
   // (with `full`, everything not ok: a new stream). False when there is nothing to send.
   virtual bool TakeHealth(ccrelay::v1::HealthReport* report, bool full) {

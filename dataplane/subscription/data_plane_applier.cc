@@ -7,7 +7,9 @@
 
 #include "dataplane/common/clock.h"
 #include "dataplane/common/log.h"
+#include "dataplane/routing/routing_table.h"
 #include "dataplane/server/data_plane.h"
+#include "dataplane/state/key_state.h"
 
 namespace ccrelay::subscription {
 
@@ -68,6 +70,21 @@ void DataPlaneApplier::TakeStats(ccrelay::v1::StatsReport* report) {
     ks->set_latency_ms_sum(k.latency_ms_sum);
     ks->set_latency_count(k.latency_count);
   }
+  // Latency samples per (provider, routed model), for the control plane's shared estimates.
+  if (const auto table = data_plane_.table(); table != nullptr) {
+    for (const routing::ProviderEntry& p : table->providers) {
+      for (const state::LatencySampleDelta& l : p.state->latency.TakeSamples()) {
+        ccrelay::v1::LatencySamples* ls = report->add_latency();
+        ls->set_provider(p.name);
+        ls->set_model(l.model);
+        ls->set_count(l.count);
+        ls->set_ttft_ms_sum(l.ttft_ms_sum);
+        ls->set_speed_count(l.speed_count);
+        ls->set_output_tokens(l.output_tokens);
+        ls->set_generation_ms(l.generation_ms);
+      }
+    }
+  }
   // The collector keeps no finish time: the report's time stands for it (at most one interval
   // off).
   const int64_t now = common::RealClock::Get().UnixMillis();
@@ -95,6 +112,23 @@ bool DataPlaneApplier::TakeHealth(ccrelay::v1::HealthReport* report, bool full) 
   const auto observed = stats::ObserveHealth(*table, std::chrono::steady_clock::now(),
                                              common::RealClock::Get().UnixMillis());
   return health_.Take(observed, full, report);
+}
+
+void DataPlaneApplier::ApplyEstimates(const ccrelay::v1::RoutingEstimates& estimates) {
+  const auto table = data_plane_.table();
+  if (table == nullptr) {
+    return;
+  }
+  const uint64_t generation = ++estimates_generation_;
+  for (const routing::ProviderEntry& p : table->providers) {
+    for (const ccrelay::v1::LatencyEstimate& e : estimates.latency()) {
+      if (e.provider() == p.name) {
+        p.state->latency.SetShared(e.model(), e.ttft_ms(), e.output_tokens_per_s(), e.samples(),
+                                   generation);
+      }
+    }
+    p.state->latency.ClearSharedBefore(generation);
+  }
 }
 
 void DataPlaneApplier::Close() {

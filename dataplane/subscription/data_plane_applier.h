@@ -26,6 +26,7 @@ class DataPlaneApplier : public SnapshotApplier {
   uint64_t version() const override;
   void TakeStats(ccrelay::v1::StatsReport* report) override;
   bool TakeHealth(ccrelay::v1::HealthReport* report, bool full) override;
+  void ApplyEstimates(const ccrelay::v1::RoutingEstimates& estimates) override;
 
   // Enabled providers of the snapshot in force (for the admin API).
   std::vector<std::string> providers() const;
@@ -42,6 +43,7 @@ class DataPlaneApplier : public SnapshotApplier {
   mutable absl::Mutex mu_;
   std::vector<std::string> providers_ ABSL_GUARDED_BY(mu_);
   stats::HealthReporter health_;  // the subscription's thread only
+  uint64_t estimates_generation_ = 0;  // the subscription's thread only
 };
 
 }  // namespace ccrelay::subscription

@@ -219,6 +219,11 @@ void SnapshotSubscription::Impl::OnMessage(uint64_t gen,
     status.connected = true;
     status.last_contact_unix_ms = now;
   }
+  if (msg->has_estimates()) {
+    // Not versioned, not answered: applied here, on the subscription's thread.
+    applier.ApplyEstimates(msg->estimates());
+    CCR_LOG(kDebug, "routing_estimates_applied", F("latency", msg->estimates().latency_size()));
+  }
   if (msg->has_snapshot()) {
     pending = std::move(*msg->mutable_snapshot());
     pending_gen = gen;

@@ -50,7 +50,8 @@ struct SubscriptionStatus {
 // upstream health changed (all of it on each new stream). When the stream fails it reconnects with
 // jittered exponential backoff and re-sends the hello; meanwhile the data plane keeps serving its
 // last snapshot (static stability). Updates that arrive while one is being applied are coalesced:
-// only the newest is applied and answered (state of the world).
+// only the newest is applied and answered (state of the world). RoutingEstimates (the control
+// plane's shared latency estimates) are applied as they come, unanswered.
 class SnapshotSubscription {
  public:
   SnapshotSubscription(SubscriptionOptions options, ChannelFactory channel_factory,

@@ -294,7 +294,7 @@ TEST(KeyMetricsTest, SampleKeysReadsKeyStateByFingerprint) {
   ASSERT_TRUE(samples[0].limits[0].remaining.has_value());
   EXPECT_LE(*samples[0].limits[0].remaining, 60);
   // Nothing but fingerprints leaves the key state.
-  const std::string text = DataPlaneMetrics("v").Render({3, 0, samples});
+  const std::string text = DataPlaneMetrics("v").Render({3, 0, samples, {}});
   EXPECT_EQ(text.find("sk-sample"), std::string::npos);
   EXPECT_NE(text.find(common::FingerprintOf("sk-sample-two")), std::string::npos);
 }

@@ -49,6 +49,15 @@ class FakeApplier : public SnapshotApplier {
     report->set_active_streams(3);
   }
 
+  void ApplyEstimates(const v1::RoutingEstimates& estimates) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    estimates_.push_back(estimates.latency_size());
+  }
+  std::vector<int> Estimates() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return estimates_;
+  }
+
   void SetReject(uint64_t v) {
     std::lock_guard<std::mutex> lock(mu_);
     reject_ = v;
@@ -64,6 +73,7 @@ class FakeApplier : public SnapshotApplier {
   uint64_t reject_ = 0;
   uint64_t takes_ = 0;
   std::vector<uint64_t> applied_;
+  std::vector<int> estimates_;  // latency entries of each RoutingEstimates applied
 };
 
 // A control plane that records every stream and every message and lets the test write.
@@ -151,6 +161,9 @@ class FakeControlPlane final : public v1::DataPlaneSync::Service {
     ControlPlaneMessage msg;
     msg.mutable_snapshot()->mutable_snapshot()->set_version(version);
     msg.mutable_snapshot()->set_nonce(nonce);
+    return Write(i, msg);
+  }
+  bool Write(size_t i, const ControlPlaneMessage& msg) {
     grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -224,6 +237,29 @@ TEST(SnapshotSubscriptionTest, HelloThenAckOfAnAppliedSnapshot) {
   EXPECT_EQ(applier.Applied(), std::vector<uint64_t>{5});
   EXPECT_TRUE(sub.WaitForFirstSnapshot(kWait).ok());
   EXPECT_TRUE(sub.status().connected);
+}
+
+TEST(SnapshotSubscriptionTest, RoutingEstimatesAreAppliedAndNotAnswered) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  SnapshotSubscription sub(Options(), FactoryFor(cp), applier);
+  sub.Start();
+  ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
+  ControlPlaneMessage estimates;
+  for (const char* provider : {"a", "b"}) {
+    v1::LatencyEstimate* e = estimates.mutable_estimates()->add_latency();
+    e->set_provider(provider);
+    e->set_ttft_ms(250);
+    e->set_samples(9);
+  }
+  ASSERT_TRUE(cp.Write(0, estimates));
+  ASSERT_TRUE(cp.Send(0, 5, "n-5"));
+  // The estimates got no answer of their own: the next message is the snapshot's ACK.
+  size_t seen = 1;
+  const auto next = cp.WaitForNonStats(0, &seen, kWait);
+  ASSERT_TRUE(next.has_value() && next->has_ack());
+  EXPECT_EQ(next->ack().version(), 5u);
+  EXPECT_EQ(applier.Estimates(), std::vector<int>{2});
 }
 
 TEST(SnapshotSubscriptionTest, NackNamesTheLastGoodVersionAndTheError) {
