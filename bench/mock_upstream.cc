@@ -16,6 +16,11 @@
 //                                         Both headers may also be spelled
 //                                         x-amzn-bedrock-mock-*: cc-relay forwards only the
 //                                         x-amzn-bedrock-* headers of a client to Bedrock.
+//                                         Header x-mock-status: N (400..599) -> that status
+//                                         with an Anthropic error body instead (429
+//                                         rate_limit_error, 529 overloaded_error, other 5xx
+//                                         api_error, other 4xx invalid_request_error); header
+//                                         x-mock-retry-after: S adds `retry-after: S` to it.
 //   POST /v1/messages/count_tokens[?...]  {"input_tokens": <body bytes / 4>}
 //   POST /anthropic/v1/messages[...]      Azure Foundry: the two routes above under /anthropic.
 //   POST /v1/projects/{p}/locations/{r}/publishers/anthropic/models/{model}:rawPredict
@@ -451,6 +456,30 @@ std::string ErrorJson(std::string_view type, std::string_view message) {
          std::string(message) + "\"},\"request_id\":\"req_011CMockUpstream0000000000\"}";
 }
 
+// The scripted upstream error of header x-mock-status (bench/soak.sh): an Anthropic error body,
+// optionally with a retry-after header.
+std::string ScriptedError(int status, const std::optional<std::string>& retry_after,
+                          bool keep_alive) {
+  std::string_view type = "invalid_request_error";
+  std::string_view reason = "Bad Request";
+  if (status == 429) {
+    type = "rate_limit_error";
+    reason = "Too Many Requests";
+  } else if (status == 529) {
+    type = "overloaded_error";
+    reason = "Overloaded";
+  } else if (status >= 500) {
+    type = "api_error";
+    reason = "Internal Server Error";
+  }
+  const std::string body = ErrorJson(type, "Scripted by x-mock-status.");
+  std::string out = Head(status, reason, "application/json", body.size(), keep_alive);
+  if (retry_after.has_value()) {
+    out.insert(out.size() - 2, "retry-after: " + *retry_after + "\r\n");
+  }
+  return out + body;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Messages API routes, under the URL shapes of cc-relay's providers.
 
@@ -608,7 +637,13 @@ class Session : public std::enable_shared_from_this<Session> {
     bedrock_stamps_ = false;
     const RouteMatch route =
         method == http::verb::post ? MatchMessagesRoute(path) : RouteMatch{};
-    if (route.route == MessagesRoute::kMessages) {
+    const std::optional<std::string> scripted_status =
+        route.route == MessagesRoute::kMessages ? MockHeader(req, "status") : std::nullopt;
+    const int error_status = scripted_status ? std::atoi(scripted_status->c_str()) : 0;
+    if (error_status >= 400 && error_status <= 599) {
+      info = ScanBody(worker_.json_parser, body);
+      writes_.push_back(ScriptedError(error_status, MockHeader(req, "retry-after"), keep_alive_));
+    } else if (route.route == MessagesRoute::kMessages) {
       info = ScanBody(worker_.json_parser, body);
       if (!route.url_model.empty()) {
         info.model.assign(route.url_model);
