@@ -290,6 +290,11 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
     return absl::InvalidArgumentError(
         common::StrCat("routing.strategy: unknown strategy \"", r.strategy(), "\""));
   }
+  if (absl::Status s = CompileRules(r, index_by_name, &table->rules, &table->background_models,
+                                    &table->route_needs_images);
+      !s.ok()) {
+    return s;
+  }
   table->max_attempts = r.max_attempts() == 0 ? 3 : std::min<uint32_t>(r.max_attempts(), 10);
   table->session_affinity = !r.has_session_affinity() || r.session_affinity();
   table->session_affinity_ttl = Ms(r.session_affinity_ttl_ms(), std::chrono::milliseconds(3600000));

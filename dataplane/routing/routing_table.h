@@ -16,6 +16,7 @@
 #include "dataplane/providers/provider.h"
 #include "dataplane/routing/model_pattern.h"
 #include "dataplane/routing/pricing.h"
+#include "dataplane/routing/rules.h"
 #include "dataplane/routing/strategy.h"
 #include "dataplane/state/state_registry.h"
 #include "dataplane/upstream/tls_context.h"
@@ -155,6 +156,9 @@ struct RoutingTable {
   std::vector<ProviderEntry> providers;  // enabled providers only, config order
   StrategyPtr strategy;
   std::vector<uint32_t> failover_chain;  // provider indices, for the failover strategy
+  // Scenario rules (routing.rules), in order: Route() takes the first that matches.
+  std::vector<Rule> rules;
+  std::vector<Glob> background_models;  // routing.background_models ("*haiku*" when none)
   // A rule or the strategy looks at images (RouteRequest::images): only then is the body
   // searched for an image block.
   bool route_needs_images = false;
