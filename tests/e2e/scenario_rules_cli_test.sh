@@ -4,8 +4,8 @@
 # a ccr_mock_upstream with its own request log:
 #   main    failover primary: the main conversation (ANTHROPIC_MODEL)
 #   cheap   rule `background` (match: background: true, i.e. a *haiku* model): the session-title
-#           call interactive mode makes with ANTHROPIC_DEFAULT_HAIKU_MODEL when the first prompt
-#           is typed (../shared/docs/claude-code-wire.md)
+#           call interactive mode makes with ANTHROPIC_DEFAULT_HAIKU_MODEL (with the second
+#           prompt typed; ../shared/docs/claude-code-wire.md)
 # and, in print mode, the subagent recipe: an agent file (.claude/agents/greeter.md) whose
 # frontmatter says `model: route-cheap` (a made-up name) matches rule `subagent-cheap`, which
 # overrides it to a Haiku that the cheap provider's model_mapping then maps; the main
@@ -92,10 +92,11 @@ models() {
 
 # wait_models LOG REGEX SECONDS WHAT: until models LOG matches REGEX.
 wait_models() {
-  local log=$1 regex=$2 secs=$3 what=$4 i
-  for ((i = 0; i < secs * 10; ++i)); do
+  local log=$1 regex=$2 secs=$3 what=$4
+  local deadline=$((SECONDS + secs))
+  while ((SECONDS < deadline)); do
     [[ "$(models "${log}")" =~ ${regex} ]] && return 0
-    sleep 0.1
+    sleep 0.2
   done
   fail "${what}: got '$(models "${log}")' after ${secs} s"
 }
@@ -131,16 +132,36 @@ for ((i = 0; i < 300; ++i)); do
   sleep 0.1
 done
 pane | grep -q '^❯' || fail "claude's prompt did not show within 30 s"
-# The first prompt typed makes both calls: the answer (main model) and the title (Haiku).
-tmx send-keys -t claude 'Say hello' Enter
-wait_models "${MAIN_LOG}" "^${MAIN_MODEL}( |$)" 60 "the main call on provider main"
+# input_shows TEXT: the input line (after "❯" and a no-break space) holds TEXT.
+input_shows() { pane | grep '^❯' | grep -Fq -- "$1"; }
+# type_prompt TEXT: types TEXT, waits until the pane shows it (keys sent while Claude Code is
+# still starting are lost), then presses Enter.
+type_prompt() {
+  local text=$1 i j
+  for ((i = 0; i < 3; ++i)); do
+    tmx send-keys -t claude -l "${text}"
+    for ((j = 0; j < 50; ++j)); do
+      input_shows "${text}" && break 2
+      sleep 0.1
+    done
+    tmx send-keys -t claude C-u
+  done
+  input_shows "${text}" || fail "the prompt '${text}' did not show in claude's input"
+  tmx send-keys -t claude Enter
+}
+# The first prompt makes the main call; the second one another, plus the session-title call on
+# the Haiku model (Claude Code 2.1.197 names the session once the conversation has a turn).
+type_prompt 'Say hello'
+wait_models "${MAIN_LOG}" "^${MAIN_MODEL}$" 60 "the first main call on provider main"
+type_prompt 'Say hello again'
+wait_models "${MAIN_LOG}" "^${MAIN_MODEL} ${MAIN_MODEL}$" 60 "the second main call on provider main"
 wait_models "${CHEAP_LOG}" "^${CHEAP_MODEL}$" 60 "the background (title) call on provider cheap"
 for ((i = 0; i < 100; ++i)); do
   pane | grep -q 'Hello from the mock upstream' && break
   sleep 0.1
 done
 pane | grep -q 'Hello from the mock upstream' || fail "claude did not show the main answer"
-expect_eq "models the main provider got" "$(models "${MAIN_LOG}")" "${MAIN_MODEL}"
+expect_eq "models the main provider got" "$(models "${MAIN_LOG}")" "${MAIN_MODEL} ${MAIN_MODEL}"
 expect_eq "models the cheap provider got" "$(models "${CHEAP_LOG}")" "${CHEAP_MODEL}"
 grep -Eq 'request .*provider=main .*model="'"${MAIN_MODEL}"'" .*status=200' "${RELAY_LOG}" ||
   fail "no request line for the main call on provider main"
@@ -150,14 +171,14 @@ metrics="$(curl -s "${RELAY_URL}/metrics")"
 grep -q '^ccrelay_routing_decisions_total{strategy="ordered",rule="background"} 1$' \
   <<<"${metrics}" || fail "decision metric for rule background: $(grep routing_decisions \
   <<<"${metrics}")"
-grep -q '^ccrelay_routing_decisions_total{strategy="failover",rule="default"} 1$' \
+grep -q '^ccrelay_routing_decisions_total{strategy="failover",rule="default"} 2$' \
   <<<"${metrics}" || fail "decision metric without a rule: $(grep routing_decisions \
   <<<"${metrics}")"
 tmx kill-session -t claude
 expect_secrets_absent "${RELAY_LOG}" "${CLIENT_KEY}" "fake-main-provider-key-0001" \
   "fake-cheap-provider-key-0001"
 pass "interactive Claude Code: main call on main (${MAIN_MODEL}), title call on cheap" \
-  "(${HAIKU_MODEL} mapped to ${CHEAP_MODEL}), one decision each in /metrics"
+  "(${HAIKU_MODEL} mapped to ${CHEAP_MODEL}), the decisions counted in /metrics"
 
 # ---------------------------------------------------------------------------------------------
 # The subagent recipe: an agent file whose frontmatter says `model: route-cheap`. The main

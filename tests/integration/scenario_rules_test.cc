@@ -50,10 +50,16 @@ class ScenarioRulesTest : public RelayTest {
  protected:
   FakeUpstream main_, cheap_, strong_, big_, web_;
 
-  void Start() {
+  // `down`: cheap and strong point at a port nobody listens on (connections refused).
+  void Start(bool down = false) {
     RelayConfig config;  // failover: main first, the others after it in this order
     config.providers = {Provider("main", main_), Provider("cheap", cheap_),
                         Provider("strong", strong_), Provider("big", big_), Provider("web", web_)};
+    if (down) {
+      for (const size_t i : {1, 2}) {
+        config.providers[i].base_url = "http://127.0.0.1:" + std::to_string(UnusedPort());
+      }
+    }
     config.providers[1].model_mapping = {{"claude-haiku-*", "glm-4.5-air"}};
     config.routing_yaml = R"(  rules:
     - name: background
@@ -137,9 +143,7 @@ TEST_F(ScenarioRulesTest, EachScenarioGoesToItsProvider) {
 }
 
 TEST_F(ScenarioRulesTest, ARuleWhoseProviderIsDownFallsBackUnlessItSaysNot) {
-  ASSERT_NO_FATAL_FAILURE(Start());
-  cheap_.StopListening();
-  strong_.StopListening();
+  ASSERT_NO_FATAL_FAILURE(Start(/*down=*/true));
   // background: cheap refuses connections; the others follow in the strategy's order (main
   // first), with the requested model (no override in this rule).
   ExpectRoutedTo(Body("claude-haiku-4-5"), main_, "claude-haiku-4-5");
