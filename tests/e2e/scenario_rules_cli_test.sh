@@ -101,6 +101,29 @@ wait_models() {
   fail "${what}: got '$(models "${log}")' after ${secs} s"
 }
 
+# claude_print VAR=VALUE... -- ARG...: `claude -p ARG... --output-format json` against the relay
+# in $CASE_DIR/work with a scrubbed environment plus the variables; sets CLAUDE_OUT and
+# CLAUDE_RC.
+claude_print() {
+  local vars=()
+  while [[ "$1" != -- ]]; do
+    vars+=("$1")
+    shift
+  done
+  shift
+  mkdir -p "${CASE_DIR}/home" "${CASE_DIR}/work"
+  CLAUDE_OUT="${CASE_DIR}/claude.out"
+  (
+    cd "${CASE_DIR}/work" &&
+      exec timeout 120 env -i HOME="${CASE_DIR}/home" PATH="${PATH}" \
+        ANTHROPIC_BASE_URL="${RELAY_URL}" ANTHROPIC_API_KEY="${CLIENT_KEY}" \
+        DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
+        CLAUDE_CODE_MAX_RETRIES=0 "${vars[@]}" \
+        "${CLAUDE}" -p "$@" --output-format json
+  ) </dev/null >"${CLAUDE_OUT}" 2>"${CASE_DIR}/claude.err"
+  CLAUDE_RC=$?
+}
+
 # ---------------------------------------------------------------------------------------------
 begin_case interactive
 start_mocks
@@ -207,7 +230,7 @@ CHEAP_PORT="${FAKE_PORT}"
 CHEAP_LOG="${FAKE_LOG}"
 write_config "${CASE_DIR}/relay.yaml"
 start_relay "${CASE_DIR}/relay.yaml"
-mkdir -p "${CASE_DIR}/home" "${CASE_DIR}/work/.claude/agents"
+mkdir -p "${CASE_DIR}/work/.claude/agents"
 cat >"${CASE_DIR}/work/.claude/agents/greeter.md" <<'AGENT'
 ---
 name: greeter
@@ -216,17 +239,8 @@ model: route-cheap
 ---
 You greet people in one short sentence.
 AGENT
-CLAUDE_OUT="${CASE_DIR}/claude.out"
-(
-  cd "${CASE_DIR}/work" &&
-    exec timeout 120 env -i HOME="${CASE_DIR}/home" PATH="${PATH}" \
-      ANTHROPIC_BASE_URL="${RELAY_URL}" ANTHROPIC_API_KEY="${CLIENT_KEY}" \
-      ANTHROPIC_MODEL="${MAIN_MODEL}" \
-      DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
-      CLAUDE_CODE_MAX_RETRIES=0 \
-      "${CLAUDE}" -p "Greet me" --output-format json
-) </dev/null >"${CLAUDE_OUT}" 2>"${CASE_DIR}/claude.err"
-expect_eq "claude exit status" "$?" 0
+claude_print ANTHROPIC_MODEL="${MAIN_MODEL}" -- "Greet me"
+expect_eq "claude exit status" "${CLAUDE_RC}" 0
 expect_eq "claude result" "$(claude_field 'r.result')" "Hello from the fake."
 expect_eq "num_turns (the Agent tool ran)" "$(claude_field 'r.num_turns')" 2
 expect_eq "models the main provider got" "$(models "${MAIN_LOG}")" "${MAIN_MODEL} ${MAIN_MODEL}"
@@ -245,17 +259,8 @@ begin_case session_model
 start_mocks
 write_config "${CASE_DIR}/relay.yaml"
 start_relay "${CASE_DIR}/relay.yaml"
-mkdir -p "${CASE_DIR}/home" "${CASE_DIR}/work"
-CLAUDE_OUT="${CASE_DIR}/claude.out"
-(
-  cd "${CASE_DIR}/work" &&
-    exec timeout 120 env -i HOME="${CASE_DIR}/home" PATH="${PATH}" \
-      ANTHROPIC_BASE_URL="${RELAY_URL}" ANTHROPIC_API_KEY="${CLIENT_KEY}" \
-      DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 DISABLE_AUTOUPDATER=1 \
-      CLAUDE_CODE_MAX_RETRIES=0 \
-      "${CLAUDE}" -p "Say hello" --model route-cheap --output-format json
-) </dev/null >"${CLAUDE_OUT}" 2>"${CASE_DIR}/claude.err"
-expect_eq "claude exit status" "$?" 0
+claude_print -- "Say hello" --model route-cheap
+expect_eq "claude exit status" "${CLAUDE_RC}" 0
 expect_eq "claude result" "$(claude_field 'r.result')" "Hello from the mock upstream."
 expect_eq "models the main provider got" "$(models "${MAIN_LOG}")" ""
 expect_eq "models the cheap provider got" "$(models "${CHEAP_LOG}")" "${CHEAP_MODEL}"
