@@ -5,7 +5,7 @@
 # bench/README.md, "Bedrock transcoding".
 #
 #   bash bench/bedrock.sh [--reps N] [--duration S] [--conns C] [--quiet-wait S]
-#                         [--build-dir DIR] [--relay-bin PATH] [--out FILE] [--keep]
+#                         [--build-dir DIR] [--relay-bin PATH] [--targets "T..."] [--out FILE] [--keep]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

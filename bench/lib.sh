@@ -102,6 +102,33 @@ providers:
 EOF
 }
 
+# cc-relay with three providers on the mock (an anthropic, a zai and an ollama provider, each with
+# a key) and routing strategy STRATEGY; `rules` is failover behind four scenario rules that the
+# bench body (a Sonnet request with thinking and tools, no server tool, no image) does not match
+# except the thinking one, so every rule is evaluated: bench/strategies.sh.
+relay_strategy_conf() {  # STRATEGY LISTEN
+  local strategy=$1 rules=""
+  if [[ $strategy == rules ]]; then
+    strategy=failover
+    rules='
+  rules:
+    - {name: background, match: {background: true}, providers: [ollama]}
+    - {name: search, match: {tools: [web_search]}, providers: [anthropic]}
+    - {name: long, match: {long_context: 150000}, providers: [anthropic]}
+    - {name: think, match: {thinking: true}, providers: [anthropic, zai]}'
+  fi
+  cat <<EOF
+server: {listen: "$2"}
+providers:
+  - {name: anthropic, type: anthropic, base_url: "http://127.0.0.1:$MOCK_PORT", keys: [{key: "bench-key-a"}]}
+  - {name: zai, type: zai, base_url: "http://127.0.0.1:$MOCK_PORT", keys: [{key: "bench-key-z"}]}
+  - {name: ollama, type: ollama, base_url: "http://127.0.0.1:$MOCK_PORT", keys: [{key: "bench-key-o"}]}
+routing:
+  strategy: $strategy
+  failover: {primary: anthropic, fallbacks: [zai, ollama]}$rules
+EOF
+}
+
 # On a shared machine another job's burst (a build, a test suite) inflates every figure of the
 # run it overlaps, CPU per request included (2-5x seen here). Between runs nothing of ours is
 # busy, so before each run wait until the whole machine has been quiet for half a second.
@@ -269,6 +296,7 @@ pb_parse_args() {  # "$@"
       --build-dir) BUILD_DIR=$2; shift ;;
       --relay-bin) RELAY_BIN=$2; shift ;;
       --out) OUT=$2; shift ;;
+      --targets) PB_TARGETS=$2; shift ;;
       --keep) KEEP=1 ;;
       -h|--help) pb_usage ;;
       *) echo "$PB_NAME: unknown option $1" >&2; pb_usage ;;
@@ -285,6 +313,8 @@ relay_target_conf() {  # TARGET LISTEN: the config of that provider type's relay
   case "$1" in
     anthropic) relay_conf "$2" ;;
     bedrock | vertex | azure) "relay_$1_conf" "$2" ;;
+    failover | shuffle | round-robin | least-busy | cost-based | latency-based | rules)
+      relay_strategy_conf "$1" "$2" ;;
     *) die "unknown target $1" ;;
   esac
 }
@@ -319,6 +349,7 @@ pb_cleanup() {
 # number of events, each with its timestamp, before anything is measured. Builds nothing.
 pb_start() {
   local tool t
+  PB_BASE=${PB_BASE:-${PB_TARGETS%% *}}
   for tool in wrk taskset jq; do command -v "$tool" >/dev/null || die "$tool not found"; done
   BUILD_DIR=${BUILD_DIR:-$REPO/build/release}
   BIN=$BUILD_DIR/bench
@@ -379,7 +410,7 @@ pb_start() {
   [[ $(jq -s '(map(.events_max) | unique | length == 1) and all(.stamped == .events)' \
         "$WORK"/preflight_*.json) == true ]] ||
     die "the streams differ: $(cat "$WORK"/preflight_*.json)"
-  EVENTS=$(jq .events_max "$WORK/preflight_anthropic.json")
+  EVENTS=$(jq .events_max "$WORK/preflight_$PB_BASE.json")
   log "$EVENTS events per stream on every target"
 }
 
@@ -441,6 +472,7 @@ pb_summarize() {  # PROGRAM
     --argjson quiet_wait "$QUIET_WAIT" --argjson quiet_pct "$QUIET_PCT" \
     --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
     --argjson cpus "$(nproc)" --arg kernel "$(uname -r)" --arg targets "$PB_TARGETS" \
+    --arg base "$PB_BASE" \
     --arg relay "$RELAY" --arg relay_sha "$(sha256sum "$RELAY" | cut -c1-12)" \
     --argjson sizes "$(for c in $PB_CASES; do printf '{"%s":%s}' "$c" "$(wc -c <"${PB_BODY[$c]}")"; done | jq -s add)" '
   def med: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
@@ -476,4 +508,47 @@ pb_summarize() {  # PROGRAM
      quiet: {wait_s: $quiet_wait, max_busy_pct: $quiet_pct, runs_started_busy: $busy_starts}}
     + ('"$1"')
     + {records: $all}' "$RECORDS" >"$OUT"
+}
+
+# The usual summary of a comparison against one target ($PB_BASE, the first of PB_TARGETS unless
+# the script sets it): medians (min-max) over the repetitions; per repetition, each target's CPU
+# per request over (and minus) the base's, and its stream probe's TTFE minus the base's.
+pb_summarize_vs_base() {
+  pb_summarize '
+  def probe_minus($x; $t; f): [range(1; $reps + 1) as $r
+    | [$x | map(select(.rep == $r and (.target == $t or .target == $base)))
+          | sort_by(.target != $t)[] | f]
+    | if length == 2 and .[0] != null and .[1] != null then .[0] - .[1] else null end];
+  {cases: ($w | cases | map(. as $c | ($w | map(select(.case == $c))) as $wc
+     | {case: $c, stream: ($c | endswith("_json") | not), body_bytes: $sizes[$c],
+        targets: ($targets | map(. as $t | {target: $t} + wrk_stats($wc | map(select(.target == $t)))
+          + {cpu_vs_base: (per_rep($wc; $t; $base; .[0] / .[1]) | stat(100)),
+             cpu_minus_base_us: (per_rep($wc; $t; $base; .[0] - .[1]) | stat(10))}))})),
+   probe: ($targets | map(. as $t | {target: $t} + probe_stats($p | map(select(.target == $t)))
+     + {ttfe_p50_minus_base_us: (probe_minus($p; $t; .ttfe_us.p50) | stat(10)),
+        ttfe_p99_minus_base_us: (probe_minus($p; $t; .ttfe_us.p99) | stat(10))}))}'
+}
+
+# Prints pb_summarize_vs_base's tables (markdown) from OUT under the heading TITLE.
+pb_print_vs_base() {  # TITLE
+  jq -r --arg base "$PB_BASE" --arg title "$1" 'def num: if . == null then "–" elif . == (. | floor) then tostring
+    else ((. * 10 | round) / 10 | tostring) end;
+  def s: if . == null or .median == null then "–" elif .min == .max then (.median | num)
+    else "\(.median | num) (\(.min | num)–\(.max | num))" end;
+  def x: if . == null or .median == null then "–" elif .min == .max then "\(.median)×"
+    else "\(.median)× (\(.min)–\(.max))" end;
+  def pct: if . == null or .median == null then "–"
+    else "\(.median * 100 | round)%, \(.max * 100 | round)%" end;
+  "\($title) · \(.date) · commit \(.commit), cc-relay \(.relay.sha256_12) · \(.machine.cpus) CPUs (\(.machine.cpu)) · Linux \(.machine.kernel)",
+  "",
+  "\(.pinning). Each cell: median over \(.reps) repetitions (min–max); wrk \(.wrk_connections) connections, \(.duration_s) s per run; \(.events_per_stream) events per stream. Before each run the harness waited up to \(.quiet.wait_s) s for the machine to be at most \(.quiet.max_busy_pct)% busy; \(.quiet.runs_started_busy) runs started on a busy machine. vs / − \($base): per repetition, then the median. Others: the share of the relay CPU that other processes took during the runs (median, max).",
+  "",
+  "| body | answer | target | rps | CPU µs / request | CPU vs \($base) | p50 µs | p99 µs | others |",
+  "|---|---|---|---:|---:|---:|---:|---:|---:|",
+  (.cases[] | .body_bytes as $b | (if .stream then "SSE" else "JSON" end) as $a | .targets[] |
+    "| \($b / 1024 | floor) KB | \($a) | \(.target) | \(.rps | s) | \(.cpu_us_per_request | s) | \(if .target == $base then "1×" else (.cpu_vs_base | x) end) | \(.latency_p50_us.median | num) | \(.latency_p99_us.median | num) | \(.others_on_target_cpu | pct) |"),
+  "",
+  "| target | TTFE p50 µs | TTFE p99 µs | TTFE − \($base) p50 / p99 µs | event delivery p50 / p99 µs | held back |",
+  "|---|---:|---:|---:|---:|---:|",
+  (.probe[] | "| \(.target) | \(.ttfe_p50_us | s) | \(.ttfe_p99_us | s) | \(if .target == $base then "–" else "\(.ttfe_p50_minus_base_us.median | num) / \(.ttfe_p99_minus_base_us.median | num)" end) | \(.event_p50_us.median | num) / \(.event_p99_us.median | num) | \(.held) of \(.events) |")' "$OUT"
 }

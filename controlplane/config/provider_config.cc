@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "controlplane/config/did_you_mean.h"
+#include "controlplane/config/cost_routing_config.h"
 #include "controlplane/config/pricing_config.h"
 #include "controlplane/config/value_checks.h"
 #include "dataplane/common/secret.h"
@@ -670,6 +671,9 @@ std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& i
                         "model_mapping",
                         "pricing",
                         "betas",
+                        "context_window",
+                        "tier",
+                        "capabilities",
                         "aws_region",
                         "aws_profile",
                         "aws_sts_endpoint",
@@ -757,6 +761,7 @@ std::optional<ReadProvider> ReadOneProvider(ConfigReader& reader, const Field& i
   ReadModelMapping(reader, map->Get("model_mapping"), &p);
   ReadPricing(reader, map->Get("pricing"), &p);
   ReadBetas(reader, map->Get("betas"), &p);
+  ReadProviderFit(reader, *map, &p);
   if (type_name == "vertex" || type_name == "azure") {
     RejectTokenSettingsWithKeys(reader, *map, p);
   }

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "controlplane/config/cost_routing_config.h"
 #include "controlplane/config/did_you_mean.h"
 #include "controlplane/config/routing_rules_config.h"
 #include "dataplane/routing/rules.h"
@@ -28,10 +29,10 @@ std::optional<std::string> ReadStrategy(ConfigReader& reader, const Field& field
   if (*s == "shuffle" || *s == "simple-shuffle") {
     return "shuffle";
   }
-  if (*s == "round-robin" || *s == "failover" || *s == "least-busy") {
+  if (*s == "round-robin" || *s == "failover" || *s == "least-busy" || *s == "cost-based") {
     return s;
   }
-  if (*s == "cost-based" || *s == "latency-based") {
+  if (*s == "latency-based") {
     reader.Error(field,
                  absl::StrCat("routing strategy '", *s, "' is not supported by this build yet"));
     return std::nullopt;
@@ -41,7 +42,7 @@ std::optional<std::string> ReadStrategy(ConfigReader& reader, const Field& field
                             DidYouMeanSuffix(*s, {"shuffle", "simple-shuffle", "round-robin",
                                                   "failover", "least-busy", "cost-based",
                                                   "latency-based"}),
-                            "; expected shuffle, round-robin, failover or least-busy"));
+                            "; expected shuffle, round-robin, failover, least-busy or cost-based"));
   return std::nullopt;
 }
 
@@ -88,9 +89,9 @@ ccrelay::v1::Routing DefaultRouting() {
 ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
                                  const std::vector<ReadProvider>& providers) {
   ccrelay::v1::Routing routing = DefaultRouting();
-  std::optional<Mapping> map = reader.Map(field, {"strategy", "failover", "max_attempts",
-                                                  "session_affinity", "session_affinity_ttl_ms",
-                                                  "rules", "background_models"});
+  std::optional<Mapping> map =
+      reader.Map(field, {"strategy", "failover", "max_attempts", "session_affinity",
+                         "session_affinity_ttl_ms", "cost_based", "rules", "background_models"});
   if (!map.has_value()) {
     return routing;
   }
@@ -123,6 +124,10 @@ ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
     } else {
       routing.set_session_affinity_ttl_ms(static_cast<uint32_t>(*v));
     }
+  }
+
+  if (const Field cost = map->Get("cost_based"); cost.present) {
+    ReadCostBased(reader, cost, routing.mutable_cost_based());
   }
 
   std::optional<Mapping> failover = reader.Map(map->Get("failover"), {"primary", "fallbacks"});

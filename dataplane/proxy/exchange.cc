@@ -150,6 +150,8 @@ void Exchange::NextAttempt(After after) {
   if (finished_) {
     return;
   }
+  // The previous attempt is over: a backoff before the next one counts on no provider.
+  in_flight_.Release();
   Candidate next;
   if (have_next_) {
     next = next_;

@@ -35,13 +35,21 @@ const ModelPrice* BuiltinClaudePrice(std::string_view model);
 // Whether a provider type serves Claude at Anthropic's list prices (the built-in table applies).
 bool UsesBuiltinClaudePrices(std::string_view provider_type);
 
+// Z.AI's pay-as-you-go prices for GLM models (glm-4.5 to glm-5.3), matched on the name ignoring
+// ASCII case ("GLM-4.7" too). nullptr for any other model.
+const ModelPrice* BuiltinGlmPrice(std::string_view model);
+
+// Whether a provider type serves GLM at Z.AI's prices (zai).
+bool UsesBuiltinGlmPrices(std::string_view provider_type);
+
 // A provider's prices: its config rules in file order (first match wins), then the built-in
-// Claude table when the provider type uses it; anything else costs 0 (ollama, unknown models).
+// Claude or GLM table when the provider type uses it; anything else costs 0 for the metrics
+// (ollama, unknown models) and has no price for cost-based routing.
 class PriceTable {
  public:
   PriceTable() = default;
-  PriceTable(std::vector<PriceRule> rules, bool builtin_claude)
-      : rules_(std::move(rules)), builtin_claude_(builtin_claude) {}
+  PriceTable(std::vector<PriceRule> rules, bool builtin_claude, bool builtin_glm = false)
+      : rules_(std::move(rules)), builtin_claude_(builtin_claude), builtin_glm_(builtin_glm) {}
 
   // The price of `model` (the name sent upstream), or nullptr (free / unknown).
   const ModelPrice* Find(std::string_view model) const;
@@ -50,6 +58,7 @@ class PriceTable {
  private:
   std::vector<PriceRule> rules_;
   bool builtin_claude_ = false;
+  bool builtin_glm_ = false;
 };
 
 }  // namespace ccrelay::routing

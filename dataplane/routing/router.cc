@@ -80,8 +80,11 @@ void Route(const RoutingTable& table, const RouteRequest& request, std::vector<u
     explain->strategy = std::string(decision->strategy);
     ExplainIneligible(table, request, decision->model, eligible, explain);
   }
+  // The strategies see the routed model (a rule's override), which model_mapping then maps.
+  RouteRequest routed = request;
+  routed.model = decision->model;
   if (rule == nullptr) {
-    strategy->Rank(table, request, eligible, ranked, explain);
+    strategy->Rank(table, routed, eligible, ranked, explain);
     if (explain != nullptr) {
       OrderExplanation(table, decision->model, *ranked, explain);
     }
@@ -98,10 +101,10 @@ void Route(const RoutingTable& table, const RouteRequest& request, std::vector<u
   std::erase_if(eligible, [&](uint32_t p) {
     return std::find(rule->providers.begin(), rule->providers.end(), p) != rule->providers.end();
   });
-  strategy->Rank(table, request, in_rule, ranked, explain);
+  strategy->Rank(table, routed, in_rule, ranked, explain);
   decision->rule_providers = static_cast<uint32_t>(ranked->size());
   if (rule->fallback) {
-    table.strategy->Rank(table, request, eligible, &rest, explain);
+    table.strategy->Rank(table, routed, eligible, &rest, explain);
     ranked->insert(ranked->end(), rest.begin(), rest.end());
   } else if (explain != nullptr) {
     for (const uint32_t p : eligible) {
@@ -123,7 +126,11 @@ void Learn(const RoutingTable& table, const Outcome& outcome) {
   if (outcome.provider >= table.providers.size()) {
     return;
   }
-  // Learned per provider (state::ProviderState) and per model; nothing learns yet.
+  // cost-based: output tokens per routed model, from complete answers that report usage.
+  if (outcome.status >= 200 && outcome.status < 300 && outcome.complete &&
+      outcome.output_tokens >= 0 && table.output_tokens) {
+    table.output_tokens->Observe(outcome.model, outcome.output_tokens);
+  }
 }
 
 }  // namespace ccrelay::routing

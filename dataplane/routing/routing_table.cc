@@ -35,6 +35,23 @@ CheckState ToCheckState(ccrelay::v1::CheckedHealth::State s) {
       return CheckState::kUnknown;
   }
 }
+// providers[].context_window, tier, capabilities (validated by the config reader; anything
+// unknown here is ignored).
+void CompileFit(const ccrelay::v1::Provider& p, ProviderFitConfig* fit) {
+  fit->context_window = static_cast<int64_t>(p.context_window());
+  ParseTier(p.tier(), &fit->tier);
+  fit->capabilities_set = p.capabilities_set();
+  for (const auto& c : p.capabilities()) {
+    fit->capabilities |= CapabilityBit(c);
+  }
+}
+
+void CompileCostBased(const ccrelay::v1::CostBased& c, CostBasedOptions* out) {
+  out->threshold_tokens = static_cast<int64_t>(c.threshold_tokens());
+  ParseTier(c.floor_default(), &out->floor_default);
+  ParseTier(c.floor_thinking(), &out->floor_thinking);
+  ParseTier(c.floor_tools(), &out->floor_tools);
+}
 }  // namespace
 
 
@@ -274,8 +291,10 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
                                  ModelPrice{m.input_per_mtok(), m.output_per_mtok(),
                                             m.cache_read_per_mtok(), m.cache_write_per_mtok()}});
     }
-    e.pricing = PriceTable(std::move(prices), UsesBuiltinClaudePrices(e.type));
+    e.pricing = PriceTable(std::move(prices), UsesBuiltinClaudePrices(e.type),
+                           UsesBuiltinGlmPrices(e.type));
     e.check = ToCheckState(p.health().state());
+    CompileFit(p, &e.fit);
     e.state = states.Provider(e.name);
     index_by_name[e.name] = static_cast<uint32_t>(table->providers.size());
     table->providers.push_back(std::move(e));
@@ -299,6 +318,14 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
   table->session_affinity = !r.has_session_affinity() || r.session_affinity();
   table->session_affinity_ttl = Ms(r.session_affinity_ttl_ms(), std::chrono::milliseconds(3600000));
   table->affinity = states.affinity();
+  table->output_tokens = states.output_tokens();
+  CompileCostBased(r.cost_based(), &table->cost_based);
+  // cost-based weighs images (a provider that cannot take them is left out).
+  table->route_needs_images = table->route_needs_images || table->strategy->Name() == "cost-based";
+  for (const Rule& rule : table->rules) {
+    table->route_needs_images =
+        table->route_needs_images || (rule.strategy && rule.strategy->Name() == "cost-based");
+  }
   const auto& cb = snapshot.health().circuit_breaker();
   state::BreakerConfig breaker;
   if (cb.failure_threshold() != 0) {

@@ -14,6 +14,7 @@
 #include "dataplane/common/clock.h"
 #include "dataplane/common/secret.h"
 #include "dataplane/providers/provider.h"
+#include "dataplane/routing/model_catalog.h"
 #include "dataplane/routing/model_pattern.h"
 #include "dataplane/routing/pricing.h"
 #include "dataplane/routing/rules.h"
@@ -102,6 +103,7 @@ struct ProviderEntry {
   std::string check_reason;  // why, when unhealthy ("no AWS credentials: ...")
   std::shared_ptr<state::ProviderState> state;
   PriceTable pricing;  // for the cost metrics (providers[].pricing, built-in Claude prices)
+  ProviderFitConfig fit;  // providers[].context_window, tier, capabilities (cost-based)
   std::string region;   // aws_region (Bedrock), gcp_region (Vertex)
   std::string project;  // gcp_project_id (Vertex)
   // anthropic-beta filter: the type's built-in table with providers[].betas over it; nullptr
@@ -122,6 +124,14 @@ struct ProviderEntry {
   bool Serves(std::string_view model) const;
   // The model name to send upstream (model_mapping applied; first matching rule wins).
   std::string_view MapModel(std::string_view model) const;
+};
+
+// routing.cost_based (SPEC.md, cost-based).
+struct CostBasedOptions {
+  int64_t threshold_tokens = 0;  // 0: none
+  Tier floor_default = Tier::kUnknown;  // kUnknown: no floor
+  Tier floor_thinking = Tier::kUnknown;
+  Tier floor_tools = Tier::kUnknown;
 };
 
 struct Timeouts {
@@ -163,6 +173,10 @@ struct RoutingTable {
   // searched for an image block.
   bool route_needs_images = false;
   uint32_t max_attempts = 3;
+  CostBasedOptions cost_based;
+  // Output tokens learned per routed model (cost-based); shared by every table (survives
+  // reloads). Fed by Learn().
+  std::shared_ptr<state::OutputTokenEstimator> output_tokens;
 
   // Key pools (SPEC.md "Key pools").
   bool session_affinity = true;

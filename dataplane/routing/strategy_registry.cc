@@ -1,3 +1,4 @@
+#include "dataplane/routing/strategies/cost_based.h"
 #include "dataplane/routing/strategies/failover.h"
 #include "dataplane/routing/strategies/least_busy.h"
 #include "dataplane/routing/strategies/round_robin.h"
@@ -18,6 +19,9 @@ StrategyPtr CreateStrategy(std::string_view name) {
   }
   if (name == "least-busy") {
     return std::make_unique<LeastBusyStrategy>();
+  }
+  if (name == "cost-based") {
+    return std::make_unique<CostBasedStrategy>();
   }
   return nullptr;
 }

@@ -2,7 +2,9 @@
 
 namespace ccrelay::state {
 
-StateRegistry::StateRegistry() : affinity_(std::make_shared<SessionAffinity>()) {}
+StateRegistry::StateRegistry()
+    : affinity_(std::make_shared<SessionAffinity>()),
+      output_tokens_(std::make_shared<OutputTokenEstimator>()) {}
 
 std::shared_ptr<KeyState> StateRegistry::Key(const std::string& id) {
   absl::MutexLock lock(&mu_);

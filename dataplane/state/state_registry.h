@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 
 #include "dataplane/state/key_state.h"
+#include "dataplane/state/output_estimator.h"
 #include "dataplane/state/session_affinity.h"
 
 namespace ccrelay::state {
@@ -24,6 +25,8 @@ class StateRegistry {
   std::shared_ptr<ProviderState> Provider(const std::string& name);
   // Session -> (provider, key) affinity, shared by every table.
   const std::shared_ptr<SessionAffinity>& affinity() const { return affinity_; }
+  // Output tokens learned per model (cost-based), shared by every table.
+  const std::shared_ptr<OutputTokenEstimator>& output_tokens() const { return output_tokens_; }
 
   // Every key's state by id (for stats and management), in no particular order.
   std::vector<std::pair<std::string, std::shared_ptr<KeyState>>> Keys() const;
@@ -33,6 +36,7 @@ class StateRegistry {
   absl::flat_hash_map<std::string, std::shared_ptr<KeyState>> keys_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<ProviderState>> providers_ ABSL_GUARDED_BY(mu_);
   const std::shared_ptr<SessionAffinity> affinity_;
+  const std::shared_ptr<OutputTokenEstimator> output_tokens_;
 };
 
 }  // namespace ccrelay::state

@@ -300,16 +300,13 @@ TEST(ConfigErrorsTest, BedrockKeysCompile) {
 }
 
 TEST(ConfigErrorsTest, RoutingStrategies) {
-  EXPECT_THAT(ErrorsOf("routing: {strategy: cost-based}\n" + std::string(kProvider)),
-              ElementsAre("c.yaml:1:21: routing.strategy: routing strategy 'cost-based' is not "
-                          "supported by this build yet"));
   EXPECT_THAT(ErrorsOf("routing: {strategy: latency-based}\n" + std::string(kProvider)),
               ElementsAre("c.yaml:1:21: routing.strategy: routing strategy 'latency-based' is "
                           "not supported by this build yet"));
   EXPECT_THAT(ErrorsOf("routing: {strategy: round_robin}\n" + std::string(kProvider)),
               ElementsAre("c.yaml:1:21: routing.strategy: unknown routing strategy "
                           "\"round_robin\" (did you mean \"round-robin\"?); expected shuffle, "
-                          "round-robin, failover or least-busy"));
+                          "round-robin, failover, least-busy or cost-based"));
 }
 
 TEST(ConfigErrorsTest, ProviderNameRules) {

@@ -31,6 +31,12 @@ TEST(PricingTest, BuiltinClaudePricesByFamily) {
   EXPECT_EQ(InputPrice("claude-haiku-4-5-20251001"), 1);
   EXPECT_EQ(InputPrice("claude-3-5-haiku-20241022"), 0.8);
   EXPECT_EQ(InputPrice("claude-3-haiku-20240307"), 0.25);
+  EXPECT_EQ(InputPrice("claude-opus-5"), 5);
+  EXPECT_EQ(InputPrice("claude-opus-5-5"), 4);
+  EXPECT_EQ(InputPrice("claude-sonnet-5"), 2);
+  EXPECT_EQ(InputPrice("claude-sonnet-5-5"), 2);
+  EXPECT_EQ(InputPrice("claude-fable-5-1"), 10);
+  EXPECT_EQ(InputPrice("claude-fable-5-2"), 8);
   // Cloud model ids: Bedrock prefixes and version suffixes, Vertex '@' versions.
   EXPECT_EQ(InputPrice("us.anthropic.claude-sonnet-4-5-20250929-v1:0"), 3);
   EXPECT_EQ(InputPrice("anthropic.claude-opus-4-1-20250805-v1:0"), 15);
