@@ -12,6 +12,8 @@
 #include "controlplane/config/cost_routing_config.h"
 #include "controlplane/config/did_you_mean.h"
 #include "controlplane/config/latency_routing_config.h"
+#include "controlplane/config/routing_rules_config.h"
+#include "dataplane/routing/rules.h"
 
 namespace ccrelay::controlplane {
 
@@ -63,12 +65,22 @@ std::optional<std::string> ReadProviderRef(ConfigReader& reader, const Field& fi
 
 }  // namespace
 
+std::optional<std::string> ReadStrategyName(ConfigReader& reader, const Field& field) {
+  return ReadStrategy(reader, field);
+}
+
+std::optional<std::string> ReadProviderName(ConfigReader& reader, const Field& field,
+                                            const std::vector<ReadProvider>& providers) {
+  return ReadProviderRef(reader, field, providers);
+}
+
 ccrelay::v1::Routing DefaultRouting() {
   ccrelay::v1::Routing r;
   r.set_strategy("shuffle");
   r.set_max_attempts(3);
   r.set_session_affinity(true);
   r.set_session_affinity_ttl_ms(3600000);
+  r.add_background_models(std::string(routing::kDefaultBackgroundModel));
   return r;
 }
 
@@ -77,10 +89,12 @@ ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
   ccrelay::v1::Routing routing = DefaultRouting();
   std::optional<Mapping> map =
       reader.Map(field, {"strategy", "failover", "max_attempts", "session_affinity",
-                         "session_affinity_ttl_ms", "cost_based", "latency_based"});
+                         "session_affinity_ttl_ms", "cost_based", "latency_based", "rules",
+                         "background_models"});
   if (!map.has_value()) {
     return routing;
   }
+  ReadRoutingRules(reader, map->Get("rules"), map->Get("background_models"), providers, &routing);
   const Field strategy_field = map->Get("strategy");
   std::optional<std::string> strategy = ReadStrategy(reader, strategy_field);
   if (strategy.has_value()) {

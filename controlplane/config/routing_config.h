@@ -1,5 +1,7 @@
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "proto/snapshot.pb.h"
@@ -17,5 +19,13 @@ ccrelay::v1::Routing DefaultRouting();
 // name one of `providers`.
 ccrelay::v1::Routing ReadRouting(ConfigReader& reader, const Field& field,
                                  const std::vector<ReadProvider>& providers);
+
+// A routing.strategy value (aliases normalised; unknown ones reported with a did-you-mean), for
+// scenario rules' `strategy` too. nullopt when absent or refused.
+std::optional<std::string> ReadStrategyName(ConfigReader& reader, const Field& field);
+
+// A provider name that must be one of `providers`; nullopt (error reported) otherwise.
+std::optional<std::string> ReadProviderName(ConfigReader& reader, const Field& field,
+                                            const std::vector<ReadProvider>& providers);
 
 }  // namespace ccrelay::controlplane

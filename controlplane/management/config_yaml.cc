@@ -35,6 +35,71 @@ std::string RedactedSecret(const std::string& secret) {
   return common::StrCat("<redacted fingerprint=", common::FingerprintOf(secret), ">");
 }
 
+namespace {
+
+// routing.background_models and routing.rules, as the config file writes them.
+void WriteRoutingRules(YAML::Emitter& out, const ccrelay::v1::Routing& r) {
+  auto flow_list = [&out](const auto& items) {
+    out << YAML::Flow << YAML::BeginSeq;
+    for (const std::string& i : items) {
+      out << i;
+    }
+    out << YAML::EndSeq;
+  };
+  out << YAML::Key << "background_models" << YAML::Value;
+  flow_list(r.background_models());
+  if (r.rules_size() == 0) {
+    return;
+  }
+  out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+  for (const auto& rule : r.rules()) {
+    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << rule.name();
+    const auto& m = rule.match();
+    out << YAML::Key << "match" << YAML::Value << YAML::BeginMap;
+    if (m.models_size() > 0) {
+      out << YAML::Key << "model" << YAML::Value;
+      flow_list(m.models());
+    }
+    if (m.has_background()) {
+      out << YAML::Key << "background" << YAML::Value << m.background();
+    }
+    if (m.has_thinking()) {
+      out << YAML::Key << "thinking" << YAML::Value << m.thinking();
+    }
+    if (m.long_context() != 0) {
+      out << YAML::Key << "long_context" << YAML::Value << m.long_context();
+    }
+    if (m.tools_size() > 0) {
+      out << YAML::Key << "tools" << YAML::Value;
+      flow_list(m.tools());
+    }
+    if (m.has_images()) {
+      out << YAML::Key << "images" << YAML::Value << m.images();
+    }
+    if (m.headers_size() > 0) {
+      out << YAML::Key << "header" << YAML::Value << YAML::BeginMap;
+      for (const auto& h : m.headers()) {
+        out << YAML::Key << h.name() << YAML::Value << h.value();
+      }
+      out << YAML::EndMap;
+    }
+    out << YAML::EndMap;
+    out << YAML::Key << "providers" << YAML::Value;
+    flow_list(rule.providers());
+    if (!rule.model().empty()) {
+      out << YAML::Key << "model" << YAML::Value << rule.model();
+    }
+    if (!rule.strategy().empty()) {
+      out << YAML::Key << "strategy" << YAML::Value << rule.strategy();
+    }
+    out << YAML::Key << "fallback" << YAML::Value << (!rule.has_fallback() || rule.fallback());
+    out << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
+}
+
+}  // namespace
+
 std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
                                const ccrelay::v1::RoutingSnapshot& config) {
   YAML::Emitter out;
@@ -201,6 +266,7 @@ std::string RedactedConfigYaml(const ccrelay::v1::RoutingSnapshot& s,
     out << YAML::EndSeq;
     out << YAML::EndMap;
   }
+  WriteRoutingRules(out, r);
   out << YAML::EndMap;
 
   out << YAML::EndMap;

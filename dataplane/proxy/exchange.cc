@@ -92,6 +92,9 @@ void Exchange::Start() {
   route.betas = HeaderValue(p_.request, "anthropic-beta");
   route.headers = &headers;
   routing::Route(table_, route, &ranked_, &route_, nullptr);
+  if (auto* obs = p_.worker->observer) {
+    obs->OnRouted(route_.strategy, route_.rule);
+  }
   if (ranked_.empty()) {
     if (p_.count_tokens) {
       WriteRelayError(404, "not_found_error",
@@ -99,7 +102,9 @@ void Exchange::Start() {
                                      p_.info.model));
     } else {
       WriteRelayError(503, "api_error",
-                      common::StrCat("no provider is available for model ", p_.info.model));
+                      common::StrCat("no provider is available for model ", p_.info.model,
+                                     route_.rule.empty() ? "" : " (scenario rule ", route_.rule,
+                                     route_.rule.empty() ? "" : ")"));
     }
     return;
   }
@@ -112,7 +117,15 @@ void Exchange::Start() {
   if (session.empty()) {
     session = p_.info.session_id;
   }
+  if (!route_.rule.empty() && !session.empty()) {
+    // A rule's requests keep an affinity of their own (Claude Code's background calls share the
+    // main conversation's session), among the rule's own providers only.
+    common::StrAppend(&session, "\x1frule:", route_.rule);
+  }
   picker_.emplace(table_, ranked_, cost, std::move(session), common::RealClock::Get());
+  if (!route_.rule.empty()) {
+    picker_->LimitAffinity(route_.rule_providers);
+  }
   upstream_ = p_.worker->upstream_factory(*this);
   NextAttempt(After::kStart);
 }
@@ -761,6 +774,7 @@ void Exchange::Finish(bool keep_alive) {
   s.request_id = p_.request_id;
   s.connection_id = p_.connection_id;
   s.model = p_.info.model;
+  s.rule = route_.rule;
   s.status = status_;
   s.attempts = retry_.attempts();
   s.usage = usage;

@@ -169,6 +169,9 @@ bool CandidatePicker::TryAffinity(common::MonoTime now, Candidate* out) {
   if (pos < 0) {
     return false;  // not a candidate for this request's model
   }
+  if (static_cast<size_t>(pos) >= affinity_limit_) {
+    return false;  // a fallback of the scenario rule: the rule's own providers come first
+  }
   const uint32_t p = it->second.provider;
   const int k = it->second.key;
   const ProviderEntry& prov = table_.providers[p];

@@ -111,6 +111,11 @@ class CandidatePicker {
   CandidatePicker(const RoutingTable& table, std::span<const uint32_t> ranked,
                   state::RequestCost cost, std::string session_id, const common::Clock& clock);
 
+  // Session affinity considers only the first `n` ranked providers (a scenario rule's own, so
+  // that a session that fell back to another provider returns to the rule's once it is back).
+  // Before the first Next.
+  void LimitAffinity(size_t n) { affinity_limit_ = n; }
+
   // The next candidate, its budget and breaker admission reserved; false when none is left.
   bool Next(After after, Candidate* out);
   // After the first Next returned false: why, and (kRateLimited) when the first key will have
@@ -169,6 +174,7 @@ class CandidatePicker {
   state::RequestCost cost_;
   std::string session_;
   const common::Clock& clock_;
+  size_t affinity_limit_ = SIZE_MAX;
   bool started_ = false;
   uint32_t current_provider_ = 0;
   absl::InlinedVector<std::pair<uint32_t, int>, 4> tried_;

@@ -24,4 +24,44 @@ bool ModelPattern::Matches(std::string_view model) const {
 
 std::string ModelPattern::ToString() const { return prefix_ ? name_ + "*" : name_; }
 
+absl::Status Glob::Validate(std::string_view written) {
+  if (written.empty()) {
+    return absl::InvalidArgumentError("must not be empty (\"*\" matches everything)");
+  }
+  for (const char c : written) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError("a glob must not hold control characters");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Iterative wildcard match with one backtracking point (the last '*'): linear in practice,
+// never exponential.
+bool Glob::Matches(std::string_view text) const {
+  const std::string_view p = pattern_;
+  size_t pi = 0;
+  size_t ti = 0;
+  size_t star = std::string_view::npos;
+  size_t star_text = 0;
+  while (ti < text.size()) {
+    if (pi < p.size() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == text[ti]))) {
+      ++pi;
+      ++ti;
+    } else if (pi < p.size() && p[pi] == '*') {
+      star = pi++;
+      star_text = ti;
+    } else if (star != std::string_view::npos) {
+      pi = star + 1;
+      ti = ++star_text;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.size() && p[pi] == '*') {
+    ++pi;
+  }
+  return pi == p.size();
+}
+
 }  // namespace ccrelay::routing

@@ -30,4 +30,23 @@ class ModelPattern {
   bool prefix_ = false;
 };
 
+// A glob over model names and header values (scenario rules' `match.model`, `match.header`,
+// `routing.background_models`): '*' matches any run of characters (none included), '?' any one
+// character, everything else itself, case-sensitively. "*haiku*" matches every name holding
+// "haiku". Plain data, no allocation when matching.
+class Glob {
+ public:
+  Glob() = default;  // matches only the empty string
+  explicit Glob(std::string_view written) : pattern_(written) {}
+
+  // Ok, or InvalidArgument with the text config errors show (empty, or a control character).
+  static absl::Status Validate(std::string_view written);
+
+  bool Matches(std::string_view text) const;
+  const std::string& ToString() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+};
+
 }  // namespace ccrelay::routing

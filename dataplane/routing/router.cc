@@ -83,9 +83,22 @@ void LearnLatency(state::ProviderState& p, const Outcome& o) {
 void Route(const RoutingTable& table, const RouteRequest& request, std::vector<uint32_t>* ranked,
            RouteDecision* decision, Explanation* explain) {
   thread_local std::vector<uint32_t> eligible;
+  thread_local std::vector<uint32_t> in_rule;
+  thread_local std::vector<uint32_t> rest;
+  const Rule* rule = FirstMatchingRule(table.rules, request, table.background_models);
   decision->model = request.model;
   decision->rule = {};
+  decision->rule_providers = 0;
   const Strategy* strategy = table.strategy.get();
+  if (rule != nullptr) {
+    decision->rule = rule->name;
+    if (!rule->model.empty()) {
+      decision->model = rule->model;
+    }
+    if (rule->strategy) {
+      strategy = rule->strategy.get();
+    }
+  }
   decision->strategy = strategy->Name();
 
   table.Eligible(decision->model, request.count_tokens, &eligible);
@@ -95,12 +108,45 @@ void Route(const RoutingTable& table, const RouteRequest& request, std::vector<u
     explain->strategy = std::string(decision->strategy);
     ExplainIneligible(table, request, decision->model, eligible, explain);
   }
-  // The strategy sees the routed model (a rule's override), which model_mapping then maps.
+  // The strategies see the routed model (a rule's override), which model_mapping then maps.
   RouteRequest routed = request;
   routed.model = decision->model;
-  strategy->Rank(table, routed, eligible, ranked, explain);
+  if (rule == nullptr) {
+    strategy->Rank(table, routed, eligible, ranked, explain);
+    if (explain != nullptr) {
+      OrderExplanation(table, decision->model, *ranked, explain);
+    }
+    return;
+  }
+  // The rule's providers that can take the request, in the rule's order; then (fallback) the
+  // other eligible ones, ranked by the table's strategy as if no rule had matched.
+  in_rule.clear();
+  for (const uint32_t p : rule->providers) {
+    if (std::find(eligible.begin(), eligible.end(), p) != eligible.end()) {
+      in_rule.push_back(p);
+    }
+  }
+  std::erase_if(eligible, [&](uint32_t p) {
+    return std::find(rule->providers.begin(), rule->providers.end(), p) != rule->providers.end();
+  });
+  strategy->Rank(table, routed, in_rule, ranked, explain);
+  decision->rule_providers = static_cast<uint32_t>(ranked->size());
+  if (rule->fallback) {
+    table.strategy->Rank(table, routed, eligible, &rest, explain);
+    ranked->insert(ranked->end(), rest.begin(), rest.end());
+  } else if (explain != nullptr) {
+    for (const uint32_t p : eligible) {
+      explain->excluded.push_back(ExcludedProvider{
+          p, common::StrCat("not in rule ", rule->name, "'s providers (fallback: false)")});
+    }
+  }
   if (explain != nullptr) {
     OrderExplanation(table, decision->model, *ranked, explain);
+    for (size_t i = decision->rule_providers; i < explain->ranked.size(); ++i) {
+      std::string& note = explain->ranked[i].note;
+      note = common::StrCat("fallback: not in rule ", rule->name, "'s providers",
+                            note.empty() ? "" : "; ", note);
+    }
   }
 }
 

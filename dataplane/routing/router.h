@@ -20,6 +20,9 @@ struct RouteDecision {
   std::string_view model;
   std::string_view rule;      // the matched scenario rule's name ("" none)
   std::string_view strategy;  // the strategy that ranked
+  // With a rule: how many leading entries of the ranked list are the rule's own providers (the
+  // rest, with `fallback`, are the others). Session affinity looks only at those.
+  uint32_t rule_providers = 0;
 };
 
 // The one routing path, for requests and for `route explain` alike: the scenario rules in order

@@ -309,6 +309,11 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
     return absl::InvalidArgumentError(
         common::StrCat("routing.strategy: unknown strategy \"", r.strategy(), "\""));
   }
+  if (absl::Status s = CompileRules(r, index_by_name, &table->rules, &table->background_models,
+                                    &table->route_needs_images);
+      !s.ok()) {
+    return s;
+  }
   table->max_attempts = r.max_attempts() == 0 ? 3 : std::min<uint32_t>(r.max_attempts(), 10);
   table->latency = CompileLatencyOptions(r.latency_based());
   table->session_affinity = !r.has_session_affinity() || r.session_affinity();
@@ -318,6 +323,10 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
   CompileCostBased(r.cost_based(), &table->cost_based);
   // cost-based weighs images (a provider that cannot take them is left out).
   table->route_needs_images = table->route_needs_images || table->strategy->Name() == "cost-based";
+  for (const Rule& rule : table->rules) {
+    table->route_needs_images =
+        table->route_needs_images || (rule.strategy && rule.strategy->Name() == "cost-based");
+  }
   const auto& cb = snapshot.health().circuit_breaker();
   state::BreakerConfig breaker;
   if (cb.failure_threshold() != 0) {

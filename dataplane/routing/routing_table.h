@@ -18,6 +18,7 @@
 #include "dataplane/routing/model_pattern.h"
 #include "dataplane/routing/pricing.h"
 #include "dataplane/routing/strategies/latency_based.h"
+#include "dataplane/routing/rules.h"
 #include "dataplane/routing/strategy.h"
 #include "dataplane/state/state_registry.h"
 #include "dataplane/upstream/tls_context.h"
@@ -167,6 +168,9 @@ struct RoutingTable {
   StrategyPtr strategy;
   std::vector<uint32_t> failover_chain;  // provider indices, for the failover strategy
   LatencyOptions latency;                // routing.latency_based
+  // Scenario rules (routing.rules), in order: Route() takes the first that matches.
+  std::vector<Rule> rules;
+  std::vector<Glob> background_models;  // routing.background_models ("*haiku*" when none)
   // A rule or the strategy looks at images (RouteRequest::images): only then is the body
   // searched for an image block.
   bool route_needs_images = false;

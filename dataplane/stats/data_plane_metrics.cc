@@ -96,6 +96,11 @@ DataPlaneMetrics::DataPlaneMetrics(std::string_view version)
           "provider's betas policy dropped them), per upstream attempt, by provider and beta "
           "(names no table or policy lists count as \"other\").",
           {"provider", "beta"})),
+      routing_decisions_(registry_.AddCounter(
+          "ccrelay_routing_decisions_total",
+          "Requests routed, by the strategy that ranked the providers and the scenario rule "
+          "that matched (\"default\": none).",
+          {"strategy", "rule"})),
       build_info_(registry_.AddGauge("ccrelay_build_info",
                                      "Always 1; the version label is cc-relay's version.",
                                      {"version"})) {
@@ -191,6 +196,12 @@ void DataPlaneMetrics::OnStreamEnded() { active_streams_.WithLabels({}).Add(-1);
 
 void DataPlaneMetrics::OnBetaDropped(std::string_view provider, std::string_view beta) {
   betas_dropped_.WithLabels({provider, beta}).Inc();
+}
+
+void DataPlaneMetrics::OnRouted(std::string_view strategy, std::string_view rule) {
+  // Bounded: strategy names are built in, rule names come from the config.
+  routing_decisions_.WithLabels({strategy, rule.empty() ? std::string_view("default") : rule})
+      .Inc();
 }
 
 void DataPlaneMetrics::OnSnapshotUpdate(bool applied) {

@@ -48,6 +48,7 @@ class DataPlaneMetrics : public RequestObserver {
   void OnStreamStarted() override;
   void OnStreamEnded() override;
   void OnBetaDropped(std::string_view provider, std::string_view beta) override;
+  void OnRouted(std::string_view strategy, std::string_view rule) override;
 
   // A routing snapshot was applied (true) or rejected (false).
   void OnSnapshotUpdate(bool applied);
@@ -76,6 +77,7 @@ class DataPlaneMetrics : public RequestObserver {
   GaugeFamily& active_streams_;
   CounterFamily& snapshot_updates_;
   CounterFamily& betas_dropped_;
+  CounterFamily& routing_decisions_;
   GaugeFamily& build_info_;
 };
 

@@ -38,6 +38,11 @@ class ObserverList : public RequestObserver {
       o->OnBetaDropped(provider, beta);
     }
   }
+  void OnRouted(std::string_view strategy, std::string_view rule) override {
+    for (auto* o : observers_) {
+      o->OnRouted(strategy, rule);
+    }
+  }
 
  private:
   std::vector<RequestObserver*> observers_;

@@ -53,6 +53,12 @@ class RequestObserver {
     (void)provider;
     (void)beta;
   }
+  // Route() decided for a request (once per request, before its first attempt): the strategy
+  // that ranked and the scenario rule that matched ("" none). Views valid during the call.
+  virtual void OnRouted(std::string_view strategy, std::string_view rule) {
+    (void)strategy;
+    (void)rule;
+  }
 };
 
 }  // namespace ccrelay::stats

@@ -317,6 +317,27 @@ TEST_F(CandidatePickerTest, AffinityTargetOutsideTheCandidatesIsIgnored) {
   EXPECT_EQ(Serve("s"), "k2");
 }
 
+TEST_F(CandidatePickerTest, LimitedAffinityIgnoresATargetPastTheLimit) {
+  // A scenario rule's request: p1 is the rule's provider, p0 its fallback. The session lives on
+  // p0 (it fell back there); with affinity limited to the rule's provider, p1 is tried first.
+  Build({{{"k1"}}, {{"k2"}}});
+  EXPECT_EQ(Serve("s"), "k1");
+  ranked_ = {1, 0};
+  CandidatePicker picker = Picker("s");
+  picker.LimitAffinity(1);
+  Candidate c;
+  ASSERT_TRUE(picker.Next(After::kStart, &c));
+  EXPECT_EQ(Secret(c), "k2");
+  EXPECT_FALSE(c.from_affinity);
+  picker.OnResponse(c, 200, state::UpstreamLimits{});
+  // Within the limit the affinity holds as ever.
+  CandidatePicker again = Picker("s");
+  again.LimitAffinity(1);
+  ASSERT_TRUE(again.Next(After::kStart, &c));
+  EXPECT_EQ(Secret(c), "k2");
+  EXPECT_TRUE(c.from_affinity);
+}
+
 TEST_F(CandidatePickerTest, AffinityOffIgnoresSessions) {
   Build({{{"k1"}, {"k2"}}}, false);
   std::set<std::string> used;

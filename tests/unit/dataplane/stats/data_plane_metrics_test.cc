@@ -180,6 +180,19 @@ TEST(DataPlaneMetricsTest, DroppedBetasByProviderAndBeta) {
   EXPECT_EQ(SampleValue(text, R"(ccrelay_betas_dropped_total{provider="vx",beta="other"})"), 1);
 }
 
+TEST(DataPlaneMetricsTest, RoutingDecisionsByStrategyAndRule) {
+  DataPlaneMetrics m("1.2.3");
+  m.OnRouted("shuffle", "");
+  m.OnRouted("shuffle", "");
+  m.OnRouted("ordered", "background");
+  const std::string text = m.Render({});
+  EXPECT_EQ(SampleValue(text, R"(ccrelay_routing_decisions_total{strategy="shuffle",rule="default"})"),
+            2);
+  EXPECT_EQ(
+      SampleValue(text, R"(ccrelay_routing_decisions_total{strategy="ordered",rule="background"})"),
+      1);
+}
+
 TEST(DataPlaneMetricsTest, ModelLabelIsSanitisedCutAndCapped) {
   DataPlaneMetrics m("v");
   std::string storage;
