@@ -164,14 +164,20 @@ def load_stubs(proto_dir, out_dir):
                 "and protobuf-compiler-grpc (protoc, grpc_python_plugin)")
         cmd = [protoc]
         plugin = [f"--plugin=protoc-gen-grpc_python={grpc_plugin}"]
+    # The files import each other as "proto/NAME.proto": compile from the folder above, every
+    # file management.proto needs (the generated modules are then the package "proto").
+    proto_dir = os.path.abspath(proto_dir)
+    root, package = os.path.split(proto_dir)
+    sources = [f"{package}/{name}" for name in ("management.proto", "admin.proto")]
     run = subprocess.run(
-        cmd + plugin + [f"-I{proto_dir}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
-                        proto],
-        capture_output=True, text=True, check=False)
+        cmd + plugin + [f"-I{root}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}"]
+        + sources,
+        capture_output=True, text=True, check=False, cwd=root)
     if run.returncode != 0:
         raise RotationError(f"protoc failed on {proto}: {run.stderr.strip()}")
     sys.path.insert(0, out_dir)
-    return importlib.import_module("management_pb2"), importlib.import_module("management_pb2_grpc")
+    return (importlib.import_module(f"{package}.management_pb2"),
+            importlib.import_module(f"{package}.management_pb2_grpc"))
 
 
 def is_loopback(target):
