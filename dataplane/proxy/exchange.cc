@@ -444,6 +444,12 @@ void Exchange::OnUpstreamHead(const upstream::UpstreamResponseHead& head) {
     }
     return;
   }
+  if (verdict.answer != providers::AnswerClass::kSuccess &&
+      verdict.answer != providers::AnswerClass::kClientError) {
+    // An upstream failure with no other candidate left (or no time): it goes to the client as
+    // it is, and counts as a failed attempt like one that is retried.
+    CountFailedAttempt("status", status_, common::StrCat("HTTP ", status_, " (returned)"));
+  }
   StartResponse(head);
 }
 
@@ -461,6 +467,12 @@ void Exchange::RetriedAnswerRead() {
 
 void Exchange::AttemptFailed(After after, std::string_view reason_kind, int status,
                              std::string_view detail) {
+  CountFailedAttempt(reason_kind, status, detail);
+  NextAttempt(after);
+}
+
+void Exchange::CountFailedAttempt(std::string_view reason_kind, int status,
+                                  std::string_view detail) {
   const auto& prov = provider();
   if (current_.key >= 0) {
     prov.keys[static_cast<size_t>(current_.key)].state->failures.fetch_add(
@@ -474,7 +486,6 @@ void Exchange::AttemptFailed(After after, std::string_view reason_kind, int stat
           common::F("provider", prov.name),
           common::F("key", current_.key >= 0 ? KeyFingerprint() : std::string_view("-")),
           common::F("attempt", retry_.attempts()), common::Q("reason", detail));
-  NextAttempt(after);
 }
 
 void Exchange::FinishWithFailure() {

@@ -109,6 +109,8 @@ class Exchange : public ClientStreamCallbacks,
   // has been read): counted, logged, and the next candidate tried.
   void AttemptFailed(After after, std::string_view reason_kind, int status,
                      std::string_view detail);
+  // Counts a failed attempt (metrics, the key's failures, the log line) without moving on.
+  void CountFailedAttempt(std::string_view reason_kind, int status, std::string_view detail);
   void RetriedAnswerRead();
   // Every attempt failed: the last answer verbatim, or 504 / 502.
   void FinishWithFailure();

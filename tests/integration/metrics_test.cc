@@ -281,5 +281,32 @@ TEST(DeployTest, GrafanaDashboardUsesOnlyDocumentedMetrics) {
   }
 }
 
+// An upstream error that goes back to the client because no other candidate is left is a failed
+// attempt too: counted by reason and against its key, like one that was retried elsewhere.
+TEST_F(MetricsTest, AnErrorReturnedForLackOfAnotherCandidateIsCounted) {
+  FakeUpstream fake;
+  fake.SetHandler(MessageScript("claude-test-1"));
+  relay_ = std::make_unique<RelayProcess>();
+  RelayConfig config = OneProvider(fake, {"sk-metrics-lone-key"});
+  config.max_attempts = 1;  // a 529 would otherwise be tried again on the same provider
+  ASSERT_TRUE(relay_->Start(config.ToYaml()))
+      << relay_->error() << "\n" << relay_->log();
+  fake.EnqueueHandler(InternalErrorScript());
+  EXPECT_EQ(Post("/v1/messages", MessageBody()).status, 500);
+  fake.EnqueueHandler(OverloadedScript());
+  EXPECT_EQ(Post("/v1/messages", MessageBody()).status, 529);
+
+  const std::string overloaded = R"(ccrelay_upstream_errors_total{provider="a",reason="overloaded"})";
+  std::string text;
+  const auto samples =
+      ScrapeUntil([&](const auto& s) { return SampleOf(s, overloaded) == 1.0; }, &text);
+  EXPECT_EQ(SampleOf(samples, overloaded), 1.0) << text;
+  EXPECT_EQ(
+      SampleOf(samples, R"(ccrelay_upstream_errors_total{provider="a",reason="server_error"})"),
+      1.0)
+      << text;
+  EXPECT_EQ(SumOf(samples, "ccrelay_key_failures_total"), 2.0) << text;
+}
+
 }  // namespace
 }  // namespace ccrelay::testing
