@@ -74,18 +74,19 @@ simdjson::error_code ReadMetadata(od::value& metadata, std::string* user_id) {
   return simdjson::SUCCESS;
 }
 
-// Reads the "type" of a top-level "thinking" object: on unless "disabled" (or not an object).
-simdjson::error_code ReadThinking(od::value& thinking, bool* on) {
+// The string "type" member of `value` when it is an object ("" otherwise: not an object, no
+// "type", or one that is not a string). The rest of the object is skipped unread.
+simdjson::error_code TypeMember(od::value& value, std::string_view* out) {
+  *out = {};
   od::json_type type;
-  if (auto error = thinking.type().get(type)) {
+  if (auto error = value.type().get(type)) {
     return error;
   }
-  *on = false;
   if (type != od::json_type::object) {
     return simdjson::SUCCESS;
   }
   od::object object;
-  if (auto error = thinking.get_object().get(object)) {
+  if (auto error = value.get_object().get(object)) {
     return error;
   }
   for (auto field_result : object) {
@@ -97,12 +98,11 @@ simdjson::error_code ReadThinking(od::value& thinking, bool* on) {
     if (auto error = field.unescaped_key().get(key)) {
       return error;
     }
-    if (key != "type") {
-      continue;
-    }
-    std::string_view value;
-    if (field.value().get_string().get(value) == simdjson::SUCCESS) {
-      *on = value != "disabled";
+    if (key == "type" && out->empty()) {
+      std::string_view text;
+      if (field.value().get_string().get(text) == simdjson::SUCCESS) {
+        *out = text;
+      }
     }
   }
   return simdjson::SUCCESS;
@@ -127,34 +127,11 @@ simdjson::error_code ReadTools(od::value& tools, uint32_t* count, uint32_t* serv
       return error;
     }
     ++*count;
-    od::json_type element_type;
-    if (auto error = element.type().get(element_type)) {
+    std::string_view tool_type;
+    if (auto error = TypeMember(element, &tool_type)) {
       return error;
     }
-    if (element_type != od::json_type::object) {
-      continue;
-    }
-    od::object object;
-    if (auto error = element.get_object().get(object)) {
-      return error;
-    }
-    for (auto field_result : object) {
-      od::field field;
-      std::string_view key;
-      if (auto error = std::move(field_result).get(field)) {
-        return error;
-      }
-      if (auto error = field.unescaped_key().get(key)) {
-        return error;
-      }
-      if (key != "type") {
-        continue;  // descriptions and input schemas are skipped unread
-      }
-      std::string_view value;
-      if (field.value().get_string().get(value) == simdjson::SUCCESS) {
-        *server_tools |= ServerToolBit(value);
-      }
-    }
+    *server_tools |= ServerToolBit(tool_type);
   }
   return simdjson::SUCCESS;
 }
@@ -260,9 +237,12 @@ absl::StatusOr<RequestInfo> ScanRequestBody(const char* data, size_t size, size_
         info.max_tokens = max_tokens;
       }
     } else if (key == "thinking") {
-      if (auto error = ReadThinking(field.value(), &info.thinking)) {
+      // On unless its type is "disabled" (or it is not an object with a type).
+      std::string_view thinking;
+      if (auto error = TypeMember(field.value(), &thinking)) {
         return InvalidJson(error);
       }
+      info.thinking = !thinking.empty() && thinking != "disabled";
     } else if (key == "tools") {
       info.tool_count = 0;
       info.server_tools = 0;
