@@ -139,7 +139,7 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
     }
     info = *std::move(scanned);
     route.input_tokens = routing::EstimateInputTokens(body.size());
-    route.images = table.route_needs_images && http::BodyHasImage(body);
+    route.body = body;
   } else {
     if (request.model().empty()) {
       return absl::InvalidArgumentError("a body or a model is required");
@@ -152,7 +152,7 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
     }
     info.tool_count = static_cast<uint32_t>(request.tools_size());
     route.input_tokens = request.input_tokens();
-    route.images = request.images();
+    route.set_images(request.images());
   }
   route.model = info.model;
   route.count_tokens = request.count_tokens();
@@ -176,7 +176,7 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
   f->set_input_tokens(route.input_tokens);
   f->set_max_tokens(route.max_tokens);
   f->set_thinking(route.thinking);
-  f->set_images(route.images);
+  f->set_images(route.images());  // explain shows it whether or not routing needed it
   f->set_tool_count(route.tool_count);
   AddServerToolNames(route.server_tools, f);
   f->set_betas(std::string(route.betas));

@@ -86,7 +86,7 @@ void Exchange::Start() {
   route.input_tokens = routing::EstimateInputTokens(body.size());
   route.max_tokens = p_.info.max_tokens;
   route.thinking = p_.info.thinking;
-  route.images = table_.route_needs_images && http::BodyHasImage(body);
+  route.body = body;  // searched for an image only if a rule or the strategy asks
   route.tool_count = p_.info.tool_count;
   route.server_tools = p_.info.server_tools;
   route.betas = HeaderValue(p_.request, "anthropic-beta");

@@ -2,7 +2,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstddef>
 #include <string_view>
+
+#include "dataplane/http/request_scan.h"
 
 namespace ccrelay::routing {
 
@@ -24,12 +27,28 @@ struct RouteRequest {
   int64_t input_tokens = 0;      // estimated input tokens (about 4 bytes of body per token)
   int64_t max_tokens = 0;        // the body's max_tokens (0: absent)
   bool thinking = false;         // extended thinking on (type enabled or adaptive)
-  bool images = false;           // an image content block anywhere in the messages
   uint32_t tool_count = 0;       // entries in "tools"
   uint32_t server_tools = 0;     // http::ServerTool bits: Anthropic server tools in "tools"
   std::string_view betas;        // the anthropic-beta header as sent
   const HeaderLookup* headers = nullptr;  // nullptr: no header matches
   std::string_view client_key;   // the client's relay key id once teams exist ("" until then)
+  std::string_view body;         // the request body, searched by images() ("": no body)
+
+  // Whether an image content block is anywhere in the messages (http::BodyHasImage on `body`).
+  // Found on first use and kept: the search reads the whole body (about 25 us for 200 KB), so
+  // only a rule with an `images` condition that is otherwise matched, or cost-based with a
+  // provider that cannot take images, pays for it.
+  bool images() const {
+    if (images_ < 0) {
+      images_ = http::BodyHasImage(body) ? 1 : 0;
+    }
+    return images_ == 1;
+  }
+  // Sets the answer instead of searching (explain's --images flag, tests).
+  void set_images(bool value) { images_ = value ? 1 : 0; }
+
+ private:
+  mutable int8_t images_ = -1;  // -1: not searched yet
 };
 
 // Input tokens of a request before the upstream counts them: about 4 bytes of JSON per token

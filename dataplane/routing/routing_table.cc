@@ -309,8 +309,7 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
     return absl::InvalidArgumentError(
         common::StrCat("routing.strategy: unknown strategy \"", r.strategy(), "\""));
   }
-  if (absl::Status s = CompileRules(r, index_by_name, &table->rules, &table->background_models,
-                                    &table->route_needs_images);
+  if (absl::Status s = CompileRules(r, index_by_name, &table->rules, &table->background_models);
       !s.ok()) {
     return s;
   }
@@ -321,12 +320,6 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
   table->affinity = states.affinity();
   table->output_tokens = states.output_tokens();
   CompileCostBased(r.cost_based(), &table->cost_based);
-  // cost-based weighs images (a provider that cannot take them is left out).
-  table->route_needs_images = table->route_needs_images || table->strategy->Name() == "cost-based";
-  for (const Rule& rule : table->rules) {
-    table->route_needs_images =
-        table->route_needs_images || (rule.strategy && rule.strategy->Name() == "cost-based");
-  }
   const auto& cb = snapshot.health().circuit_breaker();
   state::BreakerConfig breaker;
   if (cb.failure_threshold() != 0) {

@@ -171,9 +171,6 @@ struct RoutingTable {
   // Scenario rules (routing.rules), in order: Route() takes the first that matches.
   std::vector<Rule> rules;
   std::vector<Glob> background_models;  // routing.background_models ("*haiku*" when none)
-  // A rule or the strategy looks at images (RouteRequest::images): only then is the body
-  // searched for an image block.
-  bool route_needs_images = false;
   uint32_t max_attempts = 3;
   CostBasedOptions cost_based;
   // Output tokens learned per routed model (cost-based); shared by every table (survives

@@ -44,9 +44,6 @@ bool Rule::Matches(const RouteRequest& request, std::span<const Glob> background
   if (thinking.has_value() && *thinking != request.thinking) {
     return false;
   }
-  if (images.has_value() && *images != request.images) {
-    return false;
-  }
   if (long_context > 0 && request.input_tokens <= long_context) {
     return false;
   }
@@ -62,7 +59,8 @@ bool Rule::Matches(const RouteRequest& request, std::span<const Glob> background
       return false;
     }
   }
-  return true;
+  // Last: the only condition that may read the whole body.
+  return !images.has_value() || *images == request.images();
 }
 
 const Rule* FirstMatchingRule(std::span<const Rule> rules, const RouteRequest& request,
@@ -77,8 +75,7 @@ const Rule* FirstMatchingRule(std::span<const Rule> rules, const RouteRequest& r
 
 absl::Status CompileRules(const ccrelay::v1::Routing& routing,
                           const absl::flat_hash_map<std::string, uint32_t>& index_by_name,
-                          std::vector<Rule>* rules, std::vector<Glob>* background_models,
-                          bool* needs_images) {
+                          std::vector<Rule>* rules, std::vector<Glob>* background_models) {
   rules->clear();
   background_models->clear();
   for (const std::string& g : routing.background_models()) {
@@ -109,7 +106,6 @@ absl::Status CompileRules(const ccrelay::v1::Routing& routing,
     }
     if (m.has_images()) {
       rule.images = m.images();
-      *needs_images = true;
     }
     rule.long_context = static_cast<int64_t>(std::min<uint64_t>(m.long_context(), INT64_MAX));
     for (const std::string& t : m.tools()) {

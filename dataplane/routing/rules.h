@@ -60,11 +60,10 @@ const Rule* FirstMatchingRule(std::span<const Rule> rules, const RouteRequest& r
 
 // Compiles `routing.rules` and `routing.background_models` of a snapshot. Provider names resolve
 // through `index_by_name` (enabled providers; a name not there, i.e. a disabled provider, is left
-// out of the rule). `*needs_images` is set when a rule looks at images. Errors (the snapshot is
-// then unusable, as for any compile error): an unknown strategy or server tool name, a bad glob.
+// out of the rule). Errors (the snapshot is then unusable, as for any compile error): an unknown
+// strategy or server tool name, a bad glob.
 absl::Status CompileRules(const ccrelay::v1::Routing& routing,
                           const absl::flat_hash_map<std::string, uint32_t>& index_by_name,
-                          std::vector<Rule>* rules, std::vector<Glob>* background_models,
-                          bool* needs_images);
+                          std::vector<Rule>* rules, std::vector<Glob>* background_models);
 
 }  // namespace ccrelay::routing

@@ -50,10 +50,7 @@ uint32_t Needs(const RouteRequest& r) {
   if (r.thinking) {
     needs |= kCapThinking;
   }
-  if (r.images) {
-    needs |= kCapImages;
-  }
-  return needs;
+  return needs;  // images: asked only of a provider that lacks them (RouteRequest::images)
 }
 
 // Why a candidate cannot handle the request (explain only).
@@ -123,6 +120,9 @@ void CostBasedStrategy::Rank(const RoutingTable& table, const RouteRequest& requ
     c.window = fit.context_window;
     c.too_long = fit.context_window > 0 && input > fit.context_window;
     c.missing = needs & ~fit.capabilities;
+    if ((fit.capabilities & kCapImages) == 0 && request.images()) {
+      c.missing |= kCapImages;
+    }
     c.below_floor = floor != Tier::kUnknown &&
                     static_cast<uint8_t>(fit.tier) < static_cast<uint8_t>(floor);
     if (const ModelPrice* price = p.pricing.Find(model); price != nullptr) {

@@ -102,7 +102,6 @@ class CostBasedTest : public ::testing::Test {
 TEST_F(CostBasedTest, CheapestFirstWithExpectedCosts) {
   Compile(ThreeProviders());
   EXPECT_EQ(table_->strategy->Name(), "cost-based");
-  EXPECT_TRUE(table_->route_needs_images);
   const Ranked r = RouteOnce(*table_, Request(10000));
   EXPECT_THAT(r.names, ElementsAre("local", "zai", "claude"));
   ASSERT_EQ(r.explain.ranked.size(), 3u);
@@ -140,7 +139,7 @@ TEST_F(CostBasedTest, TooLongForTheContextWindowGoesElsewhere) {
 TEST_F(CostBasedTest, CapabilitiesExclude) {
   Compile(ThreeProviders());
   RouteRequest images = Request(1000);
-  images.images = true;
+  images.set_images(true);
   Ranked r = RouteOnce(*table_, images);
   EXPECT_THAT(r.names, ElementsAre("local", "claude"));
   EXPECT_EQ(ExcludedReason(*table_, r.explain, "zai"), "model glm-4.7: no images");

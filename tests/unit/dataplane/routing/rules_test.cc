@@ -111,7 +111,7 @@ TEST(RuleTest, ToolsAnyOfThemImagesAndHeaders) {
   Rule images;
   images.images = true;
   EXPECT_FALSE(images.Matches(q, kBackground));
-  q.images = true;
+  q.set_images(true);
   EXPECT_TRUE(images.Matches(q, kBackground));
 
   Rule header;
@@ -285,7 +285,6 @@ TEST(RouteRulesTest, CompileResolvesNamesAndSetsImageSearch) {
   state::StateRegistry states;
   auto t = Compile(s, states);
   ASSERT_NE(t, nullptr);
-  EXPECT_TRUE(t->route_needs_images);
   ASSERT_EQ(t->rules.size(), 1u);
   EXPECT_EQ(t->rules[0].providers, (std::vector<uint32_t>{2}));  // big, index 2 of 3 enabled
   ASSERT_EQ(t->rules[0].headers.size(), 1u);
@@ -297,7 +296,6 @@ TEST(RouteRulesTest, CompileResolvesNamesAndSetsImageSearch) {
   plain.mutable_routing()->clear_background_models();
   auto p = Compile(plain, states);
   ASSERT_NE(p, nullptr);
-  EXPECT_FALSE(p->route_needs_images);
   ASSERT_EQ(p->background_models.size(), 1u);
   EXPECT_EQ(p->background_models[0].ToString(), "*haiku*") << "the default";
 }
