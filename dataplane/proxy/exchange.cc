@@ -244,6 +244,11 @@ void Exchange::LogEffects(const routing::ResponseEffects& effects, int status) {
     if (t == Transition::kClosed) {
       CCR_LOG(kInfo, event, common::F("scope", scope), common::F("provider", prov.name),
               common::F("key", scoped_key));
+    } else if (t == Transition::kReopened) {
+      // A failed probe, or a request forced through an open breaker when nothing else is left
+      // (then on every request): the opening was the warning.
+      CCR_LOG(kDebug, event, common::F("scope", scope), common::F("provider", prov.name),
+              common::F("key", scoped_key), common::F("status", status));
     } else {
       CCR_LOG(kWarn, event, common::F("scope", scope), common::F("provider", prov.name),
               common::F("key", scoped_key), common::F("status", status));
