@@ -204,8 +204,8 @@ bool MetricsHttpServer::ParseHead(std::string_view head, HttpRequest* out) {
   }
   out->path = std::string(target);
   out->headers.clear();
-  std::string_view rest = line_end == std::string_view::npos ? std::string_view()
-                                                             : head.substr(line_end + 2);
+  std::string_view rest =
+      line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 2);
   while (!rest.empty()) {
     const size_t eol = rest.find("\r\n");
     const std::string_view h = rest.substr(0, eol);
@@ -292,8 +292,7 @@ void MetricsHttpServer::Serve(int conn) {
   std::string data;
   char buf[4096];
   size_t head_end = std::string::npos;
-  while ((head_end = data.find("\r\n\r\n")) == std::string::npos &&
-         data.size() < kMaxRequestHead) {
+  while ((head_end = data.find("\r\n\r\n")) == std::string::npos && data.size() < kMaxRequestHead) {
     const ssize_t n = ::recv(conn, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR) {
       continue;

@@ -18,8 +18,8 @@ namespace ccrelay::controlplane {
 // One parsed request on the HTTP listener.
 struct HttpRequest {
   std::string method;
-  std::string path;   // without the query
-  std::string query;  // after '?', "" if none
+  std::string path;                                          // without the query
+  std::string query;                                         // after '?', "" if none
   std::vector<std::pair<std::string, std::string>> headers;  // names lower case
   std::string body;
   // Both ends of the connection are loopback addresses (the UI serves only then).

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <future>
 
+#include "proto/management.pb.h"
+
+#include "dataplane/common/str.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "google/protobuf/util/json_util.h"
@@ -10,9 +13,6 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/codegen/proto_utils.h"
 #include "nlohmann/json.hpp"
-#include "proto/management.pb.h"
-
-#include "dataplane/common/str.h"
 
 namespace ccrelay::controlplane::webui {
 namespace {
@@ -23,24 +23,42 @@ constexpr std::chrono::seconds kCallDeadline{30};
 
 const char* CodeName(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return "OK";
-    case grpc::StatusCode::CANCELLED: return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED: return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL: return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
-    default: return "UNKNOWN";
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -48,20 +66,31 @@ const char* CodeName(grpc::StatusCode code) {
 
 int HttpStatusForGrpc(int grpc_code) {
   switch (static_cast<grpc::StatusCode>(grpc_code)) {
-    case grpc::StatusCode::OK: return 200;
+    case grpc::StatusCode::OK:
+      return 200;
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::FAILED_PRECONDITION:
-    case grpc::StatusCode::OUT_OF_RANGE: return 400;
-    case grpc::StatusCode::UNAUTHENTICATED: return 401;
-    case grpc::StatusCode::PERMISSION_DENIED: return 403;
-    case grpc::StatusCode::NOT_FOUND: return 404;
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return 400;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return 401;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return 403;
+    case grpc::StatusCode::NOT_FOUND:
+      return 404;
     case grpc::StatusCode::ALREADY_EXISTS:
-    case grpc::StatusCode::ABORTED: return 409;
-    case grpc::StatusCode::RESOURCE_EXHAUSTED: return 429;
-    case grpc::StatusCode::UNIMPLEMENTED: return 501;
-    case grpc::StatusCode::UNAVAILABLE: return 503;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return 504;
-    default: return 500;
+    case grpc::StatusCode::ABORTED:
+      return 409;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return 429;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return 501;
+    case grpc::StatusCode::UNAVAILABLE:
+      return 503;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return 504;
+    default:
+      return 500;
   }
 }
 
@@ -72,9 +101,8 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-JsonReply CallManagementJson(const std::shared_ptr<grpc::Channel>& channel,
-                             std::string_view method, std::string_view body,
-                             std::string_view token) {
+JsonReply CallManagementJson(const std::shared_ptr<grpc::Channel>& channel, std::string_view method,
+                             std::string_view body, std::string_view token) {
   const google::protobuf::ServiceDescriptor* service =
       ccrelay::v1::ListProvidersRequest::descriptor()->file()->FindServiceByName("Management");
   const google::protobuf::MethodDescriptor* md =
@@ -85,8 +113,7 @@ JsonReply CallManagementJson(const std::shared_ptr<grpc::Channel>& channel,
   if (channel == nullptr) {
     return {503, ErrorJson("UNAVAILABLE", "the management API is not up yet")};
   }
-  google::protobuf::MessageFactory* factory =
-      google::protobuf::MessageFactory::generated_factory();
+  google::protobuf::MessageFactory* factory = google::protobuf::MessageFactory::generated_factory();
   std::unique_ptr<google::protobuf::Message> request(
       factory->GetPrototype(md->input_type())->New());
   std::unique_ptr<google::protobuf::Message> response(
@@ -123,8 +150,7 @@ JsonReply CallManagementJson(const std::shared_ptr<grpc::Channel>& channel,
     return {HttpStatusForGrpc(status.error_code()),
             ErrorJson(CodeName(status.error_code()), status.error_message())};
   }
-  if (!grpc::SerializationTraits<google::protobuf::Message>::Deserialize(&resp_buf,
-                                                                         response.get())
+  if (!grpc::SerializationTraits<google::protobuf::Message>::Deserialize(&resp_buf, response.get())
            .ok()) {
     return {502, ErrorJson("INTERNAL", "cannot parse the response")};
   }

@@ -24,9 +24,8 @@ struct JsonReply {
 // JSON with the proto field names (snake_case) and every primitive field printed. An unknown or
 // streaming method is 404; a body that does not parse, 400; a gRPC error maps to an HTTP status
 // with {"error":{"code":"PERMISSION_DENIED","message":"..."}}.
-JsonReply CallManagementJson(const std::shared_ptr<grpc::Channel>& channel,
-                             std::string_view method, std::string_view body,
-                             std::string_view token);
+JsonReply CallManagementJson(const std::shared_ptr<grpc::Channel>& channel, std::string_view method,
+                             std::string_view body, std::string_view token);
 
 // The HTTP status for a gRPC status code (as an int: grpc::StatusCode).
 int HttpStatusForGrpc(int grpc_code);

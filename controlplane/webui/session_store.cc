@@ -28,17 +28,6 @@ std::string RandomHex(size_t n) {
   return out;
 }
 
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  volatile uint8_t diff = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = diff | static_cast<uint8_t>(a[i] ^ b[i]);
-  }
-  return diff == 0;
-}
-
 std::string_view CookieValue(std::string_view header, std::string_view name) {
   while (!header.empty()) {
     const size_t semi = header.find(';');

@@ -47,8 +47,6 @@ class SessionStore {
 
 // `n` random bytes from the kernel, as lower-case hex.
 std::string RandomHex(size_t n);
-// Equal strings, compared in time that depends only on their lengths.
-bool ConstantTimeEquals(std::string_view a, std::string_view b);
 // The value of cookie `name` in a Cookie header ("a=1; b=2"), "" if absent.
 std::string_view CookieValue(std::string_view cookie_header, std::string_view name);
 

@@ -2,14 +2,15 @@
 
 #include <arpa/inet.h>
 
-#include "google/protobuf/util/json_util.h"
-#include "grpcpp/grpcpp.h"
-#include "nlohmann/json.hpp"
 #include "proto/management.grpc.pb.h"
 
 #include "controlplane/webui/json_bridge.h"
 #include "controlplane/webui/web_assets.h"
+#include "dataplane/common/secret.h"
 #include "dataplane/common/str.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/grpcpp.h"
+#include "nlohmann/json.hpp"
 
 namespace ccrelay::controlplane::webui {
 namespace {
@@ -22,19 +23,32 @@ constexpr std::string_view kApiPrefix = "/ui/api/";
 
 std::string_view StatusLine(int code) {
   switch (code) {
-    case 200: return "200 OK";
-    case 400: return "400 Bad Request";
-    case 401: return "401 Unauthorized";
-    case 403: return "403 Forbidden";
-    case 404: return "404 Not Found";
-    case 405: return "405 Method Not Allowed";
-    case 409: return "409 Conflict";
-    case 429: return "429 Too Many Requests";
-    case 501: return "501 Not Implemented";
-    case 502: return "502 Bad Gateway";
-    case 503: return "503 Service Unavailable";
-    case 504: return "504 Gateway Timeout";
-    default: return "500 Internal Server Error";
+    case 200:
+      return "200 OK";
+    case 400:
+      return "400 Bad Request";
+    case 401:
+      return "401 Unauthorized";
+    case 403:
+      return "403 Forbidden";
+    case 404:
+      return "404 Not Found";
+    case 405:
+      return "405 Method Not Allowed";
+    case 409:
+      return "409 Conflict";
+    case 429:
+      return "429 Too Many Requests";
+    case 501:
+      return "501 Not Implemented";
+    case 502:
+      return "502 Bad Gateway";
+    case 503:
+      return "503 Service Unavailable";
+    case 504:
+      return "504 Gateway Timeout";
+    default:
+      return "500 Internal Server Error";
   }
 }
 
@@ -118,8 +132,7 @@ bool WebUi::Handle(const HttpRequest& req, HttpResponder& out) {
     out.Send(Response("308 Permanent Redirect", kText, "", "location: /ui/\r\n"));
     return true;
   }
-  const std::optional<Session> session =
-      sessions_.Find(CookieValue(req.Header("cookie"), kCookie));
+  const std::optional<Session> session = sessions_.Find(CookieValue(req.Header("cookie"), kCookie));
   if (!path.starts_with(kApiPrefix) && path != "/ui/login" && path != "/ui/logout" &&
       path != "/ui/session") {
     std::string_view name = path.substr(4);
@@ -164,7 +177,7 @@ bool WebUi::Handle(const HttpRequest& req, HttpResponder& out) {
     return true;
   }
   // Every POST of a session carries its CSRF token.
-  if (!ConstantTimeEquals(req.Header("x-csrf-token"), session->csrf)) {
+  if (!common::ConstantTimeEquals(req.Header("x-csrf-token"), session->csrf)) {
     out.Send(JsonError(403, "PERMISSION_DENIED", "missing or wrong x-csrf-token"));
     return true;
   }
