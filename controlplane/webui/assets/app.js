@@ -251,6 +251,11 @@ function drawChart(canvas, series) {
     }
     g.stroke();
     g.fillStyle = css(s.color);
+    const last = pts.filter((p) => p[s.key] !== null).pop();
+    if (last) {
+      const x = left + ((w - 4 - left) * (last.t - t0)) / HOUR_MS;
+      g.fillRect(x - 2, bottom - ((bottom - 6) * last[s.key]) / max - 2, 4, 4);
+    }
     g.fillText(s.label, left + 8 + i * 90, 16);
   });
 }
