@@ -14,6 +14,8 @@
 # skip.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=planes_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/planes_lib.sh"
 
 readonly MODEL="claude-opus-4-8"
 rand() { od -An -tx1 -N8 /dev/urandom | tr -d " \n"; }
@@ -43,17 +45,8 @@ no_secret() {
 }
 
 begin_case webui
-# The mock upstream, its request log (which holds the keys it was sent) under a name the failure
-# dump of lib.sh does not print.
-require_file "mock upstream" "${CCR_MOCK_BINARY}" \
-  "build it: cmake --build <build> --target ccr_mock_upstream"
-MOCK_REQUESTS="${CASE_DIR}/mock-requests.ndjson"
-timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${CCR_MOCK_BINARY}" --listen 127.0.0.1:0 --threads 1 \
-  --request-log "${MOCK_REQUESTS}" >"${CASE_DIR}/mock.out" 2>"${CASE_DIR}/mock.err" &
-MOCK_PID=$!
-E2E_PIDS+=("${MOCK_PID}")
-wait_for_line "${CASE_DIR}/mock.out" '^listening 127\.0\.0\.1:[0-9]+' "${MOCK_PID}" 10 "mock upstream"
-MOCK_PORT="$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\).*/\1/p' "${CASE_DIR}/mock.out")"
+# The mock's request log holds the keys it was sent: a name fail's dump does not print.
+start_mock mock "${CASE_DIR}/mock-requests.ndjson"
 cat >"${CASE_DIR}/relay.yaml" <<YAML
 server:
   listen: "127.0.0.1:0"
@@ -81,34 +74,15 @@ if "${CCR_RELAY_BINARY}" control-plane --help 2>&1 | grep -q -- '--read-only-tok
   ro_flags=(--read-only-token-file "${CASE_DIR}/readonly.token")
 fi
 
-CP_LOG="${CASE_DIR}/control-plane.log"
-timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${CCR_RELAY_BINARY}" control-plane \
-  --config "${CASE_DIR}/relay.yaml" --listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-  --token-file "${CASE_DIR}/admin.token" "${ro_flags[@]}" --log-level debug \
-  >"${CASE_DIR}/control-plane.out" 2>"${CP_LOG}" &
-CP_PID=$!
-E2E_PIDS+=("${CP_PID}")
+# planes_lib.sh turns the HTTP listener off; the later flag turns it on again.
+start_control_plane "${CASE_DIR}/relay.yaml" --http-listen 127.0.0.1:0 \
+  --token-file "${CASE_DIR}/admin.token" "${ro_flags[@]}"
 wait_for_line "${CP_LOG}" 'control_plane_http_listening address=127\.0\.0\.1:[0-9]+' "${CP_PID}" 10 \
-  "control plane"
-CP_ADDR="$(sed -n 's/.*control_plane_listening address=\(127\.0\.0\.1:[0-9]*\).*/\1/p' "${CP_LOG}" |
-  head -n 1)"
+  "control plane (HTTP)"
 HTTP_ADDR="$(sed -n 's/.*control_plane_http_listening address=\(127\.0\.0\.1:[0-9]*\).*/\1/p' \
   "${CP_LOG}" | head -n 1)"
 UI="http://${HTTP_ADDR}/ui/"
-
-DP_LOG="${CASE_DIR}/dp1.log"
-timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${CCR_RELAY_BINARY}" data-plane --control-plane "${CP_ADDR}" \
-  --token-file "${CASE_DIR}/admin.token" --id dp1 --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-  --workers 1 --log-level debug >"${CASE_DIR}/dp1.out" 2>"${DP_LOG}" &
-DP_PID=$!
-E2E_PIDS+=("${DP_PID}")
-wait_for_line "${DP_LOG}" ' listening address=127\.0\.0\.1:[0-9]+' "${DP_PID}" 10 "data plane"
-DP_URL="http://127.0.0.1:$(sed -n 's/.* listening address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "${DP_LOG}" |
-  head -n 1)"
-for ((i = 0; i < 200; ++i)); do
-  curl -s --max-time 2 "${DP_URL}/health" | grep -q '"ok"' && break
-  sleep 0.05
-done
+start_data_plane dp1 --token-file "${CASE_DIR}/admin.token"
 
 # --- curl: headers, login, CSRF ---
 curl -s -D "${CASE_DIR}/index.head" -o "${CASE_DIR}/index.html" "${UI}"
