@@ -90,6 +90,9 @@ async function login(token) {
 
 try {
   await page.goto(env.UI);
+  const loadMs = await page.evaluate(() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd);
+  if (!(loadMs < 1000)) die(`the page took ${loadMs} ms to load`);
+  ok(`the page loads in ${Math.round(loadMs)} ms`);
   await shots('login');
   // Keyboard: the token field has the focus; Tab reaches the Log in button.
   await page.waitForSelector('#login-token:focus');
@@ -116,6 +119,10 @@ try {
   });
   ok(`overview shows the traffic: ${await tile('Requests (total)')} requests, ${await tile('Requests/s')} req/s, latency ${await tile('Latency p50 / p99')}`);
   await shots('overview');
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.waitForTimeout(1100);  // the next snapshot redraws the charts in the dark colours
+  await page.screenshot({ path: `${env.ARTIFACTS}/overview-dark-1280.png`, fullPage: true });
+  await page.emulateMedia({ colorScheme: 'light' });
 
   // Providers & keys: disable key 1, the next requests avoid it.
   await go('providers');

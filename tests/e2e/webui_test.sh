@@ -20,11 +20,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/planes_lib.sh"
 readonly MODEL="claude-opus-4-8"
 rand() { od -An -tx1 -N8 /dev/urandom | tr -d " \n"; }
 # Fake credentials, fresh for every run (never real keys).
-readonly KEY1="fake-ui-key-one-$(rand)"
-readonly KEY2="fake-ui-key-two-$(rand)"
-readonly NEW_KEY="fake-ui-key-new-$(rand)"
-readonly ADMIN_TOKEN="fake-ui-admin-token-$(rand)"
-readonly RO_TOKEN="fake-ui-readonly-token-$(rand)"
+KEY1="fake-ui-key-one-$(rand)"
+KEY2="fake-ui-key-two-$(rand)"
+NEW_KEY="fake-ui-key-new-$(rand)"
+ADMIN_TOKEN="fake-ui-admin-token-$(rand)"
+RO_TOKEN="fake-ui-readonly-token-$(rand)"
+readonly KEY1 KEY2 NEW_KEY ADMIN_TOKEN RO_TOKEN
 CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 ARTIFACTS="${CCR_BUILD_DIR}/test-artifacts/webui"
 
