@@ -130,23 +130,24 @@ int RunUsage(const Invocation& inv) {
   for (const std::string& g : by) {
     req.add_group_by(g);
   }
-  if (!since.empty()) {
-    std::optional<int64_t> ms = ParseWhen(since, false, now);
-    if (!ms.has_value()) {
-      return UsageError(common::StrCat("--since: expected YYYY-MM-DD, RFC 3339 or 7d, got \"",
-                                       since, "\""),
-                        kHelp);
+  // --since / --until into the request; false on a malformed value.
+  auto when = [now](const char* flag, const std::string& text, bool end_of_day,
+                    void (v1::GetUsageRequest::*set)(int64_t), v1::GetUsageRequest* r) {
+    if (text.empty()) {
+      return true;
     }
-    req.set_since_unix_ms(*ms);
-  }
-  if (!until.empty()) {
-    std::optional<int64_t> ms = ParseWhen(until, true, now);
+    std::optional<int64_t> ms = ParseWhen(text, end_of_day, now);
     if (!ms.has_value()) {
-      return UsageError(common::StrCat("--until: expected YYYY-MM-DD, RFC 3339 or 7d, got \"",
-                                       until, "\""),
-                        kHelp);
+      UsageError(common::StrCat(flag, ": expected YYYY-MM-DD, RFC 3339 or 7d, got \"", text, "\""),
+                 kHelp);
+      return false;
     }
-    req.set_until_unix_ms(*ms);
+    (r->*set)(*ms);
+    return true;
+  };
+  if (!when("--since", since, false, &v1::GetUsageRequest::set_since_unix_ms, &req) ||
+      !when("--until", until, true, &v1::GetUsageRequest::set_until_unix_ms, &req)) {
+    return kExitUsage;
   }
 
   auto client = ConnectOrReport(inv, inv.flags.control_plane);

@@ -327,10 +327,7 @@ class ManagementService::Impl final : public v1::Management::Service {
   // Teammates (issue 15).
   grpc::Status AddUser(grpc::ServerContext* ctx, const v1::AddUserRequest* req,
                        v1::NewUserKey* resp) override {
-    if (auto st = Authorize(*ctx, Access::kWrite, "AddUser"); !st.ok()) {
-      return st;
-    }
-    if (auto st = NeedUsers(); !st.ok()) {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "AddUser"); !st.ok()) {
       return st;
     }
     return Answer(d_.users->AddUser(*req), resp);
@@ -338,10 +335,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status ListUsers(grpc::ServerContext* ctx, const v1::ListUsersRequest*,
                          v1::ListUsersResponse* resp) override {
-    if (auto st = Authorize(*ctx, Access::kRead, "ListUsers"); !st.ok()) {
-      return st;
-    }
-    if (auto st = NeedUsers(); !st.ok()) {
+    if (auto st = AuthorizeUsers(*ctx, Access::kRead, "ListUsers"); !st.ok()) {
       return st;
     }
     absl::StatusOr<std::vector<v1::UserInfo>> users = d_.users->ListUsers();
@@ -356,10 +350,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status GetUser(grpc::ServerContext* ctx, const v1::GetUserRequest* req,
                        v1::UserInfo* resp) override {
-    if (auto st = Authorize(*ctx, Access::kRead, "GetUser"); !st.ok()) {
-      return st;
-    }
-    if (auto st = NeedUsers(); !st.ok()) {
+    if (auto st = AuthorizeUsers(*ctx, Access::kRead, "GetUser"); !st.ok()) {
       return st;
     }
     return Answer(d_.users->GetUser(req->name()), resp);
@@ -367,10 +358,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status SetUserEnabled(grpc::ServerContext* ctx, const v1::SetUserEnabledRequest* req,
                               v1::UserInfo* resp) override {
-    if (auto st = Authorize(*ctx, Access::kWrite, "SetUserEnabled"); !st.ok()) {
-      return st;
-    }
-    if (auto st = NeedUsers(); !st.ok()) {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "SetUserEnabled"); !st.ok()) {
       return st;
     }
     return Answer(d_.users->SetUserEnabled(req->name(), req->enabled()), resp);
@@ -378,10 +366,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status SetUserPolicy(grpc::ServerContext* ctx, const v1::SetUserPolicyRequest* req,
                              v1::UserInfo* resp) override {
-    if (auto st = Authorize(*ctx, Access::kWrite, "SetUserPolicy"); !st.ok()) {
-      return st;
-    }
-    if (auto st = NeedUsers(); !st.ok()) {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "SetUserPolicy"); !st.ok()) {
       return st;
     }
     return Answer(d_.users->SetUserPolicy(req->name(), req->policy()), resp);
@@ -389,10 +374,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status RemoveUser(grpc::ServerContext* ctx, const v1::RemoveUserRequest* req,
                           v1::RemoveUserResponse*) override {
-    if (auto st = Authorize(*ctx, Access::kWrite, "RemoveUser"); !st.ok()) {
-      return st;
-    }
-    if (auto st = NeedUsers(); !st.ok()) {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "RemoveUser"); !st.ok()) {
       return st;
     }
     return ToGrpc(d_.users->RemoveUser(req->name()));
@@ -400,10 +382,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status RotateUserKey(grpc::ServerContext* ctx, const v1::RotateUserKeyRequest* req,
                              v1::NewUserKey* resp) override {
-    if (auto st = Authorize(*ctx, Access::kWrite, "RotateUserKey"); !st.ok()) {
-      return st;
-    }
-    if (auto st = NeedUsers(); !st.ok()) {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "RotateUserKey"); !st.ok()) {
       return st;
     }
     return Answer(d_.users->RotateUserKey(req->name()), resp);
@@ -412,10 +391,7 @@ class ManagementService::Impl final : public v1::Management::Service {
   grpc::Status GetUsage(grpc::ServerContext* ctx, const v1::GetUsageRequest* req,
                         v1::UsageReport* resp) override {
     Caller caller;
-    if (auto st = Authorize(*ctx, Access::kSelf, "GetUsage", &caller); !st.ok()) {
-      return st;
-    }
-    if (auto st = NeedUsers(); !st.ok()) {
+    if (auto st = AuthorizeUsers(*ctx, Access::kSelf, "GetUsage", &caller); !st.ok()) {
       return st;
     }
     v1::GetUsageRequest request = *req;
@@ -468,8 +444,12 @@ class ManagementService::Impl final : public v1::Management::Service {
     return grpc::Status::OK;
   }
 
-  // The users side needs the database.
-  grpc::Status NeedUsers() const {
+  // Authorize, for an RPC of the users side (which needs the database).
+  grpc::Status AuthorizeUsers(const grpc::ServerContext& ctx, Access access, std::string_view rpc,
+                              Caller* caller = nullptr) const {
+    if (grpc::Status st = Authorize(ctx, access, rpc, caller); !st.ok()) {
+      return st;
+    }
     if (d_.users == nullptr) {
       return {grpc::StatusCode::FAILED_PRECONDITION, "this control plane has no user database"};
     }

@@ -144,15 +144,19 @@ absl::StatusOr<v1::UserInfo> UsersService::GetUser(std::string_view name) {
   return Info(user);
 }
 
+absl::StatusOr<StoredUser> UsersService::Update(std::string_view name,
+                                                const std::function<void(StoredUser*)>& change) {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(StoredUser user, Find(name));
+  change(&user);
+  RETURN_IF_ERROR(d_.store->UpdateUser(user));
+  RETURN_IF_ERROR(PublishLocked());
+  return user;
+}
+
 absl::StatusOr<v1::UserInfo> UsersService::SetUserEnabled(std::string_view name, bool enabled) {
-  StoredUser user;
-  {
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(user, Find(name));
-    user.enabled = enabled;
-    RETURN_IF_ERROR(d_.store->UpdateUser(user));
-    RETURN_IF_ERROR(PublishLocked());
-  }
+  ASSIGN_OR_RETURN(StoredUser user,
+                   Update(name, [enabled](StoredUser* u) { u->enabled = enabled; }));
   CCR_LOG(kInfo, enabled ? "user_enabled" : "user_disabled", Q("user", user.name),
           F("key", user.key_fingerprint));
   return Info(user);
@@ -161,14 +165,7 @@ absl::StatusOr<v1::UserInfo> UsersService::SetUserEnabled(std::string_view name,
 absl::StatusOr<v1::UserInfo> UsersService::SetUserPolicy(std::string_view name,
                                                          const v1::UserPolicy& policy) {
   RETURN_IF_ERROR(ValidatePolicy(policy, *d_.cache->Current()));
-  StoredUser user;
-  {
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(user, Find(name));
-    user.policy = policy;
-    RETURN_IF_ERROR(d_.store->UpdateUser(user));
-    RETURN_IF_ERROR(PublishLocked());
-  }
+  ASSIGN_OR_RETURN(StoredUser user, Update(name, [&policy](StoredUser* u) { u->policy = policy; }));
   CCR_LOG(kInfo, "user_policy_set", Q("user", user.name));
   return Info(user);
 }
@@ -186,18 +183,13 @@ absl::Status UsersService::RemoveUser(std::string_view name) {
 
 absl::StatusOr<v1::NewUserKey> UsersService::RotateUserKey(std::string_view name) {
   ASSIGN_OR_RETURN(std::string key, NewRelayKey());
-  StoredUser user;
   std::string old_fingerprint;
-  {
-    absl::MutexLock lock(&mu_);
-    ASSIGN_OR_RETURN(user, Find(name));
-    old_fingerprint = user.key_fingerprint;
-    user.key_sha256 = RelayKeySha256(key);
-    user.key_fingerprint = common::FingerprintOf(key);
-    user.key_rotated_unix_ms = d_.clock->UnixMillis();
-    RETURN_IF_ERROR(d_.store->UpdateUser(user));
-    RETURN_IF_ERROR(PublishLocked());
-  }
+  ASSIGN_OR_RETURN(StoredUser user, Update(name, [&](StoredUser* u) {
+                     old_fingerprint = u->key_fingerprint;
+                     u->key_sha256 = RelayKeySha256(key);
+                     u->key_fingerprint = common::FingerprintOf(key);
+                     u->key_rotated_unix_ms = d_.clock->UnixMillis();
+                   }));
   CCR_LOG(kInfo, "user_key_rotated", Q("user", user.name), F("old_key", old_fingerprint),
           F("key", user.key_fingerprint));
   v1::NewUserKey out;

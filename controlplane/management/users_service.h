@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -60,6 +61,10 @@ class UsersService {
  private:
   // The user as stored, NotFound "no user NAME" otherwise.
   absl::StatusOr<StoredUser> Find(std::string_view name);
+  // Find, `change`, write and publish, under the lock; the user as written.
+  absl::StatusOr<StoredUser> Update(std::string_view name,
+                                    const std::function<void(StoredUser*)>& change)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Reads every user back and publishes them.
   absl::Status PublishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The user with its spend this UTC day and month.
