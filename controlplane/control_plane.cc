@@ -276,8 +276,24 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
     }
   }
   // The database of teammates and usage; the users go into the first snapshot.
-  const std::string db_path = DatabasePath(options.db_path, config_path, env);
-  ASSIGN_OR_RETURN(cp->team_store_, OpenDatabase(db_path));
+  std::string db_path = DatabasePath(options.db_path, config_path, env);
+  absl::StatusOr<std::unique_ptr<TeamStore>> team_store = OpenDatabase(db_path);
+  std::error_code exists_ec;
+  if (!team_store.ok() && options.db_path.empty() && db_path != ":memory:" &&
+      !std::filesystem::exists(db_path, exists_ec)) {
+    // Choice: the default place cannot take a new database (a read-only config mount, a
+    // read-only container): the control plane still starts, with the database in memory, and
+    // says so. An explicit --db, or an existing file that does not open, stops the start.
+    CCR_LOG(kWarn, "database_unavailable", Q("db", db_path),
+            Q("error", team_store.status().message()),
+            Q("hint", "users and usage last until the process ends; give --db FILE"));
+    db_path = ":memory:";
+    team_store = OpenDatabase(db_path);
+  }
+  if (!team_store.ok()) {
+    return team_store.status();
+  }
+  cp->team_store_ = *std::move(team_store);
   ConfigStore::Options so;
   ASSIGN_OR_RETURN(so.users, UsersService::LoadUsersSection(*cp->team_store_));
   so.config_path = config_path;

@@ -406,6 +406,12 @@ TEST(UsersFlagsTest, DatabaseAndReadOnlyTokenErrorsStopTheStart) {
                   "--http-listen", "none", "--db", "none", "--read-only-token-file", ro});
   EXPECT_EQ(ro_only.exit_code, 1) << ro_only.output();
   EXPECT_THAT(ro_only.err, HasSubstr("needs the admin token"));
+  // A file at the default place that is not a database is not replaced by one in memory.
+  dir.WriteFile("config.yaml.db", "this is not a database, and it is long enough to say so\n");
+  const CommandResult garbage = RunCommand({CCR_RELAY_BINARY, "control-plane", "--config", config,
+                                            "--listen", "127.0.0.1:0", "--http-listen", "none"});
+  EXPECT_EQ(garbage.exit_code, 1) << garbage.output();
+  EXPECT_THAT(garbage.err, HasSubstr("config.yaml.db"));
 }
 
 // Users persist in the database across a restart of the control plane (`--db FILE`).
