@@ -24,6 +24,15 @@ std::shared_ptr<ProviderState> StateRegistry::Provider(const std::string& name) 
   return slot;
 }
 
+std::shared_ptr<UserState> StateRegistry::User(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  auto& slot = users_[name];
+  if (!slot) {
+    slot = std::make_shared<UserState>();
+  }
+  return slot;
+}
+
 std::vector<std::pair<std::string, std::shared_ptr<KeyState>>> StateRegistry::Keys() const {
   absl::MutexLock lock(&mu_);
   return {keys_.begin(), keys_.end()};
