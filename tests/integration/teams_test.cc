@@ -4,10 +4,8 @@
 // disabled keys, allowed_models, a user's rpm limit, usage batches and their resend after a
 // reconnect, and a budget grant admitting requests until the share is spent.
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +18,7 @@
 #include "proto/stream.pb.h"
 #include "dataplane/common/secret.h"
 #include "tests/fakes/child_process.h"
+#include "tests/fakes/fake_sync_control_plane.h"
 #include "tests/fakes/fake_upstream.h"
 #include "tests/fakes/http_client.h"
 #include "tests/fakes/metrics_text.h"
@@ -42,118 +41,7 @@ const std::string kRita = "ccr_" + std::string(43, 'R');
 const std::string kDave = "ccr_" + std::string(43, 'D');
 const std::string kProviderKey = "sk-prov-team-0001";
 
-// A control plane that sends `snapshot` on every new stream and records what comes back.
-class FakeControlPlane final : public v1::DataPlaneSync::Service {
- public:
-  struct Stream {
-    grpc::ServerContext* ctx = nullptr;
-    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw = nullptr;
-    std::vector<DataPlaneMessage> received;
-  };
-
-  explicit FakeControlPlane(v1::RoutingSnapshot snapshot) : snapshot_(std::move(snapshot)) {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-  }
-  ~FakeControlPlane() override {
-    server_->Shutdown(std::chrono::system_clock::now());
-    server_->Wait();
-  }
-  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
-
-  grpc::Status Sync(grpc::ServerContext* ctx,
-                    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw) override {
-    size_t index;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto s = std::make_shared<Stream>();
-      s->ctx = ctx;
-      s->rw = rw;
-      streams_.push_back(s);
-      index = streams_.size() - 1;
-    }
-    ControlPlaneMessage update;
-    *update.mutable_snapshot()->mutable_snapshot() = snapshot_;
-    update.mutable_snapshot()->set_nonce("n" + std::to_string(index));
-    Write(index, update);
-    cv_.notify_all();
-    DataPlaneMessage msg;
-    while (rw->Read(&msg)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      streams_[index]->received.push_back(msg);
-      cv_.notify_all();
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      streams_[index]->rw = nullptr;
-    }
-    cv_.notify_all();
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake control plane ended the stream");
-  }
-
-  bool Write(size_t i, const ControlPlaneMessage& msg) {
-    std::lock_guard<std::mutex> write_lock(write_mu_);
-    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (streams_.size() <= i || streams_[i]->rw == nullptr) {
-        return false;
-      }
-      rw = streams_[i]->rw;
-    }
-    return rw->Write(msg);
-  }
-  void Cancel(size_t i) {
-    std::lock_guard<std::mutex> lock(mu_);
-    streams_[i]->ctx->TryCancel();
-  }
-  size_t StreamCount() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return streams_.size();
-  }
-  bool WaitForStreams(size_t n, milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return streams_.size() >= n; });
-  }
-  // The usage records stream `i` received so far, in arrival order.
-  std::vector<v1::UsageRecord> Usage(size_t i) {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<v1::UsageRecord> out;
-    if (i < streams_.size()) {
-      for (const DataPlaneMessage& m : streams_[i]->received) {
-        if (m.has_usage()) {
-          out.insert(out.end(), m.usage().records().begin(), m.usage().records().end());
-        }
-      }
-    }
-    return out;
-  }
-  // Waits until stream `i` received at least `n` usage records.
-  std::vector<v1::UsageRecord> WaitForUsage(size_t i, size_t n, milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::unique_lock<std::mutex> lock(mu_);
-    while (true) {
-      lock.unlock();
-      std::vector<v1::UsageRecord> got = Usage(i);
-      lock.lock();
-      if (got.size() >= n || std::chrono::steady_clock::now() >= deadline) {
-        return got;
-      }
-      cv_.wait_until(lock, deadline);
-    }
-  }
-
- private:
-  const v1::RoutingSnapshot snapshot_;
-  std::mutex mu_;
-  std::mutex write_mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<Stream>> streams_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;  // last: its handlers use the members above
-};
+using FakeControlPlane = FakeSyncControlPlane;
 
 // What the control plane puts in the snapshot for a relay key: its SHA-256.
 std::string Sha256(const std::string& key) {

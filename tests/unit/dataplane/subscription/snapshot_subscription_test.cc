@@ -17,6 +17,7 @@
 
 #include "proto/stream.grpc.pb.h"
 #include "proto/stream.pb.h"
+#include "tests/fakes/fake_sync_control_plane.h"
 
 namespace ccrelay::subscription {
 namespace {
@@ -76,120 +77,7 @@ class FakeApplier : public SnapshotApplier {
   std::vector<int> estimates_;  // latency entries of each RoutingEstimates applied
 };
 
-// A control plane that records every stream and every message and lets the test write.
-class FakeControlPlane final : public v1::DataPlaneSync::Service {
- public:
-  struct Stream {
-    grpc::ServerContext* ctx = nullptr;
-    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw = nullptr;
-    std::string authorization;
-    std::vector<DataPlaneMessage> received;
-    bool ended = false;
-  };
-
-  FakeControlPlane() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-  }
-  ~FakeControlPlane() override {
-    server_->Shutdown(std::chrono::system_clock::now());
-    server_->Wait();
-  }
-
-  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
-
-  grpc::Status Sync(grpc::ServerContext* ctx,
-                    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw) override {
-    size_t index;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto s = std::make_shared<Stream>();
-      s->ctx = ctx;
-      s->rw = rw;
-      auto it = ctx->client_metadata().find("authorization");
-      if (it != ctx->client_metadata().end()) {
-        s->authorization = std::string(it->second.data(), it->second.size());
-      }
-      streams_.push_back(s);
-      index = streams_.size() - 1;
-    }
-    cv_.notify_all();
-    DataPlaneMessage msg;
-    while (rw->Read(&msg)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      streams_[index]->received.push_back(msg);
-      cv_.notify_all();
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      streams_[index]->ended = true;
-      streams_[index]->rw = nullptr;
-    }
-    cv_.notify_all();
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake control plane ended the stream");
-  }
-
-  // Waits for stream `i` to exist and have received at least `n` messages; returns message n-1.
-  std::optional<DataPlaneMessage> WaitForMessage(size_t i, size_t n, milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, timeout,
-                      [&] { return streams_.size() > i && streams_[i]->received.size() >= n; })) {
-      return std::nullopt;
-    }
-    return streams_[i]->received[n - 1];
-  }
-  // Next message of stream `i` after the first `seen` that is not a stats report.
-  std::optional<DataPlaneMessage> WaitForNonStats(size_t i, size_t* seen, milliseconds timeout) {
-    while (true) {
-      auto m = WaitForMessage(i, *seen + 1, timeout);
-      if (!m.has_value()) {
-        return m;
-      }
-      ++*seen;
-      if (!m->has_stats()) {
-        return m;
-      }
-    }
-  }
-  bool WaitForStreamEnded(size_t i, milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return streams_.size() > i && streams_[i]->ended; });
-  }
-  bool Send(size_t i, uint64_t version, const std::string& nonce) {
-    ControlPlaneMessage msg;
-    msg.mutable_snapshot()->mutable_snapshot()->set_version(version);
-    msg.mutable_snapshot()->set_nonce(nonce);
-    return Write(i, msg);
-  }
-  bool Write(size_t i, const ControlPlaneMessage& msg) {
-    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (streams_.size() <= i || streams_[i]->rw == nullptr) {
-        return false;
-      }
-      rw = streams_[i]->rw;
-    }
-    return rw->Write(msg);
-  }
-  void Cancel(size_t i) {
-    std::lock_guard<std::mutex> lock(mu_);
-    streams_[i]->ctx->TryCancel();
-  }
-  std::string Authorization(size_t i) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return streams_[i]->authorization;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<Stream>> streams_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;  // last: its handlers use the members above
-};
+using FakeControlPlane = ccrelay::testing::FakeSyncControlPlane;
 
 SubscriptionOptions Options() {
   SubscriptionOptions o;
