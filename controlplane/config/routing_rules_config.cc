@@ -66,33 +66,26 @@ void ReadGlobs(ConfigReader& reader, const Field& field,
   }
 }
 
-// True when a header name is an HTTP token.
-bool IsHeaderName(std::string_view name) {
+// True when `name` is non-empty and every character is a letter, a digit or one of `others`.
+bool AlnumOr(std::string_view name, std::string_view others) {
   if (name.empty()) {
     return false;
   }
   for (const char c : name) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
-        std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+        others.find(c) == std::string_view::npos) {
       return false;
     }
   }
   return true;
 }
 
-// A relay key's user name (SPEC.md "Relay keys on the data plane"): [A-Za-z0-9._@-]{1,64}.
-bool IsUserName(std::string_view name) {
-  if (name.empty() || name.size() > 64) {
-    return false;
-  }
-  for (const char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
-        std::string_view("._@-").find(c) == std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
-}
+// True when a header name is an HTTP token.
+bool IsHeaderName(std::string_view name) { return AlnumOr(name, "!#$%&'*+-.^_`|~"); }
+
+// A relay key's user name (issue 15): [A-Za-z0-9._@-]{1,64}.
+bool IsUserName(std::string_view name) { return name.size() <= 64 && AlnumOr(name, "._@-"); }
+
 
 // `match:` of one rule (a match without any condition is reported).
 void ReadMatch(ConfigReader& reader, const Field& field, ccrelay::v1::RuleMatch* match) {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -17,6 +18,7 @@
 
 #include "proto/stream.grpc.pb.h"
 #include "proto/stream.pb.h"
+#include "proto/team.pb.h"
 #include "tests/fakes/fake_sync_control_plane.h"
 
 namespace ccrelay::subscription {
@@ -59,6 +61,45 @@ class FakeApplier : public SnapshotApplier {
     return estimates_;
   }
 
+  // Usage: one record per TakeUsage while `usage_left_` lasts; rewinds, acks, grants recorded.
+  bool TakeUsage(v1::UsageBatch* batch) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (usage_left_ == 0) {
+      return false;
+    }
+    --usage_left_;
+    batch->add_records()->set_seq(++usage_seq_);
+    return true;
+  }
+  void RewindUsage() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++rewinds_;
+  }
+  void AckUsage(uint64_t committed_seq) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    acked_ = committed_seq;
+  }
+  void ApplyBudgets(const v1::BudgetGrants& grants) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    grants_ += grants.grants_size();
+  }
+  void AddUsage(int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    usage_left_ += n;
+  }
+  int rewinds() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rewinds_;
+  }
+  uint64_t acked() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  int grants() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return grants_;
+  }
+
   void SetReject(uint64_t v) {
     std::lock_guard<std::mutex> lock(mu_);
     reject_ = v;
@@ -75,6 +116,11 @@ class FakeApplier : public SnapshotApplier {
   uint64_t takes_ = 0;
   std::vector<uint64_t> applied_;
   std::vector<int> estimates_;  // latency entries of each RoutingEstimates applied
+  int usage_left_ = 0;
+  uint64_t usage_seq_ = 0;
+  int rewinds_ = 0;
+  uint64_t acked_ = 0;
+  int grants_ = 0;
 };
 
 using FakeControlPlane = ccrelay::testing::FakeSyncControlPlane;
@@ -265,6 +311,48 @@ TEST(SnapshotSubscriptionTest, SendsStatsReportsWhileConnected) {
   ASSERT_TRUE(stats->has_stats());
   EXPECT_GE(stats->stats().requests(), 1u);
   EXPECT_EQ(stats->stats().active_streams(), 3);
+}
+
+// Waits until `done` holds (polling; no timed assertion).
+template <typename Fn>
+bool Eventually(Fn done) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
+}
+
+TEST(SnapshotSubscriptionTest, UsageGoesWithTheStatsTickAcksAndGrantsReachTheApplier) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  SubscriptionOptions o = Options();
+  o.stats_interval = milliseconds(5);
+  SnapshotSubscription sub(o, FactoryFor(cp), applier);
+  applier.AddUsage(2);
+  sub.Start();
+  ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
+  EXPECT_EQ(applier.rewinds(), 1) << "a new stream starts from the first unacknowledged record";
+  ASSERT_TRUE(cp.Send(0, 1, "n1"));
+  const std::vector<v1::UsageRecord> usage = cp.WaitForUsage(0, 2, kWait);
+  ASSERT_EQ(usage.size(), 2u);
+  EXPECT_EQ(usage[0].seq(), 1u);
+  EXPECT_EQ(usage[1].seq(), 2u);
+
+  ControlPlaneMessage ack;
+  ack.mutable_usage_ack()->set_committed_seq(2);
+  ASSERT_TRUE(cp.Write(0, ack));
+  ControlPlaneMessage grants;
+  grants.mutable_budgets()->add_grants()->set_user("alice");
+  ASSERT_TRUE(cp.Write(0, grants));
+  EXPECT_TRUE(Eventually([&] { return applier.acked() == 2 && applier.grants() == 1; }));
+
+  cp.Cancel(0);
+  ASSERT_TRUE(cp.WaitForMessage(1, 1, kWait).has_value());
+  EXPECT_EQ(applier.rewinds(), 2);
 }
 
 TEST(SnapshotSubscriptionTest, StopEndsTheStreamAndIsIdempotent) {
