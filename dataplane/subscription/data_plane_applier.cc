@@ -145,7 +145,14 @@ void DataPlaneApplier::ApplyBudgets(const ccrelay::v1::BudgetGrants& grants) {
   std::vector<std::string> users;
   for (const ccrelay::v1::BudgetGrant& g : grants.grants()) {
     auto state = data_plane_.states().User(g.user());
-    state->SetGrant(data_plane_.usage().MakeGrant(g, *state));
+    auto grant = data_plane_.usage().MakeGrant(g, *state);
+    // The same warning as the grant before (grants come every second or so): logged once.
+    if (const auto previous = state->grant(); previous != nullptr && !grant->warning.empty() &&
+                                              previous->warning == grant->warning &&
+                                              previous->warned.load(std::memory_order_relaxed)) {
+      grant->warned.store(true, std::memory_order_relaxed);
+    }
+    state->SetGrant(std::move(grant));
     users.push_back(g.user());
   }
   // State of the world: a user no longer listed has no grant (with a budget: refused until the
