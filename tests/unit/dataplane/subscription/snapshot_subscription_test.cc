@@ -294,12 +294,17 @@ TEST(SnapshotSubscriptionTest, KeepsRetryingWhileNoControlPlaneAnswers) {
   EXPECT_EQ(attempts, 4);
 }
 
+// Options with a stats tick every 5 ms (stats reports, usage batches).
+SubscriptionOptions FastTicks() {
+  SubscriptionOptions o = Options();
+  o.stats_interval = milliseconds(5);
+  return o;
+}
+
 TEST(SnapshotSubscriptionTest, SendsStatsReportsWhileConnected) {
   FakeControlPlane cp;
   FakeApplier applier;
-  SubscriptionOptions o = Options();
-  o.stats_interval = milliseconds(5);
-  SnapshotSubscription sub(o, FactoryFor(cp), applier);
+  SnapshotSubscription sub(FastTicks(), FactoryFor(cp), applier);
   sub.Start();
   ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
   ASSERT_TRUE(cp.Send(0, 1, "n1"));  // connected once a message arrived
@@ -329,10 +334,8 @@ bool Eventually(Fn done) {
 TEST(SnapshotSubscriptionTest, UsageGoesWithTheStatsTickAcksAndGrantsReachTheApplier) {
   FakeControlPlane cp;
   FakeApplier applier;
-  SubscriptionOptions o = Options();
-  o.stats_interval = milliseconds(5);
-  SnapshotSubscription sub(o, FactoryFor(cp), applier);
   applier.AddUsage(2);
+  SnapshotSubscription sub(FastTicks(), FactoryFor(cp), applier);
   sub.Start();
   ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
   EXPECT_EQ(applier.rewinds(), 1) << "a new stream starts from the first unacknowledged record";
