@@ -422,13 +422,13 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   // "listening" line behind; it logs its own line after the gRPC one.
   if (!options.http_listen.empty()) {
     ControlPlaneImpl* self = cp.get();
-    webui::WebUi::Deps ud;
-    ud.channel = [self] {
+    webui::WebUi::Deps wd;
+    wd.channel = [self] {
       absl::MutexLock lock(&self->ui_channel_mu_);
       return self->ui_channel_;
     };
-    ud.clock = &common::RealClock::Get();
-    cp->webui_ = std::make_unique<webui::WebUi>(std::move(ud));
+    wd.clock = &common::RealClock::Get();
+    cp->webui_ = std::make_unique<webui::WebUi>(std::move(wd));
     ASSIGN_OR_RETURN(cp->http_, MetricsHttpServer::Start(
                                     options.http_listen, [self] { return self->RenderMetrics(); },
                                     [ui = cp->webui_.get()](const HttpRequest& req,

@@ -175,7 +175,15 @@ try {
     await page.waitForSelector('#dialog[open] .secret');
     await page.click('#dialog-ok');
     await page.waitForSelector('#teammates table >> text=ana');
-    ok('added a teammate (the relay key shown once)');
+    if (await page.$('.secret')) die('the relay key stayed in the page after its dialog closed');
+    await page.click('button[aria-label="Disable ana"]');
+    await page.waitForSelector('button[aria-label="Enable ana"]');
+    await page.click('button[aria-label="Rotate the relay key of ana"]');
+    await page.waitForSelector('#dialog[open] .secret');
+    await page.click('#dialog-ok');
+    await page.waitForSelector('#dialog', { state: 'hidden' });
+    if (await page.$('.secret')) die('the rotated relay key stayed in the page');
+    ok('teammates: added (the relay key shown once), disabled, key rotated (shown once)');
   }
   await shots('teammates');
 
