@@ -154,7 +154,10 @@ try {
   await page.click('#addkey-form button[type=submit]');
   await page.waitForSelector(`button[aria-label="Disable key ${fp(`${env.NEW_KEY}-added`)}"]`);
   if ((await page.inputValue('#addkey-key')) !== '') die('the added key stayed in the form');
-  ok('added a key');
+  await page.click(`button[aria-label="Remove key ${fp(`${env.NEW_KEY}-added`)}"]`);
+  await page.click('#dialog-ok');
+  await page.waitForSelector(`button[aria-label="Remove key ${fp(`${env.NEW_KEY}-added`)}"]`, { state: 'detached' });
+  ok('added a key, removed it');
   await shots('providers');
 
   // Data planes.
@@ -183,7 +186,11 @@ try {
     await page.click('#dialog-ok');
     await page.waitForSelector('#dialog', { state: 'hidden' });
     if (await page.$('.secret')) die('the rotated relay key stayed in the page');
-    ok('teammates: added (the relay key shown once), disabled, key rotated (shown once)');
+    await page.click('button[aria-label="Budget of ana"]');
+    await page.fill('#budget-month', '75');
+    await page.click('#dialog-ok');
+    await page.waitForSelector('#teammates table >> text=of $75');
+    ok('teammates: added (the relay key shown once), disabled, key rotated (shown once), budget set');
   }
   await shots('teammates');
 

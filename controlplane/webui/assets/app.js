@@ -324,7 +324,12 @@ async function renderProviders() {
             { provider: p.name, fingerprint: k.fingerprint, enabled: k.state === 'disabled' }),
         { 'aria-label': (k.state === 'disabled' ? 'Enable' : 'Disable') + ' key ' + k.fingerprint }),
         writeButton('Rotate', () => rotateKey(p.name, k.fingerprint),
-          { 'aria-label': 'Rotate key ' + k.fingerprint })),
+          { 'aria-label': 'Rotate key ' + k.fingerprint }),
+        writeButton('Remove', async () => {
+          if (await confirmDialog('Remove key ' + k.fingerprint + ' from ' + p.name + '?')) {
+            act('remove ' + k.fingerprint, 'RemoveKey', { provider: p.name, fingerprint: k.fingerprint });
+          }
+        }, { 'aria-label': 'Remove key ' + k.fingerprint })),
     ]);
     out.push(el('article', { class: 'card provider' },
       el('h2', {}, p.name, ' ', el('small', {}, p.type + ' · ' + p.base_url)),
@@ -356,6 +361,17 @@ function dialog(title, body, withCancel) {
   return new Promise((resolve) => d.addEventListener('close', () => resolve(d.returnValue), { once: true }));
 }
 
+async function confirmDialog(question) {
+  return (await dialog(question, [el('p', {}, 'This cannot be undone.')], true)) === 'ok';
+}
+
+function limitsFrom(rpmId, tpmId) {
+  const limits = {};
+  if (Number($(rpmId).value) > 0) limits.rpm_limit = Number($(rpmId).value);
+  if (Number($(tpmId).value) > 0) limits.tpm_limit = Number($(tpmId).value);
+  return Object.keys(limits).length ? limits : undefined;
+}
+
 async function rotateKey(provider, fingerprint) {
   const input = el('input', { id: 'rotate-key', type: 'password', autocomplete: 'off' });
   const ok = await dialog('Rotate key ' + fingerprint + ' of ' + provider, [
@@ -373,7 +389,8 @@ async function addKey(ev) {
   ev.preventDefault();
   const key = $('addkey-key').value;
   $('addkey-key').value = '';
-  const out = await act('add key', 'AddKey', { provider: $('addkey-provider').value, key });
+  const out = await act('add key', 'AddKey',
+    { provider: $('addkey-provider').value, key, limits: limitsFrom('addkey-rpm', 'addkey-tpm') });
   if (out) say('added key ' + out.fingerprint + ' to ' + out.provider);
 }
 
@@ -411,12 +428,46 @@ async function renderTeammates() {
         writeButton('Rotate key', async () => {
           const out = await act('rotate key of ' + u.name, 'RotateUserKey', { name: u.name });
           if (out) showNewKey(out);
-        }, { 'aria-label': 'Rotate the relay key of ' + u.name })),
+        }, { 'aria-label': 'Rotate the relay key of ' + u.name }),
+        writeButton('Budget', () => editBudget(u), { 'aria-label': 'Budget of ' + u.name }),
+        writeButton('Remove', async () => {
+          if (await confirmDialog('Remove ' + u.name + '? Their relay key stops working.')) {
+            act('remove ' + u.name, 'RemoveUser', { name: u.name });
+          }
+        }, { 'aria-label': 'Remove ' + u.name })),
     ];
   });
   $('teammates').replaceChildren(rows.length
     ? table(['Name', 'Key', 'State', 'Spend', 'Budget', 'Requests', ''], rows)
     : el('p', {}, 'no teammates yet'));
+  renderUsage();
+}
+
+async function editBudget(u) {
+  const policy = u.policy || {};
+  const b = policy.budget || {};
+  const month = el('input', { id: 'budget-month', type: 'number', min: '0', step: '0.01', value: String(b.usd_per_month || 0) });
+  const day = el('input', { id: 'budget-day', type: 'number', min: '0', step: '0.01', value: String(b.usd_per_day || 0) });
+  const ok = await dialog('Budget of ' + u.name, [
+    el('label', { for: 'budget-month' }, 'USD per month (0 = none)'), month,
+    el('label', { for: 'budget-day' }, 'USD per day (0 = none)'), day,
+  ], true);
+  if (ok !== 'ok') return;
+  policy.budget = Object.assign({}, b, { usd_per_month: Number(month.value) || 0, usd_per_day: Number(day.value) || 0 });
+  act('budget of ' + u.name, 'SetUserPolicy', { name: u.name, policy });
+}
+
+async function renderUsage() {
+  try {
+    const r = await api('GetUsage', { group_by: ['user', 'model'] });
+    const rows = (r.rows || []).map((x) => [x.user || 'anonymous', x.model, fmt(x.requests, 0), fmt(x.errors, 0),
+      fmt(Number(x.input_tokens) + Number(x.output_tokens), 0), '$' + fmt(x.cost_usd, 4)]);
+    $('usage').replaceChildren(el('h2', {}, 'Usage this month'), rows.length
+      ? table(['User', 'Model', 'Requests', 'Errors', 'Tokens', 'Cost'], rows)
+      : el('p', {}, 'no usage recorded yet'));
+  } catch (e) {
+    $('usage').replaceChildren();
+  }
 }
 
 function showNewKey(out) {
@@ -430,8 +481,10 @@ function showNewKey(out) {
 async function addUser(ev) {
   ev.preventDefault();
   const month = Number($('adduser-month').value) || 0;
-  const body = { name: $('adduser-name').value };
-  if (month > 0) body.policy = { budget: { usd_per_month: month } };
+  const body = { name: $('adduser-name').value, policy: {} };
+  if (month > 0) body.policy.budget = { usd_per_month: month };
+  const models = $('adduser-models').value.split(',').map((m) => m.trim()).filter(Boolean);
+  if (models.length) body.policy.allowed_models = models;
   const out = await act('add ' + body.name, 'AddUser', body);
   if (out) {
     $('adduser-name').value = '';
