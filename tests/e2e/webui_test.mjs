@@ -59,7 +59,7 @@ page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
 page.on('console', (m) => {
   if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
 });
-page.setDefaultTimeout(15000);
+page.setDefaultTimeout(20000);
 
 async function shots(name) {
   for (const width of [1280, 390]) {
@@ -80,6 +80,22 @@ async function tile(name) {
     const t = [...document.querySelectorAll('.tile')].find((x) => x.querySelector('.k').textContent === n);
     return t ? t.querySelector('.v').textContent : '';
   }, name);
+}
+
+// Until the data plane has acknowledged the snapshot the control plane serves (a change made).
+async function synced() {
+  for (let i = 0; i < 100; i++) {
+    const done = await page.evaluate(async () => {
+      const s = await (await fetch('session')).json();
+      const call = async (m) => (await fetch(`api/${m}`, { method: 'POST',
+        headers: { 'x-csrf-token': s.csrf }, body: '{}' })).json();
+      const [p, d] = [await call('ListProviders'), await call('ListDataPlanes')];
+      return d.data_planes.length > 0 && d.data_planes.every((x) => x.acked_version === p.snapshot_version);
+    });
+    if (done) return;
+    await page.waitForTimeout(100);
+  }
+  die('the data plane did not acknowledge the new snapshot within 10 s');
 }
 
 async function login(token) {
@@ -128,7 +144,7 @@ try {
   await go('providers');
   await page.click(`button[aria-label="Disable key ${fp(env.KEY1)}"]`);
   await page.waitForSelector(`button[aria-label="Enable key ${fp(env.KEY1)}"]`);
-  await page.waitForTimeout(1000);
+  await synced();
   let before = mockKeys().length;
   await send(6);
   let used = mockKeys().slice(before);
@@ -141,7 +157,7 @@ try {
   await page.click('#dialog-ok');
   await page.waitForSelector(`button[aria-label="Disable key ${fp(env.NEW_KEY)}"]`);
   if (await page.inputValue('#rotate-key').catch(() => '') !== '') die('the typed key stayed in the dialog');
-  await page.waitForTimeout(1000);
+  await synced();
   before = mockKeys().length;
   await send(4);
   used = mockKeys().slice(before);
