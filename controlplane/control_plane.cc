@@ -280,7 +280,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
       return;
     }
     const SnapshotConstSharedPtr current = cache->Current();
-    if (current != nullptr && HasKeyLimits(*current)) {
+    if (current != nullptr && HasLimits(*current)) {
       cache->Republish();
     }
   };
