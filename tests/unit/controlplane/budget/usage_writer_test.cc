@@ -251,5 +251,40 @@ TEST_F(UsageWriterTest, StopCommitsWhatIsQueued) {
   EXPECT_EQ(store_.rows(), 20u);
 }
 
+// The same path on the real SQLite store: a resend after a lost ack is stored and counted once.
+TEST(UsageWriterSqliteTest, AResendIsStoredAndGrantedOnce) {
+  ccrelay::testing::FakeClock clock;
+  absl::StatusOr<std::unique_ptr<TeamStore>> store = TeamStore::Open(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status();
+  UsageWriter writer(**store, clock);
+  writer.OnSnapshot(WithMonthlyBudget("alice", 50));
+  FakeStream a;
+  writer.Open(&a, "dp-a");
+  ASSERT_TRUE(Eventually([&] { return a.LastUsd("alice") == 50.0; }));
+  ccrelay::v1::UsageBatch first = Batch({Record(1, "r1", "alice", kNow, 4.0, 100, 20)});
+  writer.Submit(&a, &first);
+  ASSERT_TRUE(Eventually([&] { return a.LastUsd("alice") == 46.0; }));
+  // The ack was lost: the data plane reconnects and sends r1 again with r2.
+  writer.Close(&a);
+  FakeStream again;
+  writer.Open(&again, "dp-a");
+  ccrelay::v1::UsageBatch resend = Batch({Record(1, "r1", "alice", kNow, 4.0, 100, 20),
+                                          Record(2, "r2", "alice", kNow, 6.0, 10, 5)});
+  writer.Submit(&again, &resend);
+  ASSERT_TRUE(Eventually([&] { return again.LastUsd("alice") == 40.0; }));
+  writer.Stop();
+  const absl::StatusOr<Spend> spend = (*store)->SpendOf("alice", 0, kNow + 1);
+  ASSERT_TRUE(spend.ok());
+  EXPECT_EQ(spend->requests, 2u);
+  EXPECT_DOUBLE_EQ(spend->usd, 10.0);
+  EXPECT_EQ(spend->tokens, 135u);
+  const std::vector<FakeStream::Sent> sent = again.sent();
+  bool acked = false;
+  for (const FakeStream::Sent& m : sent) {
+    acked = acked || (m.ack.has_value() && *m.ack == 2);
+  }
+  EXPECT_TRUE(acked);
+}
+
 }  // namespace
 }  // namespace ccrelay::controlplane
