@@ -126,9 +126,9 @@ void UsageWriter::Run() {
       to_all = true;
     }
     if (to_all) {
-      SendGrants({}, /*always=*/true);
+      SendGrants({});
     } else if (!to.empty()) {
-      SendGrants(to, /*always=*/true);
+      SendGrants(to);
     }
     if (batch.has_value()) {
       CommitBatch(&*batch);
@@ -174,13 +174,13 @@ void UsageWriter::CommitBatch(Batch* batch) {
   // data plane, an idle one included, keeps a share computed on older spend). Otherwise only
   // this data plane's committed_seq moved.
   if (spend_changed) {
-    SendGrants({}, /*always=*/false);
+    SendGrants({});
   } else {
-    SendGrants({batch->stream}, /*always=*/false);
+    SendGrants({batch->stream});
   }
 }
 
-void UsageWriter::SendGrants(const std::vector<uint64_t>& ids, bool always) {
+void UsageWriter::SendGrants(const std::vector<uint64_t>& ids) {
   // What each target needs, read under the lock; the grants are computed without it (the
   // ledger may read the store).
   struct Target {
@@ -193,7 +193,7 @@ void UsageWriter::SendGrants(const std::vector<uint64_t>& ids, bool always) {
     absl::MutexLock lock(&mu_);
     data_planes = connected_.size();
     const auto add = [&](uint64_t id, const Stream& s) {
-      if (!always && !ledger_.has_budgets() && !s.sent_grants) {
+      if (!ledger_.has_budgets() && !s.sent_grants) {
         return;  // nothing to say: no budgets, and none sent that an empty set must clear
       }
       auto c = committed_.find(s.data_plane);

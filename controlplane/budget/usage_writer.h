@@ -57,7 +57,8 @@ class UsageWriter final : public SnapshotWatcher {
   UsageWriter(TeamStore& store, const common::Clock& clock);
   ~UsageWriter() override;  // Stop()
 
-  // A stream whose hello named `data_plane` and whose first snapshot is queued: it gets grants.
+  // A stream whose hello named `data_plane` and whose first snapshot is queued: it gets grants
+  // (when any user has a budget).
   void Open(UsageStream* stream, const std::string& data_plane);
   // After Close returns, `stream` is never called again.
   void Close(UsageStream* stream);
@@ -84,9 +85,10 @@ class UsageWriter final : public SnapshotWatcher {
 
   void Run();
   void CommitBatch(Batch* batch);
-  // Computes and sends grants to the streams `ids` (all when empty); unless `always`, only
-  // where there is something to say (budgets, or earlier grants that an empty set clears).
-  void SendGrants(const std::vector<uint64_t>& ids, bool always);
+  // Computes and sends grants to the streams `ids` (all when empty), where there is something
+  // to say: some user has a budget, or the stream's last set was not empty (an empty set
+  // clears it). Without budgets a stream gets no grants at all.
+  void SendGrants(const std::vector<uint64_t>& ids);
 
   TeamStore& store_;
   BudgetLedger ledger_;  // the writer thread's only

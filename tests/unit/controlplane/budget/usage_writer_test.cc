@@ -129,18 +129,15 @@ class UsageWriterTest : public ::testing::Test {
 
 TEST_F(UsageWriterTest, AckedWithTheHighestSeqOnlyAfterTheCommit) {
   FakeStream s;
-  writer_.Open(&s, "dp-a");
-  ASSERT_EQ(s.WaitFor(1).size(), 1u);  // the opening grants: empty (no budgets)
-  EXPECT_EQ(s.sent()[0].grants->grants_size(), 0);
-
+  writer_.Open(&s, "dp-a");  // no budgets: no grants (a data plane that predates them sees none)
   ccrelay::v1::UsageBatch b = Batch({Record(1, "r1", "anonymous", kNow, 0.1),
                                      Record(2, "r2", "anonymous", kNow, 0.2),
                                      Record(3, "r3", "anonymous", kNow, 0.3)});
   writer_.Submit(&s, &b);
-  const std::vector<FakeStream::Sent> sent = s.WaitFor(2);
-  ASSERT_EQ(sent.size(), 2u);
-  ASSERT_TRUE(sent[1].ack.has_value());
-  EXPECT_EQ(*sent[1].ack, 3u);
+  const std::vector<FakeStream::Sent> sent = s.WaitFor(1);
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_TRUE(sent[0].ack.has_value());
+  EXPECT_EQ(*sent[0].ack, 3u);
   EXPECT_EQ(store_.rows(), 3u);
 
   // A resend of records already stored is written (ignored by the store) and acked again; no
@@ -148,8 +145,10 @@ TEST_F(UsageWriterTest, AckedWithTheHighestSeqOnlyAfterTheCommit) {
   ccrelay::v1::UsageBatch again = Batch({Record(3, "r3", "anonymous", kNow, 0.3),
                                          Record(4, "r4", "anonymous", kNow, 0.4)});
   writer_.Submit(&s, &again);
-  ASSERT_EQ(s.WaitFor(3).size(), 3u);
-  EXPECT_EQ(*s.sent()[2].ack, 4u);
+  ASSERT_EQ(s.WaitFor(2).size(), 2u);
+  writer_.Stop();
+  ASSERT_EQ(s.sent().size(), 2u);
+  EXPECT_EQ(*s.sent()[1].ack, 4u);
   EXPECT_EQ(store_.rows(), 4u);
   writer_.Close(&s);
 }
@@ -157,7 +156,6 @@ TEST_F(UsageWriterTest, AckedWithTheHighestSeqOnlyAfterTheCommit) {
 TEST_F(UsageWriterTest, AFailedCommitIsNeverAckedAndEndsTheStream) {
   FakeStream s;
   writer_.Open(&s, "dp-a");
-  s.WaitFor(1);
   store_.FailCommits(true);
   ccrelay::v1::UsageBatch b = Batch({Record(1, "r1", "anonymous", kNow, 0.1)});
   writer_.Submit(&s, &b);
