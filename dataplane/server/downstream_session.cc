@@ -14,6 +14,7 @@
 #include "dataplane/http/anthropic_error.h"
 #include "dataplane/server/local_endpoints.h"
 #include "dataplane/server/worker.h"
+#include "dataplane/team/budget_gate.h"
 #include "dataplane/team/relay_auth.h"
 
 namespace ccrelay::server {
@@ -320,7 +321,7 @@ void DownstreamSession::StartExchange(std::string_view path) {
         worker_.context().observer->OnUserRefused(relay.user->name, "disabled");
       }
       refused_user_ = relay.user;
-      WriteError(401, relay.message);
+      WriteError(401, relay.message, false, team::kNoRetryHeader);
       refused_user_ = nullptr;
       return;
     }
@@ -336,7 +337,7 @@ void DownstreamSession::StartExchange(std::string_view path) {
   if (!auth.ok) {
     CCR_LOG(kInfo, "auth_failed", common::F("request_id", request_id_),
             common::F("conn", conn_id_), common::Q("reason", auth.message));
-    WriteError(401, auth.message);
+    WriteError(401, auth.message, false, team::kNoRetryHeader);
     return;
   }
   auto info = req.body().Scan();

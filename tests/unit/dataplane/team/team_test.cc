@@ -301,7 +301,7 @@ TEST(BudgetGateTest, GrantCapsCountPendingRecordsAndTheShare) {
   ASSERT_EQ(v.kind, BudgetVerdict::Kind::kExhausted);
   EXPECT_EQ(BudgetExhaustedMessage(*v.grant, "alice"),
             "monthly budget of $50.00 reached for user alice; resets 2027-01-01T00:00:00Z");
-  EXPECT_EQ(kBudgetExhaustedStatus, 403);
+  EXPECT_EQ(kBudgetExhaustedStatus, 402);
 }
 
 TEST(BudgetGateTest, WarningIsMadeHeaderSafe) {
