@@ -302,11 +302,11 @@ void DownstreamSession::StartExchange(std::string_view path) {
       x_api_key == req.end() ? std::string_view() : std::string_view(x_api_key->value());
   const std::string_view authorization_value =
       authorization == req.end() ? std::string_view() : std::string_view(authorization->value());
-  // Relay keys (teams) first: a valid one is the credential; without users, or without a key
-  // where none is required, server.auth decides.
+  // Relay keys (teams) first: a valid one is the credential, one that matches no user is refused
+  // (with or without users); without a key where none is required, server.auth decides.
   const routing::CompiledUser* user = nullptr;
   auth::AuthResult auth;
-  if (!table_->users.empty()) {
+  {
     auto key_header = req.find(table_->users.key_header);
     const team::RelayKeyAuth relay = team::AuthenticateRelayKey(
         table_->users,

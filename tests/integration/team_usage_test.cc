@@ -453,9 +453,7 @@ TEST_F(TeamUsageTest, ARemovedUserIsRefusedWithinASecondOnBothDataPlanes) {
   ASSERT_NO_FATAL_FAILURE(StartRelay());
   std::vector<size_t> offsets = Offsets();
   const std::string dave = AddUser("dave");
-  // Another teammate stays: with no user left at all, relay keys are no longer required and the
-  // relay falls back to server.auth (open in this config).
-  AddUser("erin");
+  const std::string erin = AddUser("erin");
   ASSERT_NO_FATAL_FAILURE(WaitAllApplied(offsets));
   for (const auto& dp : dps_) {
     ASSERT_EQ(Send(dp, dave).status, 200) << dp.id;
@@ -478,6 +476,21 @@ TEST_F(TeamUsageTest, ARemovedUserIsRefusedWithinASecondOnBothDataPlanes) {
     EXPECT_TRUE(IsAnthropicError(r.body, "authentication_error")) << r.body;
     EXPECT_NE(r.body.find("invalid relay key"), std::string::npos) << r.body;
     EXPECT_EQ(r.body.find(dave), std::string::npos) << "the key was echoed";
+  }
+  EXPECT_EQ(fake_.request_count(), upstream_before);
+
+  // The last teammate goes too: relay keys are no longer required and server.auth (open in this
+  // config) decides for requests without one, but a removed teammate's key is still refused, not
+  // let through as anonymous.
+  offsets = Offsets();
+  ASSERT_EQ(Ctl({"users", "remove", "erin"}).exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(WaitAllApplied(offsets));
+  for (const auto& dp : dps_) {
+    for (const std::string* key : {&dave, &erin}) {
+      const HttpResponse r = Send(dp, *key);
+      EXPECT_EQ(r.status, 401) << dp.id << ": " << r.body;
+      EXPECT_NE(r.body.find("invalid relay key"), std::string::npos) << r.body;
+    }
   }
   EXPECT_EQ(fake_.request_count(), upstream_before);
 }

@@ -130,9 +130,15 @@ TEST(RelayAuthTest, NotRequiredLeavesKeylessRequestsToServerAuth) {
   // A relay key that is wrong is still refused.
   EXPECT_EQ(AuthenticateRelayKey(t->users, "", "ccr_nope", "").result,
             RelayKeyAuth::Result::kRefused);
-  // No users at all: relay keys play no part.
+  // No users at all (the last one was removed): a relay key is refused, not let through as an
+  // anonymous request; requests without one are server.auth's.
   routing::RelayUsers empty;
-  EXPECT_EQ(AuthenticateRelayKey(empty, "", kAliceKey, "").result, RelayKeyAuth::Result::kNone);
+  EXPECT_EQ(AuthenticateRelayKey(empty, "", kAliceKey, "").result, RelayKeyAuth::Result::kRefused);
+  EXPECT_EQ(AuthenticateRelayKey(empty, "", "", "Bearer " + kAliceKey).result,
+            RelayKeyAuth::Result::kRefused);
+  EXPECT_EQ(AuthenticateRelayKey(empty, kAliceKey, "", "").result, RelayKeyAuth::Result::kRefused);
+  EXPECT_EQ(AuthenticateRelayKey(empty, "", "sk-proxy", "Bearer x").result,
+            RelayKeyAuth::Result::kNone);
 }
 
 TEST(UserPolicyTest, ModelsProvidersRulesAndUsersMatch) {
