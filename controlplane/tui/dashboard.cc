@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <optional>
 #include <utility>
 
 #include "dataplane/common/str.h"
@@ -23,6 +24,7 @@ constexpr std::string_view kHelpText[] = {
     "  e          enable the selected provider",
     "  d          disable the selected provider",
     "  r          reload the control plane's config file",
+    "  u          teammates (spend against budget) instead of keys, and back",
     "",
     "Providers: health, place in the strategy's ranking with the figure it",
     "ranks by (for the model requested last), requests, mean time to first",
@@ -30,6 +32,8 @@ constexpr std::string_view kHelpText[] = {
     "Keys of the selected provider: state, requests per minute and tokens per",
     "minute used over the last minute against their limits (- = no limit).",
     "Recent requests: most recent first, with the time to first token.",
+    "Teammates: relay key fingerprint, state, spend today and against the",
+    "budget that binds first, budget state (ok | warning | exhausted).",
 };
 
 std::string Pad(std::string_view s, int width) { return FitColumns(s, width); }
@@ -79,6 +83,13 @@ std::string ErrorRate(uint64_t errors, uint64_t requests) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f%%",
                 100.0 * static_cast<double>(errors) / static_cast<double>(requests));
+  return buf;
+}
+
+// "12.30".
+std::string FormatUsd(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
   return buf;
 }
 
@@ -312,6 +323,12 @@ Action Dashboard::HandleKey(int key) {
       return SelectedProvider().empty() ? Action::kNone : Action::kDisableProvider;
     case 'r':
       return Action::kReloadConfig;
+    case 'u':
+      show_users_ = !show_users_;
+      if (show_users_ && (!snapshot_.has_value() || snapshot_->users_size() == 0)) {
+        status_ = "no teammates yet: cc-relayctl users add NAME";
+      }
+      return Action::kRedraw;
     default:
       return Action::kNone;
   }
@@ -371,8 +388,8 @@ std::vector<std::string> Dashboard::Render(int width, int height) const {
                     snapshot_.has_value() ? " (showing the last data received)" : "");
   }
   if (status.empty()) {
-    status = unicode_ ? "↑/↓ select  e enable  d disable  r reload config  ? help  q quit"
-                      : "up/down select  e enable  d disable  r reload config  ? help  q quit";
+    status = unicode_ ? "↑/↓ select  e enable  d disable  r reload  u users  ? help  q quit"
+                      : "up/down select  e enable  d disable  r reload  u users  ? help  q quit";
   }
   lines.push_back(FitColumns(StrCat(" ", status), width));
   return lines;
@@ -427,7 +444,8 @@ std::vector<std::string> Dashboard::RenderBody(int width, int rows) const {
   // Three titled sections; rows left by a short section go to the next ones.
   const int content = std::max(0, rows - 3);
   const int prov_rows = std::min(std::max(1, n_providers), std::max(1, content / 3));
-  const int key_rows = std::min(std::max(1, n_keys), std::max(1, (content - prov_rows) / 2));
+  const int n_second = show_users_ ? snap.users_size() : n_keys;
+  const int key_rows = std::min(std::max(1, n_second), std::max(1, (content - prov_rows) / 2));
   const int recent_rows = std::max(0, content - prov_rows - key_rows);
 
   std::string ranking_title;
@@ -473,25 +491,29 @@ std::vector<std::string> Dashboard::RenderBody(int width, int rows) const {
   }
   pad_to(1 + prov_rows);
 
-  push(StrCat(" Keys", selected == nullptr ? "" : StrCat(" of ", selected->name())));
-  if (n_keys == 0) {
-    // A provider whose credential the control plane mints: what it is, or why there is none.
-    push(selected == nullptr                ? std::string("   (no provider selected)")
-         : !selected->credentials().empty() ? StrCat("   credentials: ", selected->credentials())
-                                            : std::string("   (no keys: local or keyless)"));
+  if (show_users_) {
+    RenderUsers(width, 1 + key_rows, &out);
   } else {
-    for (int i = 0; i < n_keys && i < key_rows; ++i) {
-      const auto& k = selected->keys(i);
-      std::string line = StrCat("   ", Pad(k.fingerprint(), 20), " ", Pad(k.state(), 11), " rpm ",
-                                Pad(UsedOfLimit(k.rpm_used(), k.limits().rpm_limit()), 11), " tpm ",
-                                Pad(UsedOfLimit(k.tpm_used(), k.limits().tpm_limit()), 13));
-      if (!k.reason().empty()) {
-        line = StrCat(line, " ", k.reason());
+    push(StrCat(" Keys", selected == nullptr ? "" : StrCat(" of ", selected->name())));
+    if (n_keys == 0) {
+      // A provider whose credential the control plane mints: what it is, or why there is none.
+      push(selected == nullptr                ? std::string("   (no provider selected)")
+           : !selected->credentials().empty() ? StrCat("   credentials: ", selected->credentials())
+                                              : std::string("   (no keys: local or keyless)"));
+    } else {
+      for (int i = 0; i < n_keys && i < key_rows; ++i) {
+        const auto& k = selected->keys(i);
+        std::string line = StrCat("   ", Pad(k.fingerprint(), 20), " ", Pad(k.state(), 11), " rpm ",
+                                  Pad(UsedOfLimit(k.rpm_used(), k.limits().rpm_limit()), 11), " tpm ",
+                                  Pad(UsedOfLimit(k.tpm_used(), k.limits().tpm_limit()), 13));
+        if (!k.reason().empty()) {
+          line = StrCat(line, " ", k.reason());
+        }
+        push(line);
       }
-      push(line);
-    }
-    if (n_keys > key_rows && !out.empty()) {
-      out.back() = FitColumns(StrCat("   ... ", n_keys - key_rows + 1, " more keys"), width);
+      if (n_keys > key_rows && !out.empty()) {
+        out.back() = FitColumns(StrCat("   ... ", n_keys - key_rows + 1, " more keys"), width);
+      }
     }
   }
   pad_to(2 + prov_rows + key_rows);
@@ -513,6 +535,71 @@ std::vector<std::string> Dashboard::RenderBody(int width, int rows) const {
     out.push_back(FitColumns("", width));
   }
   return out;
+}
+
+std::string SpendCell(const ccrelay::v1::UserInfo& u) {
+  auto usd = [](double v) { return StrCat("$", FormatUsd(v)); };
+  const auto& b = u.policy().budget();
+  // The budget that binds first: the highest share spent.
+  struct Candidate {
+    double share;
+    std::string text;
+  };
+  std::optional<Candidate> best;
+  auto consider = [&best](double spent, double limit, std::string text) {
+    if (limit <= 0) {
+      return;
+    }
+    const double share = spent / limit;
+    if (!best.has_value() || share > best->share) {
+      best = Candidate{share, std::move(text)};
+    }
+  };
+  consider(u.usd_today(), b.usd_per_day(), StrCat(usd(u.usd_today()), "/", usd(b.usd_per_day()), " day"));
+  consider(u.usd_this_month(), b.usd_per_month(),
+           StrCat(usd(u.usd_this_month()), "/", usd(b.usd_per_month()), " mo"));
+  consider(static_cast<double>(u.tokens_today()), static_cast<double>(b.tokens_per_day()),
+           StrCat(FormatCount(static_cast<double>(u.tokens_today())), "/",
+                  FormatCount(static_cast<double>(b.tokens_per_day())), " tok day"));
+  consider(static_cast<double>(u.tokens_this_month()), static_cast<double>(b.tokens_per_month()),
+           StrCat(FormatCount(static_cast<double>(u.tokens_this_month())), "/",
+                  FormatCount(static_cast<double>(b.tokens_per_month())), " tok mo"));
+  return best.has_value() ? best->text : StrCat(usd(u.usd_this_month()), " mo");
+}
+
+void Dashboard::RenderUsers(int width, int rows, std::vector<std::string>* out) const {
+  const int limit = static_cast<int>(out->size()) + rows;
+  auto push = [&](std::string_view l) {
+    if (static_cast<int>(out->size()) < limit) {
+      out->push_back(FitColumns(l, width));
+    }
+  };
+  const int n = snapshot_.has_value() ? snapshot_->users_size() : 0;
+  push(StrCat(" Teammates (", n, ")", n == 0 ? "" : "   key, state, spent today, against the budget"));
+  if (n == 0) {
+    push("   (none: cc-relayctl users add NAME)");
+    return;
+  }
+  int name_cols = 8;
+  int spend_cols = 0;
+  for (const auto& u : snapshot_->users()) {
+    name_cols = std::max(name_cols, ColumnsOf(u.name()));
+    spend_cols = std::max(spend_cols, ColumnsOf(SpendCell(u)));
+  }
+  const int shown = std::min(n, rows - 1);
+  for (int i = 0; i < shown; ++i) {
+    const auto& u = snapshot_->users(i);
+    const std::string rest =
+        StrCat(" ", Pad(u.key_fingerprint(), 8), " ", Pad(u.enabled() ? "active" : "disabled", 8),
+               " ", RightAlign(StrCat("$", FormatUsd(u.usd_today())), 8), " ",
+               Pad(SpendCell(u), spend_cols), " ",
+               u.budget_state().empty() ? std::string("-") : u.budget_state());
+    const int fit = std::max(8, width - 3 - ColumnsOf(rest));
+    push(StrCat("   ", Pad(u.name(), std::min(name_cols, fit)), rest));
+  }
+  if (n > shown && !out->empty()) {
+    out->back() = FitColumns(StrCat("   ... ", n - shown + 1, " more teammates"), width);
+  }
 }
 
 }  // namespace ccrelay::controlplane::tui

@@ -58,6 +58,8 @@ class Dashboard {
   std::string SelectedProvider() const;
   bool connected() const { return connected_; }
   bool help_visible() const { return show_help_; }
+  // `u`: the teammates (spend against budget) in place of the selected provider's keys.
+  bool users_visible() const { return show_users_; }
   const std::optional<ccrelay::v1::StatsSnapshot>& snapshot() const { return snapshot_; }
 
   // Exactly `height` lines of exactly `width` columns (a column per code point; every glyph
@@ -69,6 +71,8 @@ class Dashboard {
   std::vector<std::string> RenderBody(int width, int rows) const;
   std::vector<std::string> RenderHelp(int width, int rows) const;
 
+  // The teammates section: a title and up to `rows` - 1 lines (issue 15).
+  void RenderUsers(int width, int rows, std::vector<std::string>* out) const;
   // The ranking column of provider `name`: "#2 $0.0031" ("-" when not ranked).
   std::string RankCell(const std::string& name) const;
 
@@ -82,6 +86,7 @@ class Dashboard {
   std::string error_;
   std::string selected_;  // by name, so the selection survives reordering
   bool show_help_ = false;
+  bool show_users_ = false;
   std::string status_;
 };
 
@@ -92,6 +97,9 @@ inline constexpr std::string_view kDefaultRankingModel = "claude-sonnet-4-5";
 // The figure a strategy ranked a provider by, shortest form: expected cost ("$0.0031"), time to
 // first token ("850ms"), attempts in flight ("3 busy"), score ("s0.42"); "" when none is set.
 std::string RankFigure(const ccrelay::v1::RouteCandidate& c);
+// What a teammate spent against the budget that binds first: "$12.30/$50.00 mo",
+// "120k/1.0M tok day"; the month's spend alone ("$12.30 mo") without a budget.
+std::string SpendCell(const ccrelay::v1::UserInfo& u);
 // "1,247".
 std::string GroupThousands(uint64_t n);
 // "234ms", "1.2s".

@@ -168,7 +168,7 @@ bool Exchange::AdmitUser(int64_t input_tokens) {
       case team::BudgetVerdict::Kind::kExhausted:
         RefuseUser("budget", team::kBudgetExhaustedStatus,
                    http::ErrorTypeForStatus(team::kBudgetExhaustedStatus),
-                   team::BudgetExhaustedMessage(*v.grant, u.name));
+                   team::BudgetExhaustedMessage(*v.grant, u.name), team::kNoRetryHeader);
         return false;
       case team::BudgetVerdict::Kind::kNoGrant:
         RefuseUser("budget", 429, "rate_limit_error",

@@ -14,6 +14,7 @@
 #include "dataplane/http/anthropic_error.h"
 #include "dataplane/server/local_endpoints.h"
 #include "dataplane/server/worker.h"
+#include "dataplane/team/budget_gate.h"
 #include "dataplane/team/relay_auth.h"
 
 namespace ccrelay::server {
@@ -301,11 +302,11 @@ void DownstreamSession::StartExchange(std::string_view path) {
       x_api_key == req.end() ? std::string_view() : std::string_view(x_api_key->value());
   const std::string_view authorization_value =
       authorization == req.end() ? std::string_view() : std::string_view(authorization->value());
-  // Relay keys (teams) first: a valid one is the credential; without users, or without a key
-  // where none is required, server.auth decides.
+  // Relay keys (teams) first: a valid one is the credential, one that matches no user is refused
+  // (with or without users); without a key where none is required, server.auth decides.
   const routing::CompiledUser* user = nullptr;
   auth::AuthResult auth;
-  if (!table_->users.empty()) {
+  {
     auto key_header = req.find(table_->users.key_header);
     const team::RelayKeyAuth relay = team::AuthenticateRelayKey(
         table_->users,
@@ -320,7 +321,7 @@ void DownstreamSession::StartExchange(std::string_view path) {
         worker_.context().observer->OnUserRefused(relay.user->name, "disabled");
       }
       refused_user_ = relay.user;
-      WriteError(401, relay.message);
+      WriteError(401, relay.message, false, team::kNoRetryHeader);
       refused_user_ = nullptr;
       return;
     }
@@ -336,7 +337,7 @@ void DownstreamSession::StartExchange(std::string_view path) {
   if (!auth.ok) {
     CCR_LOG(kInfo, "auth_failed", common::F("request_id", request_id_),
             common::F("conn", conn_id_), common::Q("reason", auth.message));
-    WriteError(401, auth.message);
+    WriteError(401, auth.message, false, team::kNoRetryHeader);
     return;
   }
   auto info = req.body().Scan();

@@ -8,10 +8,13 @@
 
 namespace ccrelay::team {
 
-// The status of the final budget error (a hard budget spent everywhere). 403 permission_error
-// until the end-to-end test of the real Claude Code CLI shows which status it gives up on
-// without retrying (SPEC.md "Budgets (data plane side)").
-inline constexpr int kBudgetExhaustedStatus = 403;
+// The final budget error (a hard budget spent everywhere): 402 billing_error with
+// `x-should-retry: false`. The real Claude Code CLI (2.1.197) makes one try and shows
+// "API Error: 402 <message>"; 403 is shown as "Failed to authenticate", 401 and 429 are retried
+// for minutes (tests/e2e/budget_status_probe_test.sh; SPEC.md "Budgets (data plane side)").
+inline constexpr int kBudgetExhaustedStatus = 402;
+// Anthropic's SDKs, Claude Code included, do not retry an answer with this header.
+inline constexpr std::string_view kNoRetryHeader = "x-should-retry: false\r\n";
 
 // Whether a request of a user with a budget may start (two atomic loads and the grant pointer;
 // no lock).

@@ -18,9 +18,8 @@ RelayKeyAuth AuthenticateRelayKey(const routing::RelayUsers& users,
                                   std::string_view key_header_value, std::string_view x_api_key,
                                   std::string_view authorization) {
   RelayKeyAuth out;
-  if (users.empty()) {
-    return out;
-  }
+  // Also without users: a relay key (its header, or the "ccr_" prefix) that matches no user is
+  // refused, never passed on as an anonymous request (a removed teammate's key, also the last).
   const std::string_view bearer = auth::BearerToken(authorization);
   std::string_view key;
   if (!key_header_value.empty()) {

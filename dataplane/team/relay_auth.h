@@ -18,7 +18,7 @@ std::string RelayKeySha256(std::string_view key);
 // plane").
 struct RelayKeyAuth {
   enum class Result {
-    kNone,     // no users, or no relay key and none required: server.auth decides
+    kNone,     // no relay key presented and none required: server.auth decides
     kOk,       // a valid relay key: `user`
     kRefused,  // 401 with `message` (never the key)
   };

@@ -2,7 +2,7 @@
 # End-to-end: `cc-relay tui` in a detached 80x24 tmux session, fed by `cc-relay serve`'s control
 # plane (two providers on ccr_mock_upstream). Drives it with `tmux send-keys` and reads it with
 # `tmux capture-pane`: header, providers (names whole where the screen has room), the strategy's
-# ranking, request count, help, disable, reload, the "unreachable" message when the control
+# ranking, request count, help, disable, reload, the teammates (u), the "unreachable" message when the control
 # plane stops, recovery when it returns, quit.
 #
 # Needs tmux and the targets cc-relay and ccr_mock_upstream. A missing tmux is a failure, never
@@ -188,6 +188,16 @@ pass "e/d enable and disable the selected provider"
 tmx send-keys -t tui r
 wait_pane 'reload: ok' 10 "the reload result"
 pass "r reloads the config"
+
+# u: the teammates in place of the keys; one added with cc-relayctl shows up with its budget.
+"${CCR_RELAYCTL_BINARY}" --control-plane "${CP_ADDR}" users add alice --usd-per-month 50 \
+  >"${CASE_DIR}/users-add.out" 2>&1 || fail "users add: $(cat "${CASE_DIR}/users-add.out")"
+tmx send-keys -t tui u
+wait_pane 'Teammates \(1\)' 10 "the teammates section"
+wait_pane 'alice +[0-9a-f]{8} +active +\$0\.00 +\$0\.00/\$50\.00 mo +ok' 10 "alice's spend and budget"
+tmx send-keys -t tui u
+wait_pane 'Keys of ' 5 "the keys section back"
+pass "u shows the teammates and their budget"
 
 # The control plane goes away: the tui says so, keeps running, and recovers when it returns.
 stop_pid "${RELAY_PID}"

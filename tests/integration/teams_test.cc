@@ -165,6 +165,8 @@ TEST_F(TeamsTest, RelayKeysInEachFormPolicyAndRateLimit) {
   EXPECT_TRUE(IsAnthropicError(wrong.body, "authentication_error"));
   EXPECT_NE(wrong.body.find("invalid relay key"), std::string::npos) << wrong.body;
   EXPECT_EQ(wrong.body.find(wrong_key), std::string::npos);
+  // Final: Claude Code would retry a plain 401 for minutes.
+  EXPECT_EQ(wrong.Header("x-should-retry").value_or(""), "false");
   HttpResponse disabled = PostAs({{"x-api-key", kCarol}});
   EXPECT_EQ(disabled.status, 401);
   EXPECT_NE(disabled.body.find("relay key disabled"), std::string::npos) << disabled.body;
@@ -322,8 +324,9 @@ TEST_F(TeamsTest, BudgetGrantAdmitsUntilTheShareIsSpentThenExhausted) {
   ASSERT_TRUE(cp_->Write(0, spent));
   ASSERT_TRUE(dp_->WaitForLogLines({"budget_grants_applied grants=1"}, 2, kWait));
   HttpResponse final_error = PostAs({{"x-api-key", kDave}});
-  EXPECT_EQ(final_error.status, 403);
-  EXPECT_TRUE(IsAnthropicError(final_error.body, "permission_error"));
+  EXPECT_EQ(final_error.status, 402);
+  EXPECT_TRUE(IsAnthropicError(final_error.body, "billing_error"));
+  EXPECT_EQ(final_error.Header("x-should-retry").value_or(""), "false");
   EXPECT_NE(final_error.body.find(
                 "daily budget of 1000 tokens reached for user dave; resets 2027-01-01T00:00:00Z"),
             std::string::npos)

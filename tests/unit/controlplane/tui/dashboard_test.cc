@@ -127,6 +127,57 @@ TEST(DashboardTest, FitsEightyByTwentyFourWithEverySection) {
   EXPECT_THAT(lines[23], Not(HasSubstr("claude-haiku"))) << "the status line stays at the bottom";
 }
 
+TEST(DashboardTest, UShowsTheTeammatesSpendAgainstTheirBudgetInPlaceOfKeys) {
+  Dashboard d("127.0.0.1:8788", /*unicode=*/true);
+  ccrelay::v1::StatsSnapshot s = TwoProviders();
+  auto* alice = s.add_users();
+  alice->set_name("alice.longname@example");
+  alice->set_key_fingerprint("2a8953ea");
+  alice->set_enabled(true);
+  alice->set_usd_today(1.5);
+  alice->set_usd_this_month(41.25);
+  alice->mutable_policy()->mutable_budget()->set_usd_per_month(50);
+  alice->mutable_policy()->mutable_budget()->set_usd_per_day(10);
+  alice->set_budget_state("warning");
+  auto* bob = s.add_users();
+  bob->set_name("bob");
+  bob->set_key_fingerprint("77aa01bc");
+  bob->set_enabled(false);
+  bob->set_usd_this_month(3);
+  d.OnSnapshot(s);
+  EXPECT_THAT(Join(d.Render(80, 24)), Not(HasSubstr("Teammates")));
+
+  EXPECT_EQ(d.HandleKey('u'), Action::kRedraw);
+  EXPECT_TRUE(d.users_visible());
+  const auto lines = d.Render(80, 24);
+  ExpectExactSize(lines, 80, 24);
+  const std::string text = Join(lines);
+  EXPECT_THAT(text, HasSubstr("Teammates (2)"));
+  EXPECT_THAT(text, Not(HasSubstr("Keys of anthropic")));
+  // The month binds first (82% against 15%); the name is whole on 80 columns.
+  const std::string a = LineWith(lines, "alice.longname@example");
+  EXPECT_THAT(a, HasSubstr("2a8953ea"));
+  EXPECT_THAT(a, HasSubstr(" $1.50 "));
+  EXPECT_THAT(a, HasSubstr("$41.25/$50.00 mo"));
+  EXPECT_THAT(a, HasSubstr("warning"));
+  const std::string b = LineWith(lines, "bob ");
+  EXPECT_THAT(b, HasSubstr("disabled"));
+  EXPECT_THAT(b, HasSubstr("$3.00 mo"));
+  EXPECT_THAT(text, HasSubstr("Recent requests"));
+
+  d.HandleKey('u');
+  EXPECT_THAT(Join(d.Render(80, 24)), HasSubstr("Keys of anthropic"));
+}
+
+TEST(DashboardTest, UWithoutTeammatesSaysHowToAddOne) {
+  Dashboard d("127.0.0.1:8788", /*unicode=*/false);
+  d.OnSnapshot(TwoProviders());
+  d.HandleKey('u');
+  const std::string text = Join(d.Render(80, 24));
+  EXPECT_THAT(text, HasSubstr("Teammates (0)"));
+  EXPECT_THAT(text, HasSubstr("cc-relayctl users add NAME"));
+}
+
 TEST(DashboardTest, AsciiWhenTheTerminalHasNoUtf8) {
   Dashboard d("127.0.0.1:8788", /*unicode=*/false);
   d.OnSnapshot(TwoProviders());

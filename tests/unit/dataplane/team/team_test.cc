@@ -130,9 +130,15 @@ TEST(RelayAuthTest, NotRequiredLeavesKeylessRequestsToServerAuth) {
   // A relay key that is wrong is still refused.
   EXPECT_EQ(AuthenticateRelayKey(t->users, "", "ccr_nope", "").result,
             RelayKeyAuth::Result::kRefused);
-  // No users at all: relay keys play no part.
+  // No users at all (the last one was removed): a relay key is refused, not let through as an
+  // anonymous request; requests without one are server.auth's.
   routing::RelayUsers empty;
-  EXPECT_EQ(AuthenticateRelayKey(empty, "", kAliceKey, "").result, RelayKeyAuth::Result::kNone);
+  EXPECT_EQ(AuthenticateRelayKey(empty, "", kAliceKey, "").result, RelayKeyAuth::Result::kRefused);
+  EXPECT_EQ(AuthenticateRelayKey(empty, "", "", "Bearer " + kAliceKey).result,
+            RelayKeyAuth::Result::kRefused);
+  EXPECT_EQ(AuthenticateRelayKey(empty, kAliceKey, "", "").result, RelayKeyAuth::Result::kRefused);
+  EXPECT_EQ(AuthenticateRelayKey(empty, "", "sk-proxy", "Bearer x").result,
+            RelayKeyAuth::Result::kNone);
 }
 
 TEST(UserPolicyTest, ModelsProvidersRulesAndUsersMatch) {
@@ -301,7 +307,7 @@ TEST(BudgetGateTest, GrantCapsCountPendingRecordsAndTheShare) {
   ASSERT_EQ(v.kind, BudgetVerdict::Kind::kExhausted);
   EXPECT_EQ(BudgetExhaustedMessage(*v.grant, "alice"),
             "monthly budget of $50.00 reached for user alice; resets 2027-01-01T00:00:00Z");
-  EXPECT_EQ(kBudgetExhaustedStatus, 403);
+  EXPECT_EQ(kBudgetExhaustedStatus, 402);
 }
 
 TEST(BudgetGateTest, WarningIsMadeHeaderSafe) {
