@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 
+#include "absl/synchronization/mutex.h"
 #include "proto/snapshot.pb.h"
 
 #include "controlplane/config/config_loader.h"
@@ -29,6 +30,7 @@
 #include "controlplane/stream/call_auth.h"
 #include "controlplane/stream/dataplane_registry.h"
 #include "controlplane/stream/dataplane_sync_service.h"
+#include "controlplane/webui/web_ui.h"
 #include "dataplane/common/clock.h"
 #include "dataplane/common/grpc_channel.h"
 #include "dataplane/common/log.h"
@@ -218,6 +220,11 @@ class ControlPlaneImpl final : public ControlPlane {
   std::unique_ptr<ManagementService> management_;
   std::unique_ptr<grpc::Server> server_;  // after the services: destroyed before them
   std::unique_ptr<ConfigWatcher> watcher_;
+  // The web dashboard (on the HTTP listener) and its channel to the Management API, which
+  // carries no token of its own (each call carries the session's); set once the server is up.
+  std::unique_ptr<webui::WebUi> webui_;
+  absl::Mutex ui_channel_mu_;
+  std::shared_ptr<grpc::Channel> ui_channel_ ABSL_GUARDED_BY(ui_channel_mu_);
   std::unique_ptr<MetricsHttpServer> http_;  // renders from the members above
   std::string listen_address_;
   std::string token_;  // for the in-process channel only; never logged
@@ -418,8 +425,19 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   // "listening" line behind; it logs its own line after the gRPC one.
   if (!options.http_listen.empty()) {
     ControlPlaneImpl* self = cp.get();
-    ASSIGN_OR_RETURN(cp->http_, MetricsHttpServer::Start(options.http_listen,
-                                                         [self] { return self->RenderMetrics(); }));
+    webui::WebUi::Deps wd;
+    wd.channel = [self] {
+      absl::MutexLock lock(&self->ui_channel_mu_);
+      return self->ui_channel_;
+    };
+    wd.clock = &common::RealClock::Get();
+    cp->webui_ = std::make_unique<webui::WebUi>(std::move(wd));
+    ASSIGN_OR_RETURN(cp->http_, MetricsHttpServer::Start(
+                                    options.http_listen, [self] { return self->RenderMetrics(); },
+                                    [ui = cp->webui_.get()](const HttpRequest& req,
+                                                            HttpResponder& out) {
+                                      return ui->Handle(req, out);
+                                    }));
   }
 
   grpc::ServerBuilder builder;
@@ -460,6 +478,10 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   if (cp->server_ == nullptr || (listen.has_value() && selected_port == 0)) {
     return absl::UnavailableError(
         StrCat("cannot listen on ", options.listen, " (address in use, or not an address here)"));
+  }
+  {
+    absl::MutexLock lock(&cp->ui_channel_mu_);
+    cp->ui_channel_ = cp->server_->InProcessChannel(grpc::ChannelArguments());
   }
   if (listen.has_value()) {
     cp->listen_address_ = listen->ipv6 ? StrCat("[", listen->host, "]:", selected_port)
@@ -507,6 +529,10 @@ void ControlPlaneImpl::Shutdown() {
     return;
   }
   http_.reset();
+  {
+    absl::MutexLock lock(&ui_channel_mu_);
+    ui_channel_.reset();
+  }
   watcher_.reset();
   if (health_watcher_ != nullptr) {
     cache_.Cancel(health_watcher_.get());

@@ -11,7 +11,7 @@ mapfile -t build_packages < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' \
   deploy/container/build-packages.txt | grep -v '^$')
 apt-get install -y -qq --no-install-recommends "${build_packages[@]}" \
   git openssl curl libgtest-dev libgmock-dev libbenchmark-dev jq \
-  nginx-light wrk prometheus tmux procps util-linux linux-perf \
+  nginx-light wrk prometheus tmux procps util-linux linux-perf chromium \
   python3 python3-botocore python3-google-auth python3-grpcio python3-protobuf >/dev/null
 
 # kubectl renders deploy/kubernetes offline (`kubectl kustomize`) for its test. Debian's

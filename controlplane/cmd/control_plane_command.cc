@@ -34,7 +34,8 @@ Flags:
   --listen HOST:PORT    gRPC address for data planes and cc-relayctl (default 127.0.0.1:8788;
                         port 0 picks a free port). Anything but loopback needs --token-file.
   --http-listen HOST:PORT
-                        HTTP for GET /metrics (Prometheus) and GET /health (default
+                        HTTP for GET /metrics (Prometheus), GET /health and the web
+                        dashboard /ui/ (served on loopback only) (default
                         127.0.0.1:8789; port 0 picks a free port; "none" = off). When the
                         default port is taken, the control plane goes on without it, and says so.
   --token-file FILE     Shared token (first line); every call must send

@@ -49,8 +49,9 @@ Flags:
                        picks a free port; "none" = in-process only). When the default port is
                        taken, serve goes on with the in-process channel only, and says so.
   --control-plane-http-listen HOST:PORT
-                       The control plane's GET /metrics and GET /health (default 127.0.0.1:8789;
-                       port 0 picks a free port; "none" = off). When the default port is taken,
+                       The control plane's GET /metrics, GET /health and web dashboard /ui/
+                       (loopback only) (default 127.0.0.1:8789; port 0 picks a free port;
+                       "none" = off). When the default port is taken,
                        serve goes on without it, and says so.
   --token-file FILE    Shared token for that gRPC listener (required beyond loopback): admin
   --read-only-token-file FILE

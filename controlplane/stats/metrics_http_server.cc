@@ -1,5 +1,6 @@
 #include "controlplane/stats/metrics_http_server.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -20,6 +21,7 @@ namespace {
 using common::StrCat;
 
 constexpr size_t kMaxRequestHead = 16 * 1024;
+constexpr size_t kMaxRequestBody = 1024 * 1024;
 constexpr int kRequestTimeoutMs = 5000;
 
 std::string Response(std::string_view status, std::string_view content_type, std::string_view body,
@@ -33,23 +35,67 @@ std::string Response(std::string_view status, std::string_view content_type, std
   return out;
 }
 
-void WriteAll(int fd, std::string_view data) {
+bool WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) {
       continue;
     }
     if (n <= 0) {
-      return;
+      return false;
     }
     data.remove_prefix(static_cast<size_t>(n));
   }
+  return true;
 }
+
+bool IsLoopbackAddress(const sockaddr_storage& a) {
+  if (a.ss_family == AF_INET) {
+    return (ntohl(reinterpret_cast<const sockaddr_in*>(&a)->sin_addr.s_addr) >> 24) == 127;
+  }
+  if (a.ss_family == AF_INET6) {
+    const in6_addr& v6 = reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      return v6.s6_addr[12] == 127;
+    }
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
+}
+
+// One connection's responder: writes to the socket; Closed() when the server stops or the peer
+// has hung up.
+class SocketResponder final : public HttpResponder {
+ public:
+  SocketResponder(int fd, const std::atomic<bool>* stopping) : fd_(fd), stopping_(stopping) {}
+  bool Send(std::string_view bytes) override {
+    if (!ok_) {
+      return false;
+    }
+    ok_ = WriteAll(fd_, bytes);
+    return ok_;
+  }
+  bool Closed() override {
+    if (!ok_ || stopping_->load()) {
+      return true;
+    }
+    pollfd p{fd_, POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+      ok_ = false;
+    }
+    return !ok_;
+  }
+
+ private:
+  const int fd_;
+  const std::atomic<bool>* const stopping_;
+  bool ok_ = true;
+};
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& listen, RenderFn render_metrics) {
+    const std::string& listen, RenderFn render_metrics, RouteFn route) {
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon + 1 == listen.size()) {
     return absl::InvalidArgumentError(
@@ -74,6 +120,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   }
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
   server->render_ = std::move(render_metrics);
+  server->route_ = std::move(route);
   std::string bind_error = "no address";
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
     const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -113,10 +160,16 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
 }
 
 MetricsHttpServer::~MetricsHttpServer() {
+  stopping_ = true;
   if (thread_.joinable()) {
     const char b = 'x';
     (void)!::write(stop_pipe_[1], &b, 1);
     thread_.join();
+  }
+  {
+    // Connection threads see stopping_ within a second (a stream) or their 5 s deadline.
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this] { return connections_ == 0; });
   }
   for (int fd : {listen_fd_, stop_pipe_[0], stop_pipe_[1]}) {
     if (fd >= 0) {
@@ -125,20 +178,59 @@ MetricsHttpServer::~MetricsHttpServer() {
   }
 }
 
-std::string MetricsHttpServer::Respond(std::string_view request_head,
-                                       const RenderFn& render_metrics) {
-  const size_t line_end = request_head.find("\r\n");
-  const std::string_view line = request_head.substr(0, line_end);
+std::string_view HttpRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) {
+      return v;
+    }
+  }
+  return {};
+}
+
+bool MetricsHttpServer::ParseHead(std::string_view head, HttpRequest* out) {
+  const size_t line_end = head.find("\r\n");
+  const std::string_view line = head.substr(0, line_end);
   const size_t sp1 = line.find(' ');
   const size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
   if (sp2 == std::string_view::npos) {
-    return Response("400 Bad Request", "text/plain; charset=utf-8", "bad request\n", false);
+    return false;
   }
-  const std::string_view method = line.substr(0, sp1);
+  out->method = std::string(line.substr(0, sp1));
   std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  out->query.clear();
   if (const size_t q = target.find('?'); q != std::string_view::npos) {
+    out->query = std::string(target.substr(q + 1));
     target = target.substr(0, q);
   }
+  out->path = std::string(target);
+  out->headers.clear();
+  std::string_view rest =
+      line_end == std::string_view::npos ? std::string_view() : head.substr(line_end + 2);
+  while (!rest.empty()) {
+    const size_t eol = rest.find("\r\n");
+    const std::string_view h = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
+    if (h.empty()) {
+      break;
+    }
+    const size_t colon = h.find(':');
+    if (colon == std::string_view::npos) {
+      return false;
+    }
+    out->headers.emplace_back(common::ToLower(common::StripWhitespace(h.substr(0, colon))),
+                              std::string(common::StripWhitespace(h.substr(colon + 1))));
+  }
+  return true;
+}
+
+std::string MetricsHttpServer::Respond(std::string_view request_head,
+                                       const RenderFn& render_metrics) {
+  HttpRequest req;
+  if (!ParseHead(request_head, &req)) {
+    return Response("400 Bad Request", "text/plain; charset=utf-8", "bad request\n", false);
+  }
+  const std::string_view method = req.method;
+  const std::string_view target = req.path;
   const bool head = method == "HEAD";
   if (target != "/metrics" && target != "/health") {
     return Response("404 Not Found", "text/plain; charset=utf-8", "not found\n", head);
@@ -175,22 +267,80 @@ void MetricsHttpServer::Loop() {
     timeval tv{kRequestTimeoutMs / 1000, 0};
     ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     ::setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    std::string head;
-    char buf[4096];
-    while (head.find("\r\n\r\n") == std::string::npos && head.size() < kMaxRequestHead) {
-      const ssize_t n = ::recv(conn, buf, sizeof(buf), 0);
-      if (n < 0 && errno == EINTR) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (connections_ >= kMaxConnections) {
+        WriteAll(conn, Response("503 Service Unavailable", "text/plain; charset=utf-8",
+                                "too many connections\n", false, "retry-after: 1\r\n"));
+        ::close(conn);
         continue;
       }
-      if (n <= 0) {
-        break;
+      ++connections_;
+    }
+    std::thread([this, conn] {
+      Serve(conn);
+      ::close(conn);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--connections_ == 0) {
+        idle_.notify_all();
       }
-      head.append(buf, static_cast<size_t>(n));
+    }).detach();
+  }
+}
+
+void MetricsHttpServer::Serve(int conn) {
+  std::string data;
+  char buf[4096];
+  size_t head_end = std::string::npos;
+  while ((head_end = data.find("\r\n\r\n")) == std::string::npos && data.size() < kMaxRequestHead) {
+    const ssize_t n = ::recv(conn, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
     }
-    if (head.find("\r\n") != std::string::npos) {
-      WriteAll(conn, Respond(head, render_));
+    if (n <= 0) {
+      break;
     }
-    ::close(conn);
+    data.append(buf, static_cast<size_t>(n));
+  }
+  if (data.find("\r\n") == std::string::npos) {
+    return;
+  }
+  HttpRequest req;
+  if (route_ == nullptr || head_end == std::string::npos ||
+      !ParseHead(std::string_view(data).substr(0, head_end + 2), &req)) {
+    WriteAll(conn, Respond(data, render_));
+    return;
+  }
+  uint64_t length = 0;
+  if (const std::string_view cl = req.Header("content-length"); !cl.empty()) {
+    if (!common::ParseUint(cl, &length) || length > kMaxRequestBody) {
+      WriteAll(conn, Response("413 Content Too Large", "text/plain; charset=utf-8",
+                              "request body too large\n", false));
+      return;
+    }
+  }
+  req.body = data.substr(head_end + 4);
+  while (req.body.size() < length) {
+    const ssize_t n = ::recv(conn, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return;
+    }
+    req.body.append(buf, static_cast<size_t>(n));
+  }
+  req.body.resize(std::min<size_t>(req.body.size(), length));
+  sockaddr_storage local{};
+  sockaddr_storage peer{};
+  socklen_t llen = sizeof(local);
+  socklen_t plen = sizeof(peer);
+  req.loopback = ::getsockname(conn, reinterpret_cast<sockaddr*>(&local), &llen) == 0 &&
+                 ::getpeername(conn, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&
+                 IsLoopbackAddress(local) && IsLoopbackAddress(peer);
+  SocketResponder responder(conn, &stopping_);
+  if (!route_(req, responder)) {
+    WriteAll(conn, Respond(std::string_view(data).substr(0, head_end + 4), render_));
   }
 }
 

@@ -149,13 +149,15 @@ wait_for_line() {
   fail "${what} not ready after ${secs} s"
 }
 
-# start_mock NAME: starts ccr_mock_upstream with a request log; sets MOCK_PORT, MOCK_PID and
-# MOCK_REQUESTS (the request log, one JSON object per request, possibly not yet created).
+# start_mock NAME [LOG]: starts ccr_mock_upstream with a request log; sets MOCK_PORT, MOCK_PID and
+# MOCK_REQUESTS (the request log, one JSON object per request, possibly not yet created; LOG, or
+# NAME-requests.jsonl in the case's directory: a test that checks headers holding secrets names
+# one that fail's dump does not print, e.g. *.ndjson).
 start_mock() {
   local name=$1
   require_file "mock upstream" "${CCR_MOCK_BINARY}" \
     "build it: cmake --build <build> --target ccr_mock_upstream"
-  MOCK_REQUESTS="${CASE_DIR}/${name}-requests.jsonl"
+  MOCK_REQUESTS="${2:-${CASE_DIR}/${name}-requests.jsonl}"
   timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${CCR_MOCK_BINARY}" --listen 127.0.0.1:0 --threads 1 \
     --request-log "${MOCK_REQUESTS}" \
     >"${CASE_DIR}/${name}.out" 2>"${CASE_DIR}/${name}.err" &
