@@ -33,6 +33,7 @@ import importlib.util
 import ipaddress
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -148,6 +149,21 @@ def json_field(text, path):
     return value
 
 
+def proto_closure(proto_dir, name):
+    """`name` and every file of `proto_dir` it imports, directly or not ("proto/X.proto")."""
+    seen, todo = [], [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        with open(os.path.join(proto_dir, current), encoding="utf-8") as f:
+            for m in re.finditer(r'^import\s+"[^"/]+/([^"/]+\.proto)"\s*;', f.read(), re.M):
+                if os.path.isfile(os.path.join(proto_dir, m.group(1))):
+                    todo.append(m.group(1))
+    return seen
+
+
 def load_stubs(proto_dir, out_dir):
     proto = os.path.join(proto_dir, "management.proto")
     if not os.path.isfile(proto):
@@ -168,7 +184,7 @@ def load_stubs(proto_dir, out_dir):
     # file management.proto needs (the generated modules are then the package "proto").
     proto_dir = os.path.abspath(proto_dir)
     root, package = os.path.split(proto_dir)
-    sources = [f"{package}/{name}" for name in ("management.proto", "admin.proto")]
+    sources = [f"{package}/{name}" for name in proto_closure(proto_dir, "management.proto")]
     run = subprocess.run(
         cmd + plugin + [f"-I{root}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}"]
         + sources,
