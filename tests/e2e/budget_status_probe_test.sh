@@ -41,8 +41,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly CCR_PYTHON="${CCR_PYTHON:-/usr/bin/python3}"
 readonly CLAUDE="${E2E_NODE_MODULES}/.bin/claude"
 readonly FAKE="${E2E_DIR}/team_fake_upstream.py"
-readonly BUDGET_MESSAGE="monthly budget of \$50.00 reached for user alice; resets 2027-01-01T00:00:00Z (probe $(od -An -tx1 -N4 /dev/urandom | tr -d ' \n'))"
-readonly KEY_MESSAGE="relay key disabled (probe $(od -An -tx1 -N4 /dev/urandom | tr -d ' \n'))"
+# Messages made distinct for every run, so that only the fake's answer can have put them there.
+PROBE_ID="$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')"
+BUDGET_MESSAGE="monthly budget of \$50.00 reached for user alice; resets 2027-01-01T00:00:00Z"
+BUDGET_MESSAGE+=" (probe ${PROBE_ID})"
+KEY_MESSAGE="relay key disabled (probe ${PROBE_ID})"
+readonly PROBE_ID BUDGET_MESSAGE KEY_MESSAGE
 readonly OK_TEXT="Hello from the team fake."
 
 begin_case setup

@@ -23,6 +23,7 @@ The usage of the answer to the request with sequence number S (from 1) is:
   input_tokens = 1000 + S, cache_creation_input_tokens = 200 + S, cache_read_input_tokens =
   300 + S, output_tokens = 10 + S
 so that every request's tokens differ and a test can sum them per user from the request log.
+POST /v1/messages/count_tokens answers {"input_tokens": 7}.
 HEAD and GET answer 200 with an empty body (Claude Code's connectivity check) and are logged
 with status 200.
 """
@@ -116,6 +117,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except ValueError:
             req = {}
         model = req.get("model", "")
+        if self.path.split("?")[0] == "/v1/messages/count_tokens":
+            self.record({"model": model, "stream": False, "status": 200}, body)
+            data = json.dumps({"input_tokens": 7}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         with LOCK:
             STATE["posts"] += 1
             post = STATE["posts"]
