@@ -73,9 +73,9 @@ pb_target_ready() {  # TARGET
     die "$t: users add bench-user failed"
   PB_HEADER[$t]="x-cc-relay-key: $(jq -r .key "$WORK/$t-bench-user.json")"
   if [[ $t == budget ]]; then
-    ctl "$t" users set-policy bench-user --usd-per-month 1000000 \
+    ctl "$t" users set bench-user --usd-per-month 1000000 \
       --tokens-per-month 1000000000000 --rpm 10000000 >"$WORK/$t-policy.log" 2>&1 ||
-      die "$t: users set-policy failed: $(cat "$WORK/$t-policy.log")"
+      die "$t: users set failed: $(cat "$WORK/$t-policy.log")"
   fi
   [[ $(ctl "$t" --output json users list | jq '.users | length') == "$USERS" ]] ||
     die "$t: users list does not show $USERS users"

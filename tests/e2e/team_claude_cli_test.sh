@@ -167,9 +167,10 @@ fake_rows() { [[ -f "${FAKE_LOG}" ]] && wc -l <"${FAKE_LOG}" || echo 0; }
 # run_claude USER NAME VAR=VALUE...: `claude -p "Say hello" --output-format json` at the data
 # plane with a scrubbed environment plus the variables given; sets CLAUDE_RC, CLAUDE_OUT,
 # CLAUDE_SECONDS, RUN_FROM (the fake's log lines before the run) and REJECTS (the data plane's
-# request_rejected lines during the run). The fake's log sequence numbers of a successful run's
+# refusals during the run: one auth_failed or user_refused line per refused request). The fake's log sequence numbers of a successful run's
 # model calls go to RUNS ("USER SEQ" lines) for the usage case.
 RUNS="${SETUP_DIR}/runs.txt"
+readonly REFUSAL=' (auth_failed|user_refused) '
 : >"${RUNS}"
 run_claude() {
   local user=$1 name=$2
@@ -179,7 +180,7 @@ run_claude() {
   CLAUDE_OUT="${CASE_DIR}/claude-${name}.out"
   RUN_FROM="$(fake_rows)"
   local rejects_before
-  rejects_before="$(grep -c ' request_rejected ' "${DP_LOG}")"
+  rejects_before="$(grep -Ec "${REFUSAL}" "${DP_LOG}")"
   local start=${SECONDS}
   (
     cd "${work}" &&
@@ -196,7 +197,7 @@ run_claude() {
   CLAUDE_RC=$?
   CLAUDE_SECONDS=$((SECONDS - start))
   [[ "${CLAUDE_RC}" != 124 ]] || fail "claude (${name}) hung: killed after 150 s"
-  REJECTS=$(($(grep -c ' request_rejected ' "${DP_LOG}") - rejects_before))
+  REJECTS=$(($(grep -Ec "${REFUSAL}" "${DP_LOG}") - rejects_before))
   if [[ "${CLAUDE_RC}" == 0 && -n "${user}" ]]; then
     jsq "${FAKE_LOG}" "rows.slice(${RUN_FROM}).filter((r) => r.method === 'POST' &&
       r.usage).map((r) => '${user} ' + r.seq + '\\n').join('')" >>"${RUNS}"
@@ -363,8 +364,8 @@ pass "bob disabled: Claude Code shows '${RESULT}' after one try"
 # ---------------------------------------------------------------------------------------------
 continue_case budget
 # alice has spent over 3,000 tokens this month: a monthly budget of 100 tokens is exhausted.
-actl users set-policy alice --tokens-per-month 100 >"${CASE_DIR}/set-policy.out" 2>&1 ||
-  fail "'cc-relayctl users set-policy alice --tokens-per-month 100' failed:" \
+actl users set alice --tokens-per-month 100 >"${CASE_DIR}/set-policy.out" 2>&1 ||
+  fail "'cc-relayctl users set alice --tokens-per-month 100' failed:" \
     "$(cat "${CASE_DIR}/set-policy.out")"
 for ((i = 0; i < 100; ++i)); do
   code="$(curl -s -o "${CASE_DIR}/budget-answer.json" -w '%{http_code}' --max-time 2 -X POST \
