@@ -11,7 +11,8 @@
 # bench/README.md, "Issue 15: relay keys per teammate".
 #
 #   bash bench/users.sh [--reps N] [--duration S] [--conns C] [--users N] [--quiet-wait S]
-#                       [--build-dir DIR] [--relay-bin PATH] [--targets "T..."] [--out FILE] [--keep]
+#                       [--build-dir DIR] [--relay-bin PATH] [--targets "T..."] [--out FILE]
+#                       [--keep]
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -68,7 +69,8 @@ pb_target_ready() {  # TARGET
   log "$t: adding $USERS users"
   seq -f "teammate-%04g" 1 $((USERS - 1)) |
     xargs -P 4 -I{} "$BUILD_DIR/ctl/cc-relayctl" --control-plane "127.0.0.1:${CP_PORT[$t]}" \
-      users add {} >"$WORK/$t-users.log" 2>&1 || die "$t: users add failed: $(tail -5 "$WORK/$t-users.log")"
+      users add {} >"$WORK/$t-users.log" 2>&1 ||
+    die "$t: users add failed: $(tail -5 "$WORK/$t-users.log")"
   ctl "$t" --output json users add bench-user >"$WORK/$t-bench-user.json" ||
     die "$t: users add bench-user failed"
   PB_HEADER[$t]="x-cc-relay-key: $(jq -r .key "$WORK/$t-bench-user.json")"

@@ -37,10 +37,9 @@
 #   share_in_use           429 rate_limit_error + retry-after: 1 once, then success: retried
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=team_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/team_lib.sh"
 
-readonly CCR_PYTHON="${CCR_PYTHON:-/usr/bin/python3}"
-readonly CLAUDE="${E2E_NODE_MODULES}/.bin/claude"
-readonly FAKE="${E2E_DIR}/team_fake_upstream.py"
 # Messages made distinct for every run, so that only the fake's answer can have put them there.
 PROBE_ID="$(od -An -tx1 -N4 /dev/urandom | tr -d ' \n')"
 BUDGET_MESSAGE="monthly budget of \$50.00 reached for user alice; resets 2027-01-01T00:00:00Z"
@@ -50,65 +49,20 @@ readonly PROBE_ID BUDGET_MESSAGE KEY_MESSAGE
 readonly OK_TEXT="Hello from the team fake."
 
 begin_case setup
-require_node
-[[ -e "${CLAUDE}" ]] ||
-  fail "Claude Code CLI not installed at ${CLAUDE}: run 'npm ci --prefix tests/e2e'"
-[[ -x "${CCR_PYTHON}" ]] || fail "python not found at ${CCR_PYTHON}"
-pass "$(timeout 60 env -i HOME="${CASE_DIR}" PATH="${PATH}" DISABLE_AUTOUPDATER=1 \
-  "${CLAUDE}" --version 2>&1 </dev/null)"
+require_claude
 
-# start_fake ARGS...: the fake upstream with a request log; sets FAKE_URL and FAKE_LOG.
-start_fake() {
-  FAKE_LOG="${CASE_DIR}/fake-requests.jsonl"
-  timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${CCR_PYTHON}" "${FAKE}" --listen 127.0.0.1:0 \
-    --request-log "${FAKE_LOG}" "$@" >"${CASE_DIR}/fake.out" 2>"${CASE_DIR}/fake.err" &
-  local pid=$!
-  E2E_PIDS+=("${pid}")
-  wait_for_line "${CASE_DIR}/fake.out" '^listening 127\.0\.0\.1:[0-9]+' "${pid}" 30 "fake upstream"
-  FAKE_URL="http://127.0.0.1:$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\).*/\1/p' \
-    "${CASE_DIR}/fake.out")"
-}
-
-# model_posts: the POSTs to /v1/messages the fake got (Claude Code also sends HEAD /).
-model_posts() {
-  if [[ -f "${FAKE_LOG}" ]]; then
-    jsq "${FAKE_LOG}" 'rows.filter((r) => r.method === "POST" &&
-                                          r.target.startsWith("/v1/messages")).length'
-  else
-    echo 0
-  fi
-}
-
-# run_claude NAME FORMAT [VAR=VALUE...]: `claude -p "Say hello" --output-format FORMAT` straight
-# at the fake; sets CLAUDE_RC and CLAUDE_OUT.
+# run_claude NAME FORMAT [VAR=VALUE...]: `claude -p` straight at the fake (claude_p).
 run_claude() {
   local name=$1 format=$2
   shift 2
-  local home="${CASE_DIR}/home-${name}" work="${CASE_DIR}/work-${name}"
-  mkdir -p "${home}" "${work}"
-  CLAUDE_OUT="${CASE_DIR}/claude-${name}.out"
-  (
-    cd "${work}" &&
-      exec timeout 120 env -i \
-        HOME="${home}" \
-        PATH="${PATH}" \
-        ANTHROPIC_BASE_URL="${FAKE_URL}" \
-        ANTHROPIC_API_KEY="fake-probe-key" \
-        DISABLE_TELEMETRY=1 \
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
-        DISABLE_AUTOUPDATER=1 \
-        "$@" \
-        "${CLAUDE}" -p "Say hello" --output-format "${format}"
-  ) </dev/null >"${CLAUDE_OUT}" 2>"${CASE_DIR}/claude-${name}.err"
-  CLAUDE_RC=$?
-  [[ "${CLAUDE_RC}" != 124 ]] || fail "claude (${name}) hung: killed after 120 s"
+  claude_p "${name}" "${FAKE_URL}" "${format}" ANTHROPIC_API_KEY="fake-probe-key" "$@"
 }
 
 # expect_shown_at_once STATUS MESSAGE: one try, exit 1, the error with its message in the JSON
 # result.
 expect_shown_at_once() {
   local status=$1 message=$2
-  expect_eq "POSTs the fake got" "$(model_posts)" 1
+  expect_eq "POSTs the fake got" "$(model_posts 0)" 1
   expect_eq "claude exit status" "${CLAUDE_RC}" 1
   expect_eq "claude result is_error" "$(claude_field 'r.is_error')" true
   expect_eq "claude api_error_status" "$(claude_field 'r.api_error_status')" "${status}"
@@ -121,14 +75,14 @@ expect_shown_at_once() {
 
 # ---------------------------------------------------------------------------------------------
 begin_case budget_exhausted
-start_fake --error 402:billing_error --error-message "${BUDGET_MESSAGE}" \
+start_team_fake --error 402:billing_error --error-message "${BUDGET_MESSAGE}" \
   --error-header "x-should-retry: false"
 run_claude json json
 expect_shown_at_once 402 "${BUDGET_MESSAGE}"
 expect_eq "Claude Code's result" "${RESULT}" "API Error: 402 ${BUDGET_MESSAGE}"
 pass "402 billing_error: one try, shown as '${RESULT}'"
 run_claude text text
-expect_eq "POSTs the fake got (both runs)" "$(model_posts)" 2
+expect_eq "POSTs the fake got (both runs)" "$(model_posts 0)" 2
 expect_eq "claude exit status (text)" "${CLAUDE_RC}" 1
 grep -Fq -- "${BUDGET_MESSAGE}" "${CLAUDE_OUT}" "${CASE_DIR}/claude-text.err" ||
   fail "the budget message is not in Claude Code's text output"
@@ -136,14 +90,14 @@ pass "the text output shows it too"
 
 # ---------------------------------------------------------------------------------------------
 begin_case budget_402_no_header
-start_fake --error 402:billing_error --error-message "${BUDGET_MESSAGE}"
+start_team_fake --error 402:billing_error --error-message "${BUDGET_MESSAGE}"
 run_claude json json
 expect_shown_at_once 402 "${BUDGET_MESSAGE}"
 pass "402 billing_error without x-should-retry: one try as well"
 
 # ---------------------------------------------------------------------------------------------
 begin_case key_disabled
-start_fake --error 401:authentication_error --error-message "${KEY_MESSAGE}" \
+start_team_fake --error 401:authentication_error --error-message "${KEY_MESSAGE}" \
   --error-header "x-should-retry: false"
 run_claude json json
 expect_shown_at_once 401 "${KEY_MESSAGE}"
@@ -151,18 +105,18 @@ pass "401 + x-should-retry: false: one try, shown as '${RESULT}'"
 
 # ---------------------------------------------------------------------------------------------
 begin_case key_401_no_header
-start_fake --error 401:authentication_error --error-message "${KEY_MESSAGE}"
+start_team_fake --error 401:authentication_error --error-message "${KEY_MESSAGE}"
 run_claude json json CLAUDE_CODE_MAX_RETRIES=2
-expect_eq "POSTs the fake got (401 without x-should-retry, 2 retries allowed)" "$(model_posts)" 3
+expect_eq "POSTs the fake got (401 without x-should-retry, 2 retries allowed)" "$(model_posts 0)" 3
 expect_eq "claude api_error_status" "$(claude_field 'r.api_error_status')" 401
 pass "a 401 without x-should-retry: false is retried (3 tries with CLAUDE_CODE_MAX_RETRIES=2)"
 
 # ---------------------------------------------------------------------------------------------
 begin_case share_in_use
-start_fake --error 429:rate_limit_error --error-count 1 \
+start_team_fake --error 429:rate_limit_error --error-count 1 \
   --error-message "budget share of this relay in use; retry" --error-header "retry-after: 1"
 run_claude json json
-expect_eq "POSTs the fake got (429 retry-after: 1 once, then success)" "$(model_posts)" 2
+expect_eq "POSTs the fake got (429 retry-after: 1 once, then success)" "$(model_posts 0)" 2
 expect_eq "claude exit status" "${CLAUDE_RC}" 0
 expect_eq "claude result" "$(claude_field 'r.result')" "${OK_TEXT}"
 pass "429 rate_limit_error with retry-after: 1 is retried and the retry succeeds"

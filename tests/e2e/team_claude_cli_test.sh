@@ -38,10 +38,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=planes_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/planes_lib.sh"
+# shellcheck source-path=SCRIPTDIR source=team_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/team_lib.sh"
 
-readonly CCR_PYTHON="${CCR_PYTHON:-/usr/bin/python3}"
-readonly CLAUDE="${E2E_NODE_MODULES}/.bin/claude"
-readonly FAKE="${E2E_DIR}/team_fake_upstream.py"
 # The status of the final budget error (SPEC.md section 13; budget_status_probe_test.sh).
 readonly BUDGET_STATUS="${CCR_E2E_BUDGET_STATUS:-402}"
 readonly OK_TEXT="Hello from the team fake."
@@ -53,10 +52,7 @@ SUB_TOKEN="sk-ant-oat01-fake-subscription-$(rand)"
 readonly PROVIDER_KEY ADMIN_TOKEN SUB_TOKEN
 
 begin_case setup
-require_node
-[[ -e "${CLAUDE}" ]] ||
-  fail "Claude Code CLI not installed at ${CLAUDE}: run 'npm ci --prefix tests/e2e'"
-[[ -x "${CCR_PYTHON}" ]] || fail "python not found at ${CCR_PYTHON}"
+require_claude
 require_file "cc-relayctl" "${CCR_RELAYCTL_BINARY}" \
   "build it: cmake --build <build> --target cc-relayctl"
 SETUP_DIR="${CASE_DIR}"
@@ -66,15 +62,7 @@ WATCH="${SETUP_DIR}/watch"  # NAME=SECRET lines the fake looks for in every requ
 printf '%s\n' "PROVIDER=${PROVIDER_KEY}" "SUB=${SUB_TOKEN}" "ADMIN=${ADMIN_TOKEN}" >"${WATCH}"
 chmod 600 "${WATCH}"
 
-FAKE_LOG="${SETUP_DIR}/fake-requests.jsonl"
-timeout -k 5 "${E2E_PROCESS_LIFETIME}" "${CCR_PYTHON}" "${FAKE}" --listen 127.0.0.1:0 \
-  --request-log "${FAKE_LOG}" --watch "${WATCH}" --text "${OK_TEXT}" \
-  >"${SETUP_DIR}/fake.out" 2>"${SETUP_DIR}/fake.err" &
-FAKE_PID=$!
-E2E_PIDS+=("${FAKE_PID}")
-wait_for_line "${SETUP_DIR}/fake.out" '^listening 127\.0\.0\.1:[0-9]+' "${FAKE_PID}" 30 \
-  "fake upstream"
-FAKE_PORT="$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\).*/\1/p' "${SETUP_DIR}/fake.out")"
+start_team_fake --watch "${WATCH}" --text "${OK_TEXT}"
 
 # write_config WITH_KEY(0|1): the one provider, on the fake, with the provider key or without
 # (passthrough of the client's own credentials: the subscription form). Written to a new file
@@ -164,39 +152,20 @@ wait_key_accepted "${CAROL_KEY}"
 # fake_rows: the fake's log entries so far.
 fake_rows() { [[ -f "${FAKE_LOG}" ]] && wc -l <"${FAKE_LOG}" || echo 0; }
 
-# run_claude USER NAME VAR=VALUE...: `claude -p "Say hello" --output-format json` at the data
-# plane with a scrubbed environment plus the variables given; sets CLAUDE_RC, CLAUDE_OUT,
-# CLAUDE_SECONDS, RUN_FROM (the fake's log lines before the run) and REJECTS (the data plane's
-# refusals during the run: one auth_failed or user_refused line per refused request). The fake's log sequence numbers of a successful run's
-# model calls go to RUNS ("USER SEQ" lines) for the usage case.
+# run_claude USER NAME VAR=VALUE...: claude_p at the data plane with the variables given; sets
+# RUN_FROM (the fake's log lines before the run) and REJECTS (the data plane's refusals during
+# the run: one auth_failed or user_refused line per refused request). The fake's log sequence
+# numbers of a successful run's model calls go to RUNS ("USER SEQ" lines) for the usage case.
 RUNS="${SETUP_DIR}/runs.txt"
 readonly REFUSAL=' (auth_failed|user_refused) '
 : >"${RUNS}"
 run_claude() {
   local user=$1 name=$2
   shift 2
-  local home="${CASE_DIR}/home-${name}" work="${CASE_DIR}/work-${name}"
-  mkdir -p "${home}" "${work}"
-  CLAUDE_OUT="${CASE_DIR}/claude-${name}.out"
   RUN_FROM="$(fake_rows)"
   local rejects_before
   rejects_before="$(grep -Ec "${REFUSAL}" "${DP_LOG}")"
-  local start=${SECONDS}
-  (
-    cd "${work}" &&
-      exec timeout 150 env -i \
-        HOME="${home}" \
-        PATH="${PATH}" \
-        ANTHROPIC_BASE_URL="${DP_URL}" \
-        DISABLE_TELEMETRY=1 \
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 \
-        DISABLE_AUTOUPDATER=1 \
-        "$@" \
-        "${CLAUDE}" -p "Say hello" --output-format json
-  ) </dev/null >"${CLAUDE_OUT}" 2>"${CASE_DIR}/claude-${name}.err"
-  CLAUDE_RC=$?
-  CLAUDE_SECONDS=$((SECONDS - start))
-  [[ "${CLAUDE_RC}" != 124 ]] || fail "claude (${name}) hung: killed after 150 s"
+  claude_p "${name}" "${DP_URL}" json "$@"
   REJECTS=$(($(grep -Ec "${REFUSAL}" "${DP_LOG}") - rejects_before))
   if [[ "${CLAUDE_RC}" == 0 && -n "${user}" ]]; then
     jsq "${FAKE_LOG}" "rows.slice(${RUN_FROM}).filter((r) => r.method === 'POST' &&
@@ -213,8 +182,7 @@ expect_claude_success() {
 # expect_one_model_call: the run made exactly one model call to the fake, and it carried no
 # relay key and no admin token anywhere (headers or body).
 expect_one_model_call() {
-  expect_eq "model calls that reached the fake" \
-    "$(jsq "${FAKE_LOG}" "rows.slice(${RUN_FROM}).filter((r) => r.method === 'POST').length")" 1
+  expect_eq "model calls that reached the fake" "$(model_posts "${RUN_FROM}")" 1
   LAST='rows.slice('"${RUN_FROM}"').filter((r) => r.method === "POST")[0]'
   local seen
   seen="$(jsq "${FAKE_LOG}" "Object.keys(${LAST}.seen).filter((k) =>
@@ -223,6 +191,10 @@ expect_one_model_call() {
   expect_eq "the relay key header forwarded" \
     "$(jsq "${FAKE_LOG}" "${LAST}.header_names.includes('x-cc-relay-key')")" false
 }
+
+# seen_in NAME: the headers of the last run's model call in which the fake saw the secret NAME
+# (--watch), comma-separated.
+seen_in() { jsq "${FAKE_LOG}" "(${LAST}.seen['$1'] ?? []).join(',')"; }
 
 # expect_shown_after_one_try STATUS TEXT: Claude Code failed at once with STATUS and TEXT in its
 # result; one rejection at the relay, nothing at the fake.
@@ -235,8 +207,7 @@ expect_shown_after_one_try() {
   result="$(claude_field 'r.result')"
   [[ "${result}" == *"${text}"* ]] || fail "Claude Code's result lacks '${text}': '${result}'"
   expect_eq "requests the relay refused during the run (Claude Code's tries)" "${REJECTS}" 1
-  expect_eq "requests that reached the fake" \
-    "$(jsq "${FAKE_LOG}" "rows.slice(${RUN_FROM}).filter((r) => r.method === 'POST').length")" 0
+  expect_eq "requests that reached the fake" "$(model_posts "${RUN_FROM}")" 0
   (( CLAUDE_SECONDS <= 30 )) || fail "Claude Code took ${CLAUDE_SECONDS} s to show the error"
   RESULT="${result}"
 }
@@ -246,8 +217,7 @@ continue_case api_key
 run_claude alice alice ANTHROPIC_API_KEY="${ALICE_KEY}"
 expect_claude_success
 expect_one_model_call
-expect_eq "upstream x-api-key is the provider key" \
-  "$(jsq "${FAKE_LOG}" "(${LAST}.seen.PROVIDER ?? []).join(',')")" "x-api-key"
+expect_eq "where the fake saw the provider key" "$(seen_in PROVIDER)" "x-api-key"
 grep -Eq " user=\"?alice\"? " "${DP_LOG}" || fail "the data plane log names no request of alice"
 pass "alice (ANTHROPIC_API_KEY=relay key) answered; upstream got the provider key, not hers"
 
@@ -256,8 +226,7 @@ continue_case bearer
 run_claude bob bob ANTHROPIC_AUTH_TOKEN="${BOB_KEY}"
 expect_claude_success
 expect_one_model_call
-expect_eq "upstream x-api-key is the provider key" \
-  "$(jsq "${FAKE_LOG}" "(${LAST}.seen.PROVIDER ?? []).join(',')")" "x-api-key"
+expect_eq "where the fake saw the provider key" "$(seen_in PROVIDER)" "x-api-key"
 expect_eq "upstream authorization" \
   "$(jsq "${FAKE_LOG}" "${LAST}.header_names.includes('authorization')")" false
 pass "bob (ANTHROPIC_AUTH_TOKEN=relay key) answered; upstream got the provider key only"
@@ -271,10 +240,8 @@ run_claude carol carol ANTHROPIC_AUTH_TOKEN="${SUB_TOKEN}" \
   ANTHROPIC_CUSTOM_HEADERS="x-cc-relay-key: ${CAROL_KEY}"
 expect_claude_success
 expect_one_model_call
-expect_eq "where the fake saw carol's subscription token" \
-  "$(jsq "${FAKE_LOG}" "(${LAST}.seen.SUB ?? []).join(',')")" "authorization"
-expect_eq "the provider key upstream (none configured now)" \
-  "$(jsq "${FAKE_LOG}" "(${LAST}.seen.PROVIDER ?? []).join(',')")" ""
+expect_eq "where the fake saw carol's subscription token" "$(seen_in SUB)" "authorization"
+expect_eq "where the fake saw the provider key (none configured now)" "$(seen_in PROVIDER)" ""
 pass "carol (x-cc-relay-key + her subscription token): the token passed through, the key not"
 run_claude alice alice-passthrough ANTHROPIC_API_KEY="${ALICE_KEY}"
 expect_claude_success

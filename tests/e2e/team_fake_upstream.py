@@ -97,6 +97,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     f.write(json.dumps(entry) + "\n")
         return entry
 
+    def send_json(self, status, obj, headers=()):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def empty(self, status):
         self.send_response(status)
         self.send_header("content-length", "0")
@@ -119,12 +129,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         model = req.get("model", "")
         if self.path.split("?")[0] == "/v1/messages/count_tokens":
             self.record({"model": model, "stream": False, "status": 200}, body)
-            data = json.dumps({"input_tokens": 7}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(200, {"input_tokens": 7})
             return
         with LOCK:
             STATE["posts"] += 1
@@ -134,18 +139,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = int(status)
             self.record({"model": model, "stream": bool(req.get("stream")), "status": status,
                          "error_type": etype}, body)
-            data = json.dumps({"type": "error", "error": {"type": etype,
-                                                          "message": ARGS.error_message}}).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("request-id", f"req_fake_{post}")
+            headers = [("request-id", f"req_fake_{post}")]
             for h in ARGS.error_header:
                 name, _, value = h.partition(":")
-                self.send_header(name.strip(), value.strip())
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                headers.append((name.strip(), value.strip()))
+            self.send_json(status, {"type": "error", "error": {"type": etype,
+                                                               "message": ARGS.error_message}},
+                           headers)
             return
+
         def fill(entry):
             s = entry["seq"]
             entry["usage"] = {"input_tokens": 1000 + s, "cache_creation_input_tokens": 200 + s,
@@ -156,15 +158,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         s, usage = entry["seq"], entry["usage"]
         msg_id = f"msg_fake_{s}"
         if not req.get("stream"):
-            data = json.dumps({"id": msg_id, "type": "message", "role": "assistant",
-                               "model": model, "content": [{"type": "text", "text": ARGS.text}],
-                               "stop_reason": "end_turn", "stop_sequence": None,
-                               "usage": usage}).encode()
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(200, {"id": msg_id, "type": "message", "role": "assistant",
+                                 "model": model,
+                                 "content": [{"type": "text", "text": ARGS.text}],
+                                 "stop_reason": "end_turn", "stop_sequence": None,
+                                 "usage": usage})
             return
         start_usage = {k: v for k, v in usage.items() if k != "output_tokens"}
         start_usage["output_tokens"] = 1
