@@ -15,9 +15,9 @@
 #   402 billing_error                    1 try, "API Error: 402 <message>"        <- chosen
 #   403 permission_error                 1 try, "Failed to authenticate. API Error: 403 ..."
 #                                        (misleading for a budget)
-#   401 authentication_error             retried (11 tries with the default 10 retries)
+#   401 authentication_error             retried: 11 tries over 190 s, then shown
 #   401 + x-should-retry: false          1 try, "Failed to authenticate. API Error: 401 ..."
-#   429 rate_limit_error, no retry-after retried with backoff (11 tries, minutes)
+#   429 rate_limit_error, no retry-after retried: 11 tries over 180 s, then shown
 #   429 rate_limit_error, retry-after 3600  1 try, "API Error: Request rejected (429) · ..."
 #   429 + x-should-retry: false          1 try (Claude Code's own spend-limit gateway answers
 #                                        this way), shown as "Request rejected (429) · ..."
