@@ -16,6 +16,7 @@
 #include "controlplane/credentials/minters.h"
 #include "controlplane/health/health_checker.h"
 #include "controlplane/management/management_service.h"
+#include "controlplane/management/users_service.h"
 #include "controlplane/reload/config_watcher.h"
 #include "controlplane/snapshot/data_plane_view.h"
 #include "controlplane/snapshot/limit_share.h"
@@ -24,6 +25,7 @@
 #include "controlplane/stats/metrics_http_server.h"
 #include "controlplane/stats/latency_estimates.h"
 #include "controlplane/stats/stats_aggregator.h"
+#include "controlplane/store/team_store.h"
 #include "controlplane/stream/call_auth.h"
 #include "controlplane/stream/dataplane_registry.h"
 #include "controlplane/stream/dataplane_sync_service.h"
@@ -36,6 +38,7 @@
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/support/client_interceptor.h"
+#include "openssl/crypto.h"
 
 namespace ccrelay::controlplane {
 namespace {
@@ -101,6 +104,42 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_v
   return buf.str();
 }
 
+// The database path (ControlPlaneOptions::db_path): "none" = in memory; "" = beside the config,
+// or under the XDG state directory with the built-in default config.
+std::string DatabasePath(const std::string& option, const std::string& config_path,
+                         const EnvLookup& env) {
+  if (option == "none" || option == ":memory:") {
+    return ":memory:";
+  }
+  if (!option.empty()) {
+    return option;
+  }
+  if (!config_path.empty()) {
+    return StrCat(config_path, ".db");
+  }
+  std::optional<std::string> state = env ? env("XDG_STATE_HOME") : std::nullopt;
+  std::filesystem::path dir;
+  if (state.has_value() && !state->empty() && state->front() == '/') {
+    dir = *state;
+  } else {
+    std::optional<std::string> home = env ? env("HOME") : std::nullopt;
+    dir = home.has_value() && !home->empty() ? std::filesystem::path(*home) / ".local" / "state"
+                                             : std::filesystem::path(".local/state");
+  }
+  return (dir / "cc-relay" / "cc-relay.db").string();
+}
+
+// Opens the database (the store makes its directory 0700 and the file 0600).
+absl::StatusOr<std::unique_ptr<TeamStore>> OpenDatabase(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<TeamStore>> store = TeamStore::Open(path);
+  if (!store.ok()) {
+    return absl::Status(store.status().code(),
+                        StrCat(store.status().message(),
+                               " (choose another with --db FILE, or --db none for one in memory)"));
+  }
+  return store;
+}
+
 // Tells the health checker about every new snapshot (it posts to its own thread: no blocking
 // under the cache's lock).
 class HealthConfigWatcher final : public SnapshotWatcher {
@@ -153,6 +192,7 @@ class ControlPlaneImpl final : public ControlPlane {
                          ManagementService::LocalExplainer explainer) override {
     management_->SetLocalExplainer(data_plane_id, std::move(explainer));
   }
+  TeamStore* store() const override { return team_store_.get(); }
   void Shutdown() override;
 
  private:
@@ -161,6 +201,8 @@ class ControlPlaneImpl final : public ControlPlane {
   std::string RenderMetrics() const;
 
   SnapshotCache cache_;
+  std::unique_ptr<TeamStore> team_store_;  // teammates and usage (SQLite)
+  std::unique_ptr<UsersService> users_;
   // Providers without keys whose credentials are minted here (Bedrock's AWS chain, Vertex's and
   // Azure's tokens), refreshed here.
   std::unique_ptr<credentials::MintedKeys> minted_keys_;
@@ -201,7 +243,19 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   if (!options.token_file.empty()) {
     ASSIGN_OR_RETURN(common::Secret token, ReadTokenFile(options.token_file));
     cp->token_ = std::string(token.Reveal());
-    cp->auth_ = CallAuthenticator(std::move(token));
+    std::optional<common::Secret> read_only;
+    if (!options.read_only_token_file.empty()) {
+      ASSIGN_OR_RETURN(read_only, ReadTokenFile(options.read_only_token_file));
+      if (read_only->Matches(token.Reveal())) {
+        return absl::InvalidArgumentError(
+            "the read-only token (--read-only-token-file) must differ from the admin token");
+      }
+    }
+    cp->auth_ = CallAuthenticator(std::move(token), std::move(read_only));
+  } else if (!options.read_only_token_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a read-only token (--read-only-token-file) needs the admin token (--token-file): "
+        "without it every caller is admin");
   }
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
@@ -221,7 +275,27 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
       config_path = def;
     }
   }
+  // The database of teammates and usage; the users go into the first snapshot.
+  std::string db_path = DatabasePath(options.db_path, config_path, env);
+  absl::StatusOr<std::unique_ptr<TeamStore>> team_store = OpenDatabase(db_path);
+  std::error_code exists_ec;
+  if (!team_store.ok() && options.db_path.empty() && db_path != ":memory:" &&
+      !std::filesystem::exists(db_path, exists_ec)) {
+    // Choice: the default place cannot take a new database (a read-only config mount, a
+    // read-only container): the control plane still starts, with the database in memory, and
+    // says so. An explicit --db, or an existing file that does not open, stops the start.
+    CCR_LOG(kWarn, "database_unavailable", Q("db", db_path),
+            Q("error", team_store.status().message()),
+            Q("hint", "users and usage last until the process ends; give --db FILE"));
+    db_path = ":memory:";
+    team_store = OpenDatabase(db_path);
+  }
+  if (!team_store.ok()) {
+    return team_store.status();
+  }
+  cp->team_store_ = *std::move(team_store);
   ConfigStore::Options so;
+  ASSIGN_OR_RETURN(so.users, UsersService::LoadUsersSection(*cp->team_store_));
   so.config_path = config_path;
   so.state_file = options.state_file;
   if (so.state_file.empty() && !config_path.empty()) {
@@ -301,7 +375,30 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
     }
   };
   cp->sync_ = std::make_unique<DataPlaneSyncService>(sd);
+  UsersService::Deps ud;
+  ud.store = cp->team_store_.get();
+  ud.config = cp->store_.get();
+  ud.cache = &cp->cache_;
+  ud.clock = &common::RealClock::Get();
+  cp->users_ = std::make_unique<UsersService>(ud);
+  // A relay key presented to the Management API (WhoAmI, GetUsage): looked up among the users
+  // of the snapshot in force, every hash compared in constant time.
+  cp->auth_.SetUserLookup([cache = &cp->cache_](std::string_view sha) {
+    std::optional<KeyOwner> owner;
+    const SnapshotConstSharedPtr current = cache->Current();
+    if (current == nullptr || sha.size() != 32) {
+      return owner;
+    }
+    for (const ccrelay::v1::RelayUser& u : current->users().users()) {
+      if (u.key_sha256().size() == sha.size() &&
+          CRYPTO_memcmp(u.key_sha256().data(), sha.data(), sha.size()) == 0) {
+        owner = KeyOwner{u.name(), u.enabled()};
+      }
+    }
+    return owner;
+  });
   ManagementService::Deps md;
+  md.users = cp->users_.get();
   md.store = cp->store_.get();
   md.cache = &cp->cache_;
   md.registry = &cp->registry_;
@@ -397,7 +494,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   cp->cache_.Watch(cp->minted_watcher_.get());
   CCR_LOG(kInfo, "control_plane_started",
           Q("config", config_path.empty() ? std::string("built-in default") : config_path),
-          Q("state_file", so.state_file), F("version", cp->cache_.version()));
+          Q("state_file", so.state_file), Q("db", db_path), F("users", so.users.users_size()),
+          F("version", cp->cache_.version()));
   return std::unique_ptr<ControlPlane>(std::move(cp));
 }
 

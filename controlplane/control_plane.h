@@ -28,6 +28,9 @@ struct ControlPlaneOptions {
   // File holding the shared token (first line) that data planes and cc-relayctl present as
   // "authorization: Bearer <token>" metadata. Optional on loopback.
   std::string token_file;
+  // File holding the read-only token (first line): Management reads only (SPEC.md "Management
+  // roles"). Needs token_file. "" = none.
+  std::string read_only_token_file;
   // TLS for the gRPC listener (server certificate and key, PEM); with client_ca_file, client
   // certificates are required and verified (mTLS for data planes).
   std::string tls_cert_file;
@@ -36,6 +39,11 @@ struct ControlPlaneOptions {
   // Runtime changes (management API) persist here; "" = "<config path>.state.json", or none
   // with the built-in default.
   std::string state_file;
+  // The database of teammates and usage (SQLite, mode 0600). "" = beside the config,
+  // "<config>.db", or with the built-in default config
+  // "${XDG_STATE_HOME:-$HOME/.local/state}/cc-relay/cc-relay.db"; "none" (or ":memory:") = in
+  // memory, gone with the process. One that cannot be opened stops the start.
+  std::string db_path;
   // Watch the config file with inotify and reload on change.
   bool watch_config = true;
   // HTTP listener serving GET /metrics (Prometheus text 0.0.4) and GET /health (200
@@ -49,6 +57,8 @@ struct ControlPlaneOptions {
 
 // The control plane: owns config loading, validation and hot reload, runtime changes, the
 // per-data-plane snapshots (DataPlaneSync) and the Management API. Runs its own threads.
+class TeamStore;
+
 class ControlPlane {
  public:
   virtual ~ControlPlane() = default;
@@ -75,6 +85,9 @@ class ControlPlane {
   // data plane is destroyed).
   virtual void SetLocalExplainer(const std::string& data_plane_id,
                                  ManagementService::LocalExplainer explainer) = 0;
+  // The database of teammates and usage, open for the control plane's lifetime (thread-safe).
+  // Never null once Start succeeded.
+  virtual TeamStore* store() const = 0;
   // Stops the gRPC server (data planes keep serving their last snapshot) and the watcher.
   virtual void Shutdown() = 0;
 };

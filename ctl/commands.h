@@ -34,6 +34,9 @@ int RunStats(const Invocation& inv);
 int RunConfig(const Invocation& inv);
 int RunDataPlane(const Invocation& inv);
 int RunRoute(const Invocation& inv);
+int RunUsers(const Invocation& inv);
+int RunUsage(const Invocation& inv);
+int RunWhoAmI(const Invocation& inv);
 
 // Prints "error: <message>" and `help` to stderr; returns kExitUsage.
 int UsageError(std::string_view message, std::string_view help);

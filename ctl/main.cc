@@ -27,11 +27,17 @@ Commands:
   config validate|reload|show|status    The control plane's configuration
   dataplane status|drain --addr ADDR    One data plane's admin API
   route explain --model M|--file F      Where a request would be routed, and why
+  users add|list|get|set|enable|disable|remove|rotate-key
+                                        Teammates and their relay keys, policy, budgets
+  usage [--user U] [--since S] [--by G] Who spent what (from the control plane's database)
+  whoami                                The role of the token (or relay key) in use
 
 Global flags:
   --control-plane ADDR   Control plane gRPC address (default 127.0.0.1:8788)
-  --token-file F         File with the shared token (sent as authorization: Bearer)
-  --output table|json    Output format (default table); -o is short for it
+  --token-file F         File with the token (sent as authorization: Bearer): the admin or
+                         read-only token, or a teammate's relay key (whoami, usage: its own)
+  --output table|json|csv
+                         Output format (default table); -o is short for it
   --tls-ca F             CA bundle (PEM) to verify the control plane's certificate: TLS
   --tls-server-name N    Name to check in the server certificate (default: the host)
   --insecure             Allow plaintext to a non-loopback address
@@ -71,11 +77,12 @@ int main(int argc, char** argv) {
   if (help) {
     inv.args.insert(inv.args.begin(), "--help");
   }
-  if (inv.flags.output != "table" && inv.flags.output != "json") {
-    return ccrelay::ctl::UsageError("--output must be table or json", kHelp);
+  if (inv.flags.output != "table" && inv.flags.output != "json" && inv.flags.output != "csv") {
+    return ccrelay::ctl::UsageError("--output must be table, json or csv", kHelp);
   }
-  const ccrelay::ctl::Output out(inv.flags.output == "json" ? ccrelay::ctl::Output::Format::kJson
-                                                            : ccrelay::ctl::Output::Format::kTable);
+  const ccrelay::ctl::Output out(inv.flags.output == "json"  ? ccrelay::ctl::Output::Format::kJson
+                                 : inv.flags.output == "csv" ? ccrelay::ctl::Output::Format::kCsv
+                                                             : ccrelay::ctl::Output::Format::kTable);
   inv.out = &out;
   if (noun == "providers" || noun == "provider") {
     return ccrelay::ctl::RunProviders(inv);
@@ -97,6 +104,15 @@ int main(int argc, char** argv) {
   }
   if (noun == "route") {
     return ccrelay::ctl::RunRoute(inv);
+  }
+  if (noun == "users" || noun == "user") {
+    return ccrelay::ctl::RunUsers(inv);
+  }
+  if (noun == "usage") {
+    return ccrelay::ctl::RunUsage(inv);
+  }
+  if (noun == "whoami") {
+    return ccrelay::ctl::RunWhoAmI(inv);
   }
   if (noun == "version") {
     std::printf("cc-relayctl %s\n", CCR_VERSION);

@@ -24,9 +24,47 @@ void Output::Json(const google::protobuf::Message& message) const {
   std::fflush(stdout);
 }
 
+namespace {
+
+// One CSV field: quoted when it holds a comma, a quote or a line break (quotes doubled).
+std::string CsvField(const std::string& cell) {
+  if (cell.find_first_of(",\"\r\n") == std::string::npos) {
+    return cell;
+  }
+  std::string out = "\"";
+  for (char c : cell) {
+    out += c;
+    if (c == '"') {
+      out += '"';
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string CsvLine(const std::vector<std::string>& cells) {
+  std::string line;
+  for (size_t i = 0; i < cells.size(); ++i) {
+    if (i > 0) {
+      line += ',';
+    }
+    line += CsvField(cells[i]);
+  }
+  return line;
+}
+
+}  // namespace
+
 void Output::Table(const std::vector<std::string>& header,
                    const std::vector<std::vector<std::string>>& rows,
                    std::string_view empty) const {
+  if (csv()) {
+    Line(CsvLine(header));
+    for (const auto& row : rows) {
+      Line(CsvLine(row));
+    }
+    return;
+  }
   if (rows.empty()) {
     Line(empty);
     return;

@@ -125,6 +125,7 @@ void PrintTable(const Output& out, const v1::RouteExplanation& e) {
       {"SCORE", [](const v1::RouteCandidate& c) { return c.score(); }, "%.4g"},
       {"IN_FLIGHT",
        [](const v1::RouteCandidate& c) { return static_cast<double>(c.in_flight()); }, "%.0f"},
+      {"CAPACITY", [](const v1::RouteCandidate& c) { return c.capacity(); }, "%.3g"},
   };
   std::vector<const Col*> shown;
   for (const Col& col : figures) {

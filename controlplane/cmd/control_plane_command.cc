@@ -23,9 +23,10 @@ constexpr std::string_view kHelp =
 
 Usage:
   cc-relay control-plane [--config PATH] [--listen HOST:PORT] [--http-listen HOST:PORT]
-                         [--token-file FILE]
+                         [--token-file FILE] [--read-only-token-file FILE]
                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
-                         [--state-file FILE] [--no-watch] [--log-level L] [--log-format F]
+                         [--state-file FILE] [--db FILE] [--no-watch]
+                         [--log-level L] [--log-format F]
 
 Flags:
   --config PATH         Config file (default: $XDG_CONFIG_HOME/cc-relay/config.yaml, else
@@ -37,11 +38,18 @@ Flags:
                         127.0.0.1:8789; port 0 picks a free port; "none" = off). When the
                         default port is taken, the control plane goes on without it, and says so.
   --token-file FILE     Shared token (first line); every call must send
-                        "authorization: Bearer <token>"
+                        "authorization: Bearer <token>". It is the admin token: data planes
+                        and cc-relayctl with it may do everything
+  --read-only-token-file FILE
+                        A second token (first line) for reads only: list, get, watch, show,
+                        validate, usage (needs --token-file). A teammate's relay key may call
+                        only whoami and usage (its own)
   --tls-cert FILE       Server certificate (PEM), with --tls-key FILE
   --tls-key FILE        Server private key (PEM)
   --tls-client-ca FILE  Require and verify client certificates signed by this CA (mTLS)
   --state-file FILE     Where runtime changes persist (default: <config>.state.json)
+  --db FILE             Teammates and usage (SQLite; default: <config>.db, with the built-in
+                        config $XDG_STATE_HOME/cc-relay/cc-relay.db; "none" = in memory)
   --no-watch            Do not watch the config file (reload with SIGHUP or the API only)
   --log-level LEVEL     debug | info | warn | error (overrides logging.level)
   --log-format FORMAT   text | json (overrides logging.format)
@@ -82,6 +90,12 @@ Flags Parse(const std::vector<std::string_view>& args) {
   parser.String("--tls-key", &f.options.tls_key_file);
   parser.String("--tls-client-ca", &f.options.tls_client_ca_file);
   parser.String("--state-file", &f.options.state_file);
+  parser.String("--read-only-token-file", &f.options.read_only_token_file);
+  parser.Custom("--db", [&f](std::string_view v) {
+    f.options.db_path = std::string(v);
+    return v.empty() ? absl::InvalidArgumentError("--db needs a file (or \"none\")")
+                     : absl::OkStatus();
+  });
   bool no_watch = false;
   parser.Bool("--no-watch", &no_watch);
   parser.String("--log-level", &f.log_level);

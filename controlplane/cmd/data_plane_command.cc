@@ -35,7 +35,8 @@ constexpr std::string_view kServeHelp =
 Usage:
   cc-relay serve [--config PATH] [--listen HOST:PORT] [--control-plane-listen HOST:PORT]
                  [--control-plane-http-listen HOST:PORT]
-                 [--token-file FILE] [--admin-listen HOST:PORT] [--workers N]
+                 [--token-file FILE] [--read-only-token-file FILE] [--db FILE]
+                 [--admin-listen HOST:PORT] [--workers N]
                  [--log-level LEVEL] [--log-format FORMAT]
 
 Flags:
@@ -51,7 +52,12 @@ Flags:
                        The control plane's GET /metrics and GET /health (default 127.0.0.1:8789;
                        port 0 picks a free port; "none" = off). When the default port is taken,
                        serve goes on without it, and says so.
-  --token-file FILE    Shared token for that gRPC listener (required beyond loopback)
+  --token-file FILE    Shared token for that gRPC listener (required beyond loopback): admin
+  --read-only-token-file FILE
+                       A token for reads only (list, get, watch, show, usage); needs
+                       --token-file. A teammate's relay key may read only its own usage
+  --db FILE            Teammates and usage (SQLite; default: <config>.db, with the built-in
+                       config $XDG_STATE_HOME/cc-relay/cc-relay.db; "none" = in memory)
   --admin-listen ADDR  The data plane's admin API (default 127.0.0.1:0; "none" = off)
   --workers N          Worker threads (default: server.workers, else one per core)
   --log-level LEVEL    debug | info | warn | error (overrides logging.level)
@@ -104,6 +110,8 @@ struct Flags {
   std::string control_plane_http = "127.0.0.1:8789";  // serve: --control-plane-http-listen
   bool control_plane_http_given = false;
   std::string token_file;
+  std::string read_only_token_file;  // serve
+  std::string db;                    // serve
   std::string admin_listen = "127.0.0.1:0";
   std::string id;
   std::map<std::string, std::string> labels;
@@ -135,6 +143,12 @@ Flags Parse(const std::vector<std::string_view>& args, bool serve) {
   if (serve) {
     parser.String("--config", &f.config);
     parser.Alias("-c", "--config");
+    parser.String("--read-only-token-file", &f.read_only_token_file);
+    parser.Custom("--db", [&f](std::string_view v) {
+      f.db = std::string(v);
+      return v.empty() ? absl::InvalidArgumentError("--db needs a file (or \"none\")")
+                       : absl::OkStatus();
+    });
     parser.Custom("--control-plane-listen", [&f](std::string_view v) {
       f.control_plane = std::string(v);
       f.control_plane_listen_given = true;
@@ -222,6 +236,8 @@ int RunServeCommand(const std::vector<std::string_view>& args) {
   cpo.config_path = f.config;
   cpo.listen = f.control_plane == "none" ? std::string() : f.control_plane;
   cpo.token_file = f.token_file;
+  cpo.read_only_token_file = f.read_only_token_file;
+  cpo.db_path = f.db;
   cpo.http_listen = f.control_plane_http == "none" ? std::string() : f.control_plane_http;
   // The config's logging section (unless a flag says otherwise) before the first line about it.
   cpo.on_config_loaded = [&f](const ccrelay::v1::RoutingSnapshot& s) {

@@ -15,6 +15,7 @@
 
 #include "controlplane/management/config_yaml.h"
 #include "controlplane/management/provider_view.h"
+#include "controlplane/management/users_service.h"
 #include "controlplane/snapshot/snapshot_cache.h"
 #include "controlplane/state/config_store.h"
 #include "controlplane/stats/stats_aggregator.h"
@@ -76,7 +77,7 @@ class ManagementService::Impl final : public v1::Management::Service {
   // v1::Management::Service
   grpc::Status ListProviders(grpc::ServerContext* ctx, const v1::ListProvidersRequest*,
                              v1::ListProvidersResponse* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "ListProviders"); !st.ok()) {
       return st;
     }
     SnapshotConstSharedPtr effective = d_.cache->Current();
@@ -90,7 +91,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status GetProvider(grpc::ServerContext* ctx, const v1::GetProviderRequest* req,
                            v1::ProviderInfo* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "GetProvider"); !st.ok()) {
       return st;
     }
     return FindProvider(req->name(), resp);
@@ -99,7 +100,7 @@ class ManagementService::Impl final : public v1::Management::Service {
   grpc::Status SetProviderEnabled(grpc::ServerContext* ctx,
                                   const v1::SetProviderEnabledRequest* req,
                                   v1::ProviderInfo* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kWrite, "SetProviderEnabled"); !st.ok()) {
       return st;
     }
     if (auto st = d_.store->SetProviderEnabled(req->name(), req->enabled()); !st.ok()) {
@@ -110,7 +111,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status ListKeys(grpc::ServerContext* ctx, const v1::ListKeysRequest* req,
                         v1::ListKeysResponse* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "ListKeys"); !st.ok()) {
       return st;
     }
     bool found = req->provider().empty();
@@ -131,7 +132,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status AddKey(grpc::ServerContext* ctx, const v1::AddKeyRequest* req,
                       v1::KeyInfo* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kWrite, "AddKey"); !st.ok()) {
       return st;
     }
     absl::StatusOr<std::string> fp =
@@ -144,7 +145,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status RemoveKey(grpc::ServerContext* ctx, const v1::RemoveKeyRequest* req,
                          v1::RemoveKeyResponse*) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kWrite, "RemoveKey"); !st.ok()) {
       return st;
     }
     return ToGrpc(d_.store->RemoveKey(req->provider(), req->fingerprint()));
@@ -152,7 +153,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status RotateKey(grpc::ServerContext* ctx, const v1::RotateKeyRequest* req,
                          v1::KeyInfo* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kWrite, "RotateKey"); !st.ok()) {
       return st;
     }
     std::optional<KeyLimitsSpec> limits;
@@ -169,7 +170,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status SetKeyEnabled(grpc::ServerContext* ctx, const v1::SetKeyEnabledRequest* req,
                              v1::KeyInfo* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kWrite, "SetKeyEnabled"); !st.ok()) {
       return st;
     }
     if (auto st = d_.store->SetKeyEnabled(req->provider(), req->fingerprint(), req->enabled());
@@ -181,7 +182,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status ListDataPlanes(grpc::ServerContext* ctx, const v1::ListDataPlanesRequest*,
                               v1::ListDataPlanesResponse* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "ListDataPlanes"); !st.ok()) {
       return st;
     }
     for (v1::DataPlaneInfo& dp : d_.registry->List(d_.clock->UnixMillis())) {
@@ -193,7 +194,7 @@ class ManagementService::Impl final : public v1::Management::Service {
   grpc::Status ExplainRoute(grpc::ServerContext* ctx,
                             const v1::ExplainRouteViaControlPlaneRequest* req,
                             v1::RouteExplanation* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "ExplainRoute"); !st.ok()) {
       return st;
     }
     v1::DataPlaneInfo target;
@@ -242,7 +243,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status GetStats(grpc::ServerContext* ctx, const v1::GetStatsRequest*,
                         v1::StatsSnapshot* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "GetStats"); !st.ok()) {
       return st;
     }
     *resp = BuildStats();
@@ -251,7 +252,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status WatchStats(grpc::ServerContext* ctx, const v1::WatchStatsRequest* req,
                           grpc::ServerWriter<v1::StatsSnapshot>* writer) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "WatchStats"); !st.ok()) {
       return st;
     }
     const uint32_t interval_ms = req->interval_ms() == 0
@@ -273,7 +274,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status ValidateConfig(grpc::ServerContext* ctx, const v1::ValidateConfigRequest* req,
                               v1::ValidateConfigResponse* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "ValidateConfig"); !st.ok()) {
       return st;
     }
     LoadResult r;
@@ -293,7 +294,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status ReloadConfig(grpc::ServerContext* ctx, const v1::ReloadConfigRequest*,
                             v1::ConfigStatus* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kWrite, "ReloadConfig"); !st.ok()) {
       return st;
     }
     // A rejected file is reported in the status (last_reload_ok, last_errors), not as an
@@ -305,7 +306,7 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status ShowConfig(grpc::ServerContext* ctx, const v1::ShowConfigRequest*,
                           v1::ShowConfigResponse* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "ShowConfig"); !st.ok()) {
       return st;
     }
     SnapshotConstSharedPtr effective = d_.cache->Current();
@@ -316,21 +317,143 @@ class ManagementService::Impl final : public v1::Management::Service {
 
   grpc::Status GetConfigStatus(grpc::ServerContext* ctx, const v1::GetConfigStatusRequest*,
                                v1::ConfigStatus* resp) override {
-    if (auto st = Authorize(*ctx); !st.ok()) {
+    if (auto st = Authorize(*ctx, Access::kRead, "GetConfigStatus"); !st.ok()) {
       return st;
     }
     *resp = ConfigStatus();
     return grpc::Status::OK;
   }
 
- private:
-  grpc::Status Authorize(const grpc::ServerContext& ctx) const {
-    absl::Status st = d_.auth->Check(ctx);
-    if (!st.ok()) {
-      CCR_LOG(kWarn, "management_refused", common::Q("peer", ctx.peer()),
-              common::Q("reason", st.message()));
+  // Teammates (issue 15).
+  grpc::Status AddUser(grpc::ServerContext* ctx, const v1::AddUserRequest* req,
+                       v1::NewUserKey* resp) override {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "AddUser"); !st.ok()) {
+      return st;
     }
-    return ToGrpc(st);
+    return Answer(d_.users->AddUser(*req), resp);
+  }
+
+  grpc::Status ListUsers(grpc::ServerContext* ctx, const v1::ListUsersRequest*,
+                         v1::ListUsersResponse* resp) override {
+    if (auto st = AuthorizeUsers(*ctx, Access::kRead, "ListUsers"); !st.ok()) {
+      return st;
+    }
+    absl::StatusOr<std::vector<v1::UserInfo>> users = d_.users->ListUsers();
+    if (!users.ok()) {
+      return ToGrpc(users.status());
+    }
+    for (v1::UserInfo& u : *users) {
+      *resp->add_users() = std::move(u);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetUser(grpc::ServerContext* ctx, const v1::GetUserRequest* req,
+                       v1::UserInfo* resp) override {
+    if (auto st = AuthorizeUsers(*ctx, Access::kRead, "GetUser"); !st.ok()) {
+      return st;
+    }
+    return Answer(d_.users->GetUser(req->name()), resp);
+  }
+
+  grpc::Status SetUserEnabled(grpc::ServerContext* ctx, const v1::SetUserEnabledRequest* req,
+                              v1::UserInfo* resp) override {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "SetUserEnabled"); !st.ok()) {
+      return st;
+    }
+    return Answer(d_.users->SetUserEnabled(req->name(), req->enabled()), resp);
+  }
+
+  grpc::Status SetUserPolicy(grpc::ServerContext* ctx, const v1::SetUserPolicyRequest* req,
+                             v1::UserInfo* resp) override {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "SetUserPolicy"); !st.ok()) {
+      return st;
+    }
+    return Answer(d_.users->SetUserPolicy(req->name(), req->policy()), resp);
+  }
+
+  grpc::Status RemoveUser(grpc::ServerContext* ctx, const v1::RemoveUserRequest* req,
+                          v1::RemoveUserResponse*) override {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "RemoveUser"); !st.ok()) {
+      return st;
+    }
+    return ToGrpc(d_.users->RemoveUser(req->name()));
+  }
+
+  grpc::Status RotateUserKey(grpc::ServerContext* ctx, const v1::RotateUserKeyRequest* req,
+                             v1::NewUserKey* resp) override {
+    if (auto st = AuthorizeUsers(*ctx, Access::kWrite, "RotateUserKey"); !st.ok()) {
+      return st;
+    }
+    return Answer(d_.users->RotateUserKey(req->name()), resp);
+  }
+
+  grpc::Status GetUsage(grpc::ServerContext* ctx, const v1::GetUsageRequest* req,
+                        v1::UsageReport* resp) override {
+    Caller caller;
+    if (auto st = AuthorizeUsers(*ctx, Access::kSelf, "GetUsage", &caller); !st.ok()) {
+      return st;
+    }
+    v1::GetUsageRequest request = *req;
+    if (caller.role == Role::kUser) {
+      // A relay key sees its own usage only, whatever it asked for.
+      if (!request.user().empty() && request.user() != caller.user) {
+        return {grpc::StatusCode::PERMISSION_DENIED,
+                StrCat("a relay key (user ", caller.user,
+                       ") may read only its own usage, not user ", request.user())};
+      }
+      request.set_user(caller.user);
+    }
+    return Answer(d_.users->Usage(request), resp);
+  }
+
+  grpc::Status WhoAmI(grpc::ServerContext* ctx, const v1::WhoAmIRequest*,
+                      v1::WhoAmIResponse* resp) override {
+    Caller caller;
+    if (auto st = Authorize(*ctx, Access::kSelf, "WhoAmI", &caller); !st.ok()) {
+      return st;
+    }
+    resp->set_role(std::string(RoleName(caller.role)));
+    resp->set_user(caller.user);
+    return grpc::Status::OK;
+  }
+
+ private:
+  template <typename T>
+  static grpc::Status Answer(absl::StatusOr<T> result, T* resp) {
+    if (!result.ok()) {
+      return ToGrpc(result.status());
+    }
+    *resp = *std::move(result);
+    return grpc::Status::OK;
+  }
+  // The caller's role (SPEC.md "Management roles") allows `rpc`: OK, with the caller in
+  // `caller`; UNAUTHENTICATED or PERMISSION_DENIED otherwise (logged, never with the token).
+  grpc::Status Authorize(const grpc::ServerContext& ctx, Access access, std::string_view rpc,
+                         Caller* caller = nullptr) const {
+    absl::StatusOr<Caller> who = d_.auth->Identify(ctx);
+    absl::Status st = who.ok() ? Permit(*who, access, rpc) : who.status();
+    if (!st.ok()) {
+      CCR_LOG(kWarn, "management_refused", common::Q("peer", ctx.peer()), common::F("rpc", rpc),
+              common::Q("reason", st.message()));
+      return ToGrpc(st);
+    }
+    if (caller != nullptr) {
+      *caller = *std::move(who);
+    }
+    return grpc::Status::OK;
+  }
+
+  // Authorize, for an RPC of the users side (which needs the database).
+  grpc::Status AuthorizeUsers(const grpc::ServerContext& ctx, Access access, std::string_view rpc,
+                              Caller* caller = nullptr) const {
+    if (grpc::Status st = Authorize(ctx, access, rpc, caller); !st.ok()) {
+      return st;
+    }
+    if (d_.users == nullptr) {
+      return {grpc::StatusCode::FAILED_PRECONDITION, "this control plane has no user database"};
+    }
+    return grpc::Status::OK;
   }
 
   std::vector<v1::ProviderInfo> Providers(const v1::RoutingSnapshot& effective) {
@@ -416,6 +539,17 @@ class ManagementService::Impl final : public v1::Management::Service {
     d_.stats->FillTotals(&s);
     for (v1::ProviderInfo& p : Providers(*effective)) {
       *s.add_providers() = std::move(p);
+    }
+    if (d_.users != nullptr) {
+      // Every user with its spend (a database error leaves them out of this one snapshot).
+      absl::StatusOr<std::vector<v1::UserInfo>> users = d_.users->ListUsers();
+      if (users.ok()) {
+        for (v1::UserInfo& u : *users) {
+          *s.add_users() = std::move(u);
+        }
+      } else {
+        CCR_LOG(kWarn, "stats_users_failed", common::Q("error", users.status().message()));
+      }
     }
     return s;
   }

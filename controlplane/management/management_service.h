@@ -34,11 +34,14 @@ class ConfigStore;
 class DataPlaneRegistry;
 class SnapshotCache;
 class StatsAggregator;
+class UsersService;
 
 // The Management service (proto/management.proto), gRPC's synchronous API (handlers may block
 // briefly: a runtime change fsyncs the state file). Every call is checked by the
-// CallAuthenticator; no response ever holds a secret. ReloadConfig answers OK with the
-// ConfigStatus: last_reload_ok says whether the file was applied, last_errors why not.
+// CallAuthenticator and the caller's role (admin, read-only, user: SPEC.md "Management roles");
+// no response ever holds a secret (a new relay key, once, in AddUser/RotateUserKey only).
+// ReloadConfig answers OK with the ConfigStatus: last_reload_ok says whether the file was
+// applied, last_errors why not.
 class ManagementService {
  public:
   struct Deps {
@@ -55,6 +58,9 @@ class ManagementService {
     // The shared token, presented to data planes' admin APIs when ExplainRoute is forwarded
     // (a data plane's admin API takes the token it syncs with). "" = none. Never logged.
     std::string admin_token;
+    // Teammates, their relay keys and usage (the database). Null: the user RPCs answer
+    // FAILED_PRECONDITION.
+    UsersService* users = nullptr;
   };
   // A data plane in this process (`serve`): route explain calls it directly.
   using LocalExplainer = std::function<absl::Status(const ccrelay::v1::ExplainRouteRequest&,

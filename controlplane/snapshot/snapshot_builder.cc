@@ -144,6 +144,21 @@ RoutingSnapshot BuildEffectiveSnapshot(const RoutingSnapshot& config, const Runt
   return out;
 }
 
+ccrelay::v1::Users BuildUsersSection(const std::vector<StoredUser>& users) {
+  ccrelay::v1::Users out;
+  for (const StoredUser& u : users) {
+    ccrelay::v1::RelayUser* r = out.add_users();
+    r->set_name(u.name);
+    r->set_key_sha256(u.key_sha256);
+    r->set_key_fingerprint(u.key_fingerprint);
+    r->set_enabled(u.enabled);
+    *r->mutable_policy() = u.policy;
+  }
+  out.set_key_header("x-cc-relay-key");
+  out.set_required(!users.empty());
+  return out;
+}
+
 absl::Status CheckEffectiveSnapshot(const RoutingSnapshot& snapshot) {
   std::unordered_map<std::string, bool> enabled;
   bool any_enabled = false;

@@ -5,6 +5,7 @@
 #include "proto/snapshot.pb.h"
 
 #include "controlplane/state/runtime_state.h"
+#include "controlplane/store/team_store.h"
 
 namespace ccrelay::controlplane {
 
@@ -22,6 +23,11 @@ bool PruneRuntimeState(const ccrelay::v1::RoutingSnapshot& config, RuntimeState*
 // keys.
 ccrelay::v1::RoutingSnapshot BuildEffectiveSnapshot(const ccrelay::v1::RoutingSnapshot& config,
                                                     const RuntimeState& state);
+
+// RoutingSnapshot.users from the stored teammates (issue 15; SPEC.md "Users and relay keys"):
+// every user (name, SHA-256 of the key, fingerprint, enabled, policy), key_header
+// "x-cc-relay-key", required = at least one user. Nothing of the key itself.
+ccrelay::v1::Users BuildUsersSection(const std::vector<StoredUser>& users);
 
 // go-control-plane's Consistent(): what a runtime change can break and a data plane would
 // reject. At least one enabled provider; an enabled zai provider has an enabled key; a failover

@@ -119,6 +119,7 @@ absl::StatusOr<std::unique_ptr<ConfigStore>> ConfigStore::Create(Options options
     ASSIGN_OR_RETURN(state, LoadStateFile(o.state_file));
   }
   absl::MutexLock lock(&store->mu_);
+  store->users_ = o.users;
   if (PruneRuntimeState(config, &state)) {
     CCR_LOG(kInfo, "runtime_state_pruned", Q("state_file", o.state_file),
             Q("reason", "providers or keys no longer in the config"));
@@ -128,7 +129,7 @@ absl::StatusOr<std::unique_ptr<ConfigStore>> ConfigStore::Create(Options options
       }
     }
   }
-  RoutingSnapshot effective = BuildEffectiveSnapshot(config, state);
+  RoutingSnapshot effective = store->EffectiveLocked(config, state);
   if (absl::Status st = CheckEffectiveSnapshot(effective); !st.ok()) {
     return absl::FailedPreconditionError(
         StrCat("the config with the runtime changes of ", o.state_file, ": ", st.message()));
@@ -179,7 +180,7 @@ absl::Status ConfigStore::ReloadLocked(std::string bytes) {
   RoutingSnapshot effective;
   if (r.ok()) {
     PruneRuntimeState(*r.snapshot, &next);
-    effective = BuildEffectiveSnapshot(*r.snapshot, next);
+    effective = EffectiveLocked(*r.snapshot, next);
     if (absl::Status st = CheckEffectiveSnapshot(effective); !st.ok()) {
       ConfigError e;
       e.file = options_.config_path;
@@ -219,7 +220,7 @@ absl::StatusOr<uint64_t> ConfigStore::CommitLocked(RuntimeState next, std::strin
                                                    std::string_view provider,
                                                    std::string_view key) {
   PruneRuntimeState(*config_, &next);
-  RoutingSnapshot effective = BuildEffectiveSnapshot(*config_, next);
+  RoutingSnapshot effective = EffectiveLocked(*config_, next);
   RETURN_IF_ERROR(CheckEffectiveSnapshot(effective));
   if (next != state_ && !options_.state_file.empty()) {
     RETURN_IF_ERROR(SaveStateFile(options_.state_file, next));
@@ -389,6 +390,24 @@ absl::Status ConfigStore::SetKeyEnabled(const std::string& provider, const std::
   return CommitLocked(std::move(next), enabled ? "enable_key" : "disable_key", provider,
                       fingerprint)
       .status();
+}
+
+RoutingSnapshot ConfigStore::EffectiveLocked(const RoutingSnapshot& config,
+                                             const RuntimeState& state) const {
+  RoutingSnapshot effective = BuildEffectiveSnapshot(config, state);
+  if (users_.users_size() > 0) {
+    *effective.mutable_users() = users_;
+  }
+  return effective;
+}
+
+void ConfigStore::SetUsers(ccrelay::v1::Users users) {
+  absl::MutexLock lock(&mu_);
+  users_ = std::move(users);
+  const uint64_t before = cache_->version();
+  const uint64_t version = cache_->SetSnapshot(EffectiveLocked(*config_, state_));
+  CCR_LOG(kInfo, "users_published", F("users", users_.users_size()), F("version", version),
+          F("changed", version != before));
 }
 
 SnapshotConstSharedPtr ConfigStore::config() const {

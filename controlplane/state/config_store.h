@@ -11,6 +11,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 
+#include "proto/team.pb.h"
+
 #include "controlplane/config/config_loader.h"
 #include "controlplane/snapshot/snapshot_cache.h"
 #include "controlplane/state/runtime_state.h"
@@ -62,6 +64,7 @@ class ConfigStore {
     std::string state_file;                // "" = runtime changes are not persisted
     EnvLookup env;                         // for ${VAR}; default: the process environment
     const common::Clock* clock = nullptr;  // default: the real clock
+    ccrelay::v1::Users users;              // the teammates at start (from the database)
   };
 
   // Loads the config (InvalidArgument listing every error, one per line, file:line:col) and the
@@ -91,6 +94,11 @@ class ConfigStore {
   absl::Status SetKeyEnabled(const std::string& provider, const std::string& fingerprint,
                              bool enabled);
 
+  // Teammates (issue 15): replaces RoutingSnapshot.users (absent while there is none) and
+  // publishes the effective snapshot (a new version when they changed). The users live in the
+  // database, not in the state file; the caller serialises changes.
+  void SetUsers(ccrelay::v1::Users users) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Read side.
   SnapshotConstSharedPtr config() const;  // the YAML's snapshot (secrets inside: internal only)
   bool IsConfigKey(const std::string& provider, const std::string& fingerprint) const;
@@ -115,6 +123,10 @@ class ConfigStore {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void TakeOutLocked(const DrainingKey& key, RuntimeState* next) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The effective snapshot of `config` and `state` with the users.
+  ccrelay::v1::RoutingSnapshot EffectiveLocked(const ccrelay::v1::RoutingSnapshot& config,
+                                               const RuntimeState& state) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   const common::Clock& clock_;
@@ -125,6 +137,7 @@ class ConfigStore {
   ConfigStatusInfo status_ ABSL_GUARDED_BY(mu_);
   std::optional<std::string> last_bytes_ ABSL_GUARDED_BY(mu_);  // of the last load attempt
   std::vector<DrainingKey> draining_ ABSL_GUARDED_BY(mu_);
+  ccrelay::v1::Users users_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace ccrelay::controlplane

@@ -264,6 +264,7 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
           deps_.on_health(in_.health());
         }
         break;
+      case DataPlaneMessage::kUsage:  // issue 15: written to the usage database (i15-ledger)
       case DataPlaneMessage::MSG_NOT_SET:
         deps_.registry->Touch(node_id_, now);
         break;

@@ -192,6 +192,12 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
   std::vector<routing::ProviderPeek> peeks;
   routing::FirstPeek first;
   routing::PeekFirst(table, ranked, cost, now, &peeks, &first);
+  // The session's affinity target comes before the ranked order, as in the exchange.
+  const bool affinity = routing::PeekAffinity(
+      table, ranked, decision.rule.empty() ? SIZE_MAX : decision.rule_providers,
+      routing::AffinitySession(headers.Get(routing::kSessionHeader), info.session_id,
+                               decision.rule),
+      cost, now, &first);
 
   for (size_t i = 0; i < ranked.size(); ++i) {
     const routing::ProviderEntry& p = table.providers[ranked[i]];
@@ -208,6 +214,7 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
     c->set_output_tokens_per_s(r != nullptr ? r->output_tokens_per_s : -1);
     c->set_score(r != nullptr ? r->score : -1);
     c->set_in_flight(r != nullptr ? r->in_flight : -1);
+    c->set_capacity(r != nullptr ? r->capacity : -1);
     c->set_note(r != nullptr ? r->note : std::string());
     c->set_check_state(CheckWord(p.check));
     c->set_check_reason(p.check_reason);
@@ -253,7 +260,8 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
       out->set_first_key(std::string(p.keys[static_cast<size_t>(first.key)].secret.Fingerprint()));
     }
     out->set_first_reason(
-        first.forced ? "every candidate with headroom is set aside (breaker open or health "
+        affinity ? "session affinity: this session's last successful key"
+        : first.forced ? "every candidate with headroom is set aside (breaker open or health "
                        "check failed): this one is tried anyway"
         : first.key < 0 ? "passthrough: the client's own credentials"
                         : "first key with headroom in ranked order");

@@ -27,9 +27,6 @@ constexpr size_t kMaxUsageCopyBytes = 1 << 20;
 // A single SSE event larger than this is forwarded before its end is seen (memory bound).
 constexpr size_t kMaxHeldEventBytes = 256 * 1024;
 
-// Claude Code's session header (else the session inside metadata.user_id), for affinity.
-constexpr std::string_view kSessionHeader = "x-claude-code-session-id";
-
 template <class Fields>
 std::string_view HeaderValue(const Fields& fields, std::string_view name) {
   auto it = fields.find(boost::beast::string_view(name.data(), name.size()));
@@ -113,16 +110,10 @@ void Exchange::Start() {
   state::RequestCost cost;
   cost.metered = !p_.count_tokens;
   cost.input_tokens = cost.metered ? route.input_tokens : 0;
-  std::string session(HeaderValue(p_.request, kSessionHeader));
-  if (session.empty()) {
-    session = p_.info.session_id;
-  }
-  if (!route_.rule.empty() && !session.empty()) {
-    // A rule's requests keep an affinity of their own (Claude Code's background calls share the
-    // main conversation's session), among the rule's own providers only.
-    common::StrAppend(&session, "\x1frule:", route_.rule);
-  }
-  picker_.emplace(table_, ranked_, cost, std::move(session), common::RealClock::Get());
+  picker_.emplace(table_, ranked_, cost,
+                  routing::AffinitySession(HeaderValue(p_.request, routing::kSessionHeader),
+                                           p_.info.session_id, route_.rule),
+                  common::RealClock::Get());
   if (!route_.rule.empty()) {
     picker_->LimitAffinity(route_.rule_providers);
   }
@@ -253,6 +244,11 @@ void Exchange::LogEffects(const routing::ResponseEffects& effects, int status) {
     if (t == Transition::kClosed) {
       CCR_LOG(kInfo, event, common::F("scope", scope), common::F("provider", prov.name),
               common::F("key", scoped_key));
+    } else if (t == Transition::kReopened) {
+      // A failed probe, or a request forced through an open breaker when nothing else is left
+      // (then on every request): the opening was the warning.
+      CCR_LOG(kDebug, event, common::F("scope", scope), common::F("provider", prov.name),
+              common::F("key", scoped_key), common::F("status", status));
     } else {
       CCR_LOG(kWarn, event, common::F("scope", scope), common::F("provider", prov.name),
               common::F("key", scoped_key), common::F("status", status));

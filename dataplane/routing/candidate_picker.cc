@@ -49,6 +49,43 @@ void Release(state::CircuitBreaker& breaker, Admission admission) {
   }
 }
 
+// The session's affinity target (provider, key) when it can be the first attempt at `now`,
+// before breakers and headroom (the callers check those their own way).
+bool FindAffinityTarget(const RoutingTable& table, std::span<const uint32_t> ranked,
+                        size_t affinity_limit, std::string_view session, common::MonoTime now,
+                        uint32_t* provider, int* key) {
+  if (!table.session_affinity || !table.affinity || session.empty()) {
+    return false;
+  }
+  std::string target;
+  if (!table.affinity->Find(session, table.session_affinity_ttl, now, &target)) {
+    return false;
+  }
+  auto it = table.targets.find(target);
+  if (it == table.targets.end()) {
+    return false;  // no longer in the table
+  }
+  auto pos = std::find(ranked.begin(), ranked.end(), it->second.provider);
+  if (pos == ranked.end()) {
+    return false;  // not a candidate for this request's model
+  }
+  if (static_cast<size_t>(pos - ranked.begin()) >= affinity_limit) {
+    return false;  // a fallback of the scenario rule: the rule's own providers come first
+  }
+  const uint32_t p = it->second.provider;
+  const int k = it->second.key;
+  const ProviderEntry& prov = table.providers[p];
+  if (prov.check_failed() || (k >= 0 && prov.keys[static_cast<size_t>(k)].check_failed())) {
+    return false;  // the control plane's health check says otherwise
+  }
+  if (k >= 0 && prov.keys[static_cast<size_t>(k)].expired(now)) {
+    return false;  // its credential expired: the normal order finds another key
+  }
+  *provider = p;
+  *key = k;
+  return true;
+}
+
 }  // namespace
 
 CandidatePicker::CandidatePicker(const RoutingTable& table, std::span<const uint32_t> ranked,
@@ -154,33 +191,12 @@ bool CandidatePicker::First(common::MonoTime now, Candidate* out) {
 }
 
 bool CandidatePicker::TryAffinity(common::MonoTime now, Candidate* out) {
-  if (!table_.session_affinity || !table_.affinity || session_.empty()) {
+  uint32_t p = 0;
+  int k = -1;
+  if (!FindAffinityTarget(table_, ranked_, affinity_limit_, session_, now, &p, &k)) {
     return false;
   }
-  std::string target;
-  if (!table_.affinity->Find(session_, table_.session_affinity_ttl, now, &target)) {
-    return false;
-  }
-  auto it = table_.targets.find(target);
-  if (it == table_.targets.end()) {
-    return false;  // no longer in the table
-  }
-  const int pos = RankPos(it->second.provider);
-  if (pos < 0) {
-    return false;  // not a candidate for this request's model
-  }
-  if (static_cast<size_t>(pos) >= affinity_limit_) {
-    return false;  // a fallback of the scenario rule: the rule's own providers come first
-  }
-  const uint32_t p = it->second.provider;
-  const int k = it->second.key;
   const ProviderEntry& prov = table_.providers[p];
-  if (prov.check_failed() || (k >= 0 && prov.keys[static_cast<size_t>(k)].check_failed())) {
-    return false;  // the control plane's health check says otherwise
-  }
-  if (k >= 0 && prov.keys[static_cast<size_t>(k)].expired(now)) {
-    return false;  // its credential expired: the normal order finds another key
-  }
   // Healthy means closed breakers: a half-open one is probed by the normal order instead.
   const Admission padm = prov.state->breaker.TryAcquire(table_.provider_breaker, now);
   if (padm != Admission::kAllowed) {
@@ -206,7 +222,7 @@ bool CandidatePicker::TryAffinity(common::MonoTime now, Candidate* out) {
     out->keys_available = available;
     out->keys_total = static_cast<uint32_t>(prov.keys.size());
   }
-  visited_[static_cast<size_t>(pos)] = true;
+  visited_[static_cast<size_t>(RankPos(p))] = true;
   return true;
 }
 
@@ -464,6 +480,42 @@ void CandidatePicker::SyncUsage(const Candidate& c, const http::Usage& usage) {
     key.ChargeOutput(usage.output_tokens - charged_output_, now);
     charged_output_ = usage.output_tokens;
   }
+}
+
+std::string AffinitySession(std::string_view header_session, std::string_view body_session,
+                            std::string_view rule) {
+  std::string session(header_session.empty() ? body_session : header_session);
+  if (!rule.empty() && !session.empty()) {
+    common::StrAppend(&session, "\x1frule:", rule);
+  }
+  return session;
+}
+
+bool PeekAffinity(const RoutingTable& table, std::span<const uint32_t> ranked,
+                  size_t affinity_limit, std::string_view session, const state::RequestCost& cost,
+                  common::MonoTime now, FirstPeek* first) {
+  uint32_t p = 0;
+  int k = -1;
+  if (!FindAffinityTarget(table, ranked, affinity_limit, session, now, &p, &k)) {
+    return false;
+  }
+  const ProviderEntry& prov = table.providers[p];
+  // Healthy means closed breakers (a half-open one is probed by the normal order instead).
+  if (prov.state->breaker.state(table.provider_breaker, now) != state::CircuitBreaker::State::kClosed) {
+    return false;
+  }
+  if (k >= 0) {
+    const KeyEntry& key = prov.keys[static_cast<size_t>(k)];
+    if (key.state->breaker().state(table.key_breaker, now) != state::CircuitBreaker::State::kClosed ||
+        !key.state->Check(cost, now).has_headroom()) {
+      return false;
+    }
+  }
+  *first = FirstPeek{};
+  first->found = true;
+  first->provider = p;
+  first->key = k;
+  return true;
 }
 
 void PeekFirst(const RoutingTable& table, std::span<const uint32_t> ranked,

@@ -76,6 +76,22 @@ void PeekFirst(const RoutingTable& table, std::span<const uint32_t> ranked,
                const state::RequestCost& cost, common::MonoTime now,
                std::vector<ProviderPeek>* providers, FirstPeek* first);
 
+// Claude Code's session header (else the session inside metadata.user_id), for affinity.
+inline constexpr std::string_view kSessionHeader = "x-claude-code-session-id";
+
+// The session-affinity key of a request: Claude Code's session header, else the session inside
+// metadata.user_id ("" none); a scenario rule's requests keep an affinity of their own (Claude
+// Code's background calls share the main conversation's session), suffixed with the rule.
+std::string AffinitySession(std::string_view header_session, std::string_view body_session,
+                            std::string_view rule);
+
+// The session's affinity target, when the first Next(kStart) of a CandidatePicker with this
+// `session` and LimitAffinity(`affinity_limit`) would take it at `now` (checked without
+// reserving anything); false otherwise (no session or target, or it is not usable now).
+bool PeekAffinity(const RoutingTable& table, std::span<const uint32_t> ranked,
+                  size_t affinity_limit, std::string_view session, const state::RequestCost& cost,
+                  common::MonoTime now, FirstPeek* first);
+
 // What an upstream answer did to the key pool, for logging.
 struct ResponseEffects {
   bool key_disabled = false;        // this answer disabled the key (first time only)

@@ -18,6 +18,7 @@ struct RankedProvider {
   double output_tokens_per_s = -1;
   double score = -1;              // the strategy's own score (lower first), when it has one
   int64_t in_flight = -1;         // least-busy: attempts in flight on this data plane
+  double capacity = -1;           // least-busy: weight × the share of its keys with headroom
   std::string note;               // e.g. "explored", "no data yet: tried first", "cheapest"
 };
 

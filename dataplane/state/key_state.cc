@@ -51,14 +51,31 @@ KeyCheck KeyState::CheckLocked(const RequestCost& cost, common::MonoTime now) {
     at = std::max(at, now + tpm_.TimeUntil(input, now));
     at = std::max(at, now + otpm_.TimeUntil(1, now));
   }
+  const common::MonoTime low = std::max(low_until_, unified_low_until_);
+  Publish(at, low);
   if (at > now) {
     check.verdict = KeyCheck::Verdict::kLimited;
     check.available_at = at;
     return check;
   }
-  check.verdict = low_until_ > now || unified_low_until_ > now ? KeyCheck::Verdict::kLow
-                                                               : KeyCheck::Verdict::kOk;
+  check.verdict = low > now ? KeyCheck::Verdict::kLow : KeyCheck::Verdict::kOk;
   return check;
+}
+
+void KeyState::Publish(common::MonoTime limited_until, common::MonoTime low_until) {
+  limited_until_ns_.store(limited_until.time_since_epoch().count(), std::memory_order_relaxed);
+  low_until_ns_.store(low_until.time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+double KeyState::Headroom(common::MonoTime now) const {
+  if (disabled()) {
+    return 0;
+  }
+  const int64_t t = now.time_since_epoch().count();
+  if (limited_until_ns_.load(std::memory_order_relaxed) > t) {
+    return 0;
+  }
+  return low_until_ns_.load(std::memory_order_relaxed) > t ? 0.5 : 1;
 }
 
 KeyCheck KeyState::Check(const RequestCost& cost, common::MonoTime now) {
@@ -154,6 +171,8 @@ void KeyState::Learn(const UpstreamLimits& limits, const common::Clock& clock, D
   }
   absl::MutexLock lock(&mu_);
   LearnLocked(limits, clock, fallback);
+  Publish(std::max({cooldown_until_, blocked_until_, unified_blocked_until_}),
+          std::max(low_until_, unified_low_until_));
 }
 
 common::MonoTime KeyState::OnRateLimited(const UpstreamLimits& limits, const common::Clock& clock,
@@ -170,7 +189,9 @@ common::MonoTime KeyState::OnRateLimited(const UpstreamLimits& limits, const com
     until = now + fallback;
   }
   cooldown_until_ = std::max(cooldown_until_, until);
-  return std::max({cooldown_until_, blocked_until_, unified_blocked_until_});
+  const common::MonoTime blocked = std::max({cooldown_until_, blocked_until_, unified_blocked_until_});
+  Publish(blocked, std::max(low_until_, unified_low_until_));
+  return blocked;
 }
 
 bool KeyState::Disable(std::string_view reason, int64_t unix_ms) {

@@ -119,6 +119,11 @@ class KeyState {
   bool EnableIfDisabledBefore(int64_t unix_ms);
   bool disabled() const { return disabled_.load(std::memory_order_acquire); }
 
+  // Share of this key's capacity usable at `now`, as last seen by a check or an upstream answer,
+  // read without the lock (least-busy weighs providers by it): 0 disabled or without headroom
+  // (buckets, cooldown, upstream exhaustion) until the time then known, 0.5 running low, else 1.
+  double Headroom(common::MonoTime now) const;
+
   CircuitBreaker& breaker() { return breaker_; }
   const CircuitBreaker& breaker() const { return breaker_; }
 
@@ -132,6 +137,8 @@ class KeyState {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LearnLocked(const UpstreamLimits& limits, const common::Clock& clock, Duration fallback)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes what Headroom() reads: no headroom until `limited_until`, low until `low_until`.
+  void Publish(common::MonoTime limited_until, common::MonoTime low_until);
 
   mutable absl::Mutex mu_;
   KeyLimits limits_ ABSL_GUARDED_BY(mu_);
@@ -149,6 +156,9 @@ class KeyState {
   std::string disabled_reason_ ABSL_GUARDED_BY(mu_);
   int64_t disabled_at_unix_ms_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> disabled_{false};
+  // Headroom()'s view, in steady-clock nanoseconds since the epoch (0: none).
+  std::atomic<int64_t> limited_until_ns_{0};
+  std::atomic<int64_t> low_until_ns_{0};
   CircuitBreaker breaker_;
 };
 

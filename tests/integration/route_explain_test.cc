@@ -169,6 +169,33 @@ TEST_F(RouteExplainTest, AKeyCooledByA429MovesTheExplainedFirstChoice) {
   EXPECT_EQ(a.request_count(), 1u);
 }
 
+TEST_F(RouteExplainTest, ASessionsAffinityTargetIsExplainedFirstAsTheRequestThenGoes) {
+  FakeUpstream a;
+  RelayConfig config;
+  config.providers = {ProviderFor("a", a, {"sk-prov-a1", "sk-prov-a2"})};
+  ASSERT_NO_FATAL_FAILURE(StartRelay(config));
+  Headers with_session = ClientHeaders();
+  with_session.emplace_back("x-claude-code-session-id", "session-one");
+
+  // The session's first request lands on some key; the wheel then moves on, but the session
+  // stays: explain names the session's key and says why, and the request goes there again.
+  HttpResponse first = Post("/v1/messages", MessageBody(), with_session);
+  ASSERT_EQ(first.status, 200) << first.error << first.body;
+  const std::string session_key = first.Header("x-cc-relay-key").value_or("");
+  ASSERT_FALSE(session_key.empty());
+  const nlohmann::json e = Explain({"--model", "claude-test-1", "--header",
+                                    "x-claude-code-session-id: session-one"});
+  EXPECT_EQ(e.value("first_key", ""), session_key) << e.dump();
+  EXPECT_THAT(e.value("first_reason", ""), HasSubstr("session affinity")) << e.dump();
+  HttpResponse again = Post("/v1/messages", MessageBody(), with_session);
+  ASSERT_EQ(again.status, 200) << again.error << again.body;
+  EXPECT_EQ(again.Header("x-cc-relay-key").value_or(""), session_key);
+
+  // Without the session the wheel's next key, not the session's, is named.
+  const nlohmann::json plain = Explain({"--model", "claude-test-1"});
+  EXPECT_THAT(plain.value("first_reason", ""), HasSubstr("first key with headroom")) << plain.dump();
+}
+
 TEST_F(RouteExplainTest, NoCandidateSaysWhy) {
   FakeUpstream a;
   a.SetHandler(RateLimitedScript(30));

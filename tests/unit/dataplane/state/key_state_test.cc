@@ -248,5 +248,31 @@ TEST_F(KeyStateTest, StatusShowsLimitsAndOpenBreaker) {
   EXPECT_DOUBLE_EQ(status.itpm_available, 100);
 }
 
+TEST_F(KeyStateTest, HeadroomIsReadWithoutTheLockAsLastSeen) {
+  EXPECT_EQ(key_.Headroom(clock_.Now()), 1);
+  // Running low (under 10% left until the reset in 30 s): half.
+  key_.Learn(Headers({{"anthropic-ratelimit-requests-limit", "50"},
+                      {"anthropic-ratelimit-requests-remaining", "4"},
+                      {"anthropic-ratelimit-requests-reset", Rfc3339At(30)}}),
+             clock_, kFallback);
+  EXPECT_EQ(key_.Headroom(clock_.Now()), 0.5);
+  clock_.Advance(seconds(31));
+  EXPECT_EQ(key_.Headroom(clock_.Now()), 1);
+  // Buckets: the check that found none publishes until when.
+  key_.SetLimits(KeyLimits{.rpm = 1}, clock_.Now());
+  EXPECT_EQ(key_.TryAcquire(cost_, clock_.Now()).verdict, Verdict::kOk);
+  EXPECT_EQ(key_.Check(cost_, clock_.Now()).verdict, Verdict::kLimited);
+  EXPECT_EQ(key_.Headroom(clock_.Now()), 0);
+  clock_.Advance(seconds(61));
+  EXPECT_EQ(key_.Headroom(clock_.Now()), 1);
+  // A 429 cools it; a disabled key has none.
+  key_.OnRateLimited(Headers({{"retry-after", "5"}}), clock_, kFallback);
+  EXPECT_EQ(key_.Headroom(clock_.Now()), 0);
+  clock_.Advance(seconds(6));
+  EXPECT_EQ(key_.Headroom(clock_.Now()), 1);
+  key_.Disable("401 authentication_error", clock_.UnixMillis());
+  EXPECT_EQ(key_.Headroom(clock_.Now()), 0);
+}
+
 }  // namespace
 }  // namespace ccrelay::state
