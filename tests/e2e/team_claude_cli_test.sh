@@ -296,7 +296,7 @@ usage_by_user() {
                      cache_read_tokens: Number(r.cache_read_tokens),
                      cache_creation_tokens: Number(r.cache_creation_tokens)};
     }
-    process.stdout.write(JSON.stringify(out, Object.keys(out).sort()));
+    process.stdout.write(JSON.stringify(out));
   ' "${CASE_DIR}/usage.json"
 }
 canonical() { node -e '
