@@ -346,6 +346,9 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   sd.latency = &cp->latency_;
   sd.auth = &cp->auth_;
   sd.clock = &common::RealClock::Get();
+  // Usage batches go to the database (acknowledged once committed) and budgets are shared out
+  // as grants (SPEC.md 13, "Usage ingestion and acknowledgement", "Budgets").
+  sd.store = cp->team_store_.get();
   // 0 and 1 data planes get the same (whole) limits: only a change of the divisor republishes.
   sd.on_membership_change = [cache = &cp->cache_, registry = &cp->registry_,
                              divisor = std::make_shared<std::atomic<size_t>>(1)] {
@@ -354,7 +357,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
       return;
     }
     const SnapshotConstSharedPtr current = cache->Current();
-    if (current != nullptr && HasKeyLimits(*current)) {
+    if (current != nullptr && HasLimits(*current)) {
       cache->Republish();
     }
   };

@@ -36,7 +36,7 @@ Usage:
   cc-relay serve [--config PATH] [--listen HOST:PORT] [--control-plane-listen HOST:PORT]
                  [--control-plane-http-listen HOST:PORT]
                  [--token-file FILE] [--read-only-token-file FILE] [--db FILE]
-                 [--admin-listen HOST:PORT] [--workers N]
+                 [--state-file FILE] [--admin-listen HOST:PORT] [--workers N]
                  [--log-level LEVEL] [--log-format FORMAT]
 
 Flags:
@@ -58,6 +58,8 @@ Flags:
                        --token-file. A teammate's relay key may read only its own usage
   --db FILE            Teammates and usage (SQLite; default: <config>.db, with the built-in
                        config $XDG_STATE_HOME/cc-relay/cc-relay.db; "none" = in memory)
+  --state-file FILE    Where runtime changes (keys added, rotated, disabled) persist (default:
+                       <config>.state.json)
   --admin-listen ADDR  The data plane's admin API (default 127.0.0.1:0; "none" = off)
   --workers N          Worker threads (default: server.workers, else one per core)
   --log-level LEVEL    debug | info | warn | error (overrides logging.level)
@@ -112,6 +114,7 @@ struct Flags {
   std::string token_file;
   std::string read_only_token_file;  // serve
   std::string db;                    // serve
+  std::string state_file;            // serve
   std::string admin_listen = "127.0.0.1:0";
   std::string id;
   std::map<std::string, std::string> labels;
@@ -144,6 +147,11 @@ Flags Parse(const std::vector<std::string_view>& args, bool serve) {
     parser.String("--config", &f.config);
     parser.Alias("-c", "--config");
     parser.String("--read-only-token-file", &f.read_only_token_file);
+    parser.Custom("--state-file", [&f](std::string_view v) {
+      f.state_file = std::string(v);
+      return v.empty() ? absl::InvalidArgumentError("--state-file needs a file")
+                       : absl::OkStatus();
+    });
     parser.Custom("--db", [&f](std::string_view v) {
       f.db = std::string(v);
       return v.empty() ? absl::InvalidArgumentError("--db needs a file (or \"none\")")
@@ -238,6 +246,7 @@ int RunServeCommand(const std::vector<std::string_view>& args) {
   cpo.token_file = f.token_file;
   cpo.read_only_token_file = f.read_only_token_file;
   cpo.db_path = f.db;
+  cpo.state_file = f.state_file;
   cpo.http_listen = f.control_plane_http == "none" ? std::string() : f.control_plane_http;
   // The config's logging section (unless a flag says otherwise) before the first line about it.
   cpo.on_config_loaded = [&f](const ccrelay::v1::RoutingSnapshot& s) {

@@ -66,36 +66,43 @@ void ReadGlobs(ConfigReader& reader, const Field& field,
   }
 }
 
-// True when a header name is an HTTP token.
-bool IsHeaderName(std::string_view name) {
+// True when `name` is non-empty and every character is a letter, a digit or one of `others`.
+bool AlnumOr(std::string_view name, std::string_view others) {
   if (name.empty()) {
     return false;
   }
   for (const char c : name) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
-        std::string_view("!#$%&'*+-.^_`|~").find(c) == std::string_view::npos) {
+        others.find(c) == std::string_view::npos) {
       return false;
     }
   }
   return true;
 }
 
+// True when a header name is an HTTP token.
+bool IsHeaderName(std::string_view name) { return AlnumOr(name, "!#$%&'*+-.^_`|~"); }
+
+// A relay key's user name (issue 15): [A-Za-z0-9._@-]{1,64}.
+bool IsUserName(std::string_view name) { return name.size() <= 64 && AlnumOr(name, "._@-"); }
+
+
 // `match:` of one rule (a match without any condition is reported).
 void ReadMatch(ConfigReader& reader, const Field& field, ccrelay::v1::RuleMatch* match) {
   if (!field.present) {
     reader.Error(field, "required: the conditions a request must meet (model, background, "
-                        "thinking, long_context, tools, images, header)");
+                        "thinking, long_context, tools, images, header, users)");
     return;
   }
   std::optional<Mapping> map =
       reader.Map(field, {"model", "background", "thinking", "long_context", "tools", "images",
-                         "header", "client_key"});
+                         "header", "users", "client_key"});
   if (!map.has_value()) {
     return;
   }
   if (map->entries().empty()) {
     reader.Error(field, "a rule needs at least one match condition (model, background, "
-                        "thinking, long_context, tools, images, header)");
+                        "thinking, long_context, tools, images, header, users)");
     return;
   }
   ReadGlobs(reader, map->Get("model"), match->mutable_models());
@@ -158,8 +165,26 @@ void ReadMatch(ConfigReader& reader, const Field& field, ccrelay::v1::RuleMatch*
       }
     }
   }
+  const Field users = map->Get("users");
+  if (std::optional<std::vector<Field>> items = reader.List(users); items.has_value()) {
+    if (items->empty()) {
+      reader.Error(users, "must name at least one user");
+    }
+    for (const Field& item : *items) {
+      std::optional<std::string> name = reader.String(item);
+      if (!name.has_value()) {
+        continue;
+      }
+      if (!IsUserName(*name)) {
+        reader.Error(item, absl::StrCat("user name ", ConfigReader::Quote(item, *name),
+                                        ": expected 1 to 64 of A-Z a-z 0-9 . _ @ -"));
+        continue;
+      }
+      match->add_users(*name);
+    }
+  }
   if (const Field client_key = map->Get("client_key"); client_key.present) {
-    reader.Error(client_key, "not supported yet: client keys exist once teams do");
+    reader.Error(client_key, "not supported: match relay keys by their user with `users`");
   }
 }
 

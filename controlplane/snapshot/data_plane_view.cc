@@ -11,7 +11,7 @@ void ApplyDataPlaneView(const credentials::MintedKeys* minted, size_t data_plane
   if (minted != nullptr) {
     minted->Overlay(snapshot);
   }
-  DivideKeyLimits(data_planes, snapshot);
+  DivideLimits(data_planes, snapshot);
   if (health != nullptr) {
     health->Overlay(snapshot);
   }

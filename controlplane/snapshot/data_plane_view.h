@@ -11,7 +11,7 @@
 namespace ccrelay::controlplane {
 
 // The snapshot as one data plane receives it (the snapshot cache's node hook), in this order:
-// the minted credentials as keys (`minted`), its share of every key limit among the
+// the minted credentials as keys (`minted`), its share of every key and user limit among the
 // `data_planes` connected (limit_share.h), the active health checks' verdicts (`health`), and
 // nothing that is control plane only (credentials::StripControlPlaneOnly: no token_source).
 // `minted` and `health` may be null.

@@ -38,4 +38,33 @@ bool HasKeyLimits(const ccrelay::v1::RoutingSnapshot& snapshot) {
   return false;
 }
 
+void DivideUserLimits(size_t live, ccrelay::v1::RoutingSnapshot* snapshot) {
+  if (live <= 1 || !snapshot->has_users()) {
+    return;
+  }
+  for (ccrelay::v1::RelayUser& u : *snapshot->mutable_users()->mutable_users()) {
+    ccrelay::v1::UserPolicy* p = u.mutable_policy();
+    p->set_rpm_limit(LimitShare(p->rpm_limit(), live));
+    p->set_tpm_limit(LimitShare(p->tpm_limit(), live));
+  }
+}
+
+bool HasUserLimits(const ccrelay::v1::RoutingSnapshot& snapshot) {
+  for (const ccrelay::v1::RelayUser& u : snapshot.users().users()) {
+    if (u.policy().rpm_limit() != 0 || u.policy().tpm_limit() != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void DivideLimits(size_t live, ccrelay::v1::RoutingSnapshot* snapshot) {
+  DivideKeyLimits(live, snapshot);
+  DivideUserLimits(live, snapshot);
+}
+
+bool HasLimits(const ccrelay::v1::RoutingSnapshot& snapshot) {
+  return HasKeyLimits(snapshot) || HasUserLimits(snapshot);
+}
+
 }  // namespace ccrelay::controlplane

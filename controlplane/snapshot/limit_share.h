@@ -24,4 +24,14 @@ void DivideKeyLimits(size_t live, ccrelay::v1::RoutingSnapshot* snapshot);
 // Whether any key has a non-zero limit (only then does the number of data planes matter).
 bool HasKeyLimits(const ccrelay::v1::RoutingSnapshot& snapshot);
 
+// The same for the teammates' limits (issue 15): replaces rpm_limit and tpm_limit of every
+// user's policy with LimitShare(limit, live). (Budgets are shared by grants instead:
+// controlplane/budget.)
+void DivideUserLimits(size_t live, ccrelay::v1::RoutingSnapshot* snapshot);
+bool HasUserLimits(const ccrelay::v1::RoutingSnapshot& snapshot);
+
+// Both of the above: every limit a data plane enforces from its snapshot.
+void DivideLimits(size_t live, ccrelay::v1::RoutingSnapshot* snapshot);
+bool HasLimits(const ccrelay::v1::RoutingSnapshot& snapshot);
+
 }  // namespace ccrelay::controlplane

@@ -72,7 +72,7 @@ void StatsAggregator::AddReport(const std::string& data_plane,
   for (const ccrelay::v1::RecentRequest& r : report.recent()) {
     recent_.push_front(Recent{data_plane, r.request_id(), r.provider(), r.key_fingerprint(),
                               r.model(), r.status(), r.attempts(), r.ttfb_ms(), r.duration_ms(),
-                              r.input_tokens(), r.output_tokens(), r.unix_ms()});
+                              r.input_tokens(), r.output_tokens(), r.unix_ms(), r.user()});
   }
   while (recent_.size() > kMaxRecent) {
     recent_.pop_back();
@@ -192,6 +192,7 @@ void StatsAggregator::FillTotals(ccrelay::v1::StatsSnapshot* out) const {
     s->set_output_tokens(r.output_tokens);
     s->set_unix_ms(r.unix_ms);
     s->set_data_plane(r.data_plane);
+    s->set_user(r.user);
   }
   out->set_unix_ms(clock_.UnixMillis());
 }

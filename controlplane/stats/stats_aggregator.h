@@ -101,6 +101,7 @@ class StatsAggregator {
     int64_t input_tokens = 0;
     int64_t output_tokens = 0;
     int64_t unix_ms = 0;
+    std::string user;  // the relay key's user ("" none)
   };
   using KeyId = std::pair<std::string, std::string>;  // provider, fingerprint
 

@@ -1,5 +1,6 @@
 #include "controlplane/stream/dataplane_sync_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <set>
@@ -10,6 +11,7 @@
 
 #include "proto/stream.grpc.pb.h"
 
+#include "controlplane/budget/usage_writer.h"
 #include "controlplane/snapshot/snapshot_cache.h"
 #include "controlplane/stats/latency_estimates.h"
 #include "controlplane/stats/stats_aggregator.h"
@@ -30,7 +32,16 @@ class SyncReactor;
 
 class DataPlaneSyncService::Impl final : public ccrelay::v1::DataPlaneSync::CallbackService {
  public:
-  explicit Impl(const Deps& deps) : deps_(deps) {}
+  explicit Impl(const Deps& deps) : deps_(deps) {
+    if (deps_.store != nullptr) {
+      usage_ = std::make_unique<UsageWriter>(*deps_.store, *deps_.clock);
+      deps_.cache->Watch(usage_.get());  // the users' budgets
+    }
+  }
+  ~Impl() override { StopUsage(); }
+
+  // The usage writer (null without a store).
+  UsageWriter* usage() { return usage_.get(); }
 
   // ccrelay::v1::DataPlaneSync::CallbackService
   using ccrelay::v1::DataPlaneSync::CallbackService::Sync;
@@ -54,6 +65,14 @@ class DataPlaneSyncService::Impl final : public ccrelay::v1::DataPlaneSync::Call
   const Deps deps_;
 
  private:
+  void StopUsage() {
+    if (usage_ != nullptr) {
+      deps_.cache->Cancel(usage_.get());
+      usage_->Stop();  // commits what is queued
+    }
+  }
+
+  std::unique_ptr<UsageWriter> usage_;
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::set<SyncReactor*> reactors_ ABSL_GUARDED_BY(mu_);
@@ -61,7 +80,8 @@ class DataPlaneSyncService::Impl final : public ccrelay::v1::DataPlaneSync::Call
 
 // One data plane's stream. Lifetime: created by Impl::Sync, deletes itself in OnDone.
 class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, ControlPlaneMessage>,
-                          public SnapshotWatcher {
+                          public SnapshotWatcher,
+                          public UsageStream {
  public:
   SyncReactor(DataPlaneSyncService::Impl* service, grpc::CallbackServerContext* context)
       : service_(service), deps_(service->deps_), peer_(context->peer()) {
@@ -103,14 +123,18 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
     if (!ok) {
       // The stream is broken; the pending read fails too and ends it.
       pending_.reset();
+      pending_ack_.reset();
+      pending_budgets_.reset();
+      pending_estimates_.reset();
       return;
     }
-    if (pending_ != nullptr || pending_estimates_ != nullptr) {
-      StartWriteLocked();
-    }
+    StartWriteLocked();
   }
 
   void OnDone() override {
+    if (usage_opened_) {
+      service_->usage()->Close(this);  // no call from the usage writer after this
+    }
     if (watching_) {
       deps_.cache->Cancel(this);
     }
@@ -142,6 +166,31 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
     }
   }
 
+  // UsageStream: called by the usage writer's thread; never blocks.
+  void SendUsageAck(uint64_t committed_seq) override {
+    absl::MutexLock lock(&mu_);
+    if (ending_) {
+      return;
+    }
+    pending_ack_ = std::max(pending_ack_.value_or(0), committed_seq);
+    if (!write_in_flight_) {
+      StartWriteLocked();
+    }
+  }
+  void SendBudgets(std::shared_ptr<const ccrelay::v1::BudgetGrants> grants) override {
+    absl::MutexLock lock(&mu_);
+    if (ending_) {
+      return;
+    }
+    pending_budgets_ = std::move(grants);  // state of the world: a newer set replaces an unsent one
+    if (!write_in_flight_) {
+      StartWriteLocked();
+    }
+  }
+  void AbortForUsage(std::string_view reason) override {
+    EndStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(reason)));
+  }
+
   // Finishes the stream once (after the write in flight, if any).
   void EndStream(const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
@@ -150,6 +199,8 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
     }
     ending_ = true;
     pending_.reset();
+    pending_ack_.reset();
+    pending_budgets_.reset();
     pending_estimates_.reset();
     if (write_in_flight_) {
       finish_status_ = status;
@@ -159,12 +210,23 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
   }
 
  private:
+  // Starts the next write, if anything waits: a snapshot first (grants name its users; a data
+  // plane ranks with its providers), then the usage ack, then grants, then estimates.
   void StartWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (pending_ == nullptr) {
-      // Estimates only when no snapshot waits (a data plane ranks with its snapshot's providers).
       out_.Clear();
-      *out_.mutable_estimates() = *pending_estimates_;
-      pending_estimates_.reset();
+      if (pending_ack_.has_value()) {
+        out_.mutable_usage_ack()->set_committed_seq(*pending_ack_);
+        pending_ack_.reset();
+      } else if (pending_budgets_ != nullptr) {
+        *out_.mutable_budgets() = *pending_budgets_;
+        pending_budgets_.reset();
+      } else if (pending_estimates_ != nullptr) {
+        *out_.mutable_estimates() = *pending_estimates_;
+        pending_estimates_.reset();
+      } else {
+        return;
+      }
       write_in_flight_ = true;
       StartWrite(&out_);
       return;
@@ -231,6 +293,10 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
       watching_ = true;
       deps_.cache->Watch(this);  // sends the current snapshot at once
       MaybeSendEstimates(/*force=*/true);
+      if (service_->usage() != nullptr) {
+        usage_opened_ = true;
+        service_->usage()->Open(this, node_id_);  // its grants follow the snapshot
+      }
       return true;
     }
     switch (in_.msg_case()) {
@@ -264,7 +330,12 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
           deps_.on_health(in_.health());
         }
         break;
-      case DataPlaneMessage::kUsage:  // issue 15: written to the usage database (i15-ledger)
+      case DataPlaneMessage::kUsage:
+        deps_.registry->Touch(node_id_, now);
+        if (service_->usage() != nullptr) {
+          service_->usage()->Submit(this, in_.mutable_usage());  // committed, then acked
+        }
+        break;
       case DataPlaneMessage::MSG_NOT_SET:
         deps_.registry->Touch(node_id_, now);
         break;
@@ -280,11 +351,14 @@ class SyncReactor final : public grpc::ServerBidiReactor<DataPlaneMessage, Contr
   DataPlaneMessage in_;
   std::string node_id_;
   bool watching_ = false;
+  bool usage_opened_ = false;
   std::chrono::steady_clock::time_point estimates_sent_{};
 
   absl::Mutex mu_;
   ControlPlaneMessage out_ ABSL_GUARDED_BY(mu_);  // lives until OnWriteDone
   SnapshotConstSharedPtr pending_ ABSL_GUARDED_BY(mu_);
+  std::optional<uint64_t> pending_ack_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ccrelay::v1::BudgetGrants> pending_budgets_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const ccrelay::v1::RoutingEstimates> pending_estimates_ ABSL_GUARDED_BY(mu_);
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool ending_ ABSL_GUARDED_BY(mu_) = false;
@@ -298,15 +372,18 @@ grpc::ServerBidiReactor<DataPlaneMessage, ControlPlaneMessage>* DataPlaneSyncSer
 }
 
 void DataPlaneSyncService::Impl::Shutdown() {
-  absl::MutexLock lock(&mu_);
-  shutting_down_ = true;
-  for (SyncReactor* r : reactors_) {
-    r->EndStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "control plane shutting down"));
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+    for (SyncReactor* r : reactors_) {
+      r->EndStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "control plane shutting down"));
+    }
+    // OnDone of each reactor unregisters it; bounded wait (the server's Shutdown follows).
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](std::set<SyncReactor*>* s) { return s->empty(); }, &reactors_),
+                         absl::Seconds(5));
   }
-  // OnDone of each reactor unregisters it; bounded wait (the server's Shutdown follows).
-  mu_.AwaitWithTimeout(absl::Condition(
-                           +[](std::set<SyncReactor*>* s) { return s->empty(); }, &reactors_),
-                       absl::Seconds(5));
+  StopUsage();  // what the streams sent is committed (no ack can go out any more)
 }
 
 DataPlaneSyncService::DataPlaneSyncService(const Deps& deps)

@@ -23,6 +23,7 @@ class DataPlaneRegistry;
 class LatencyEstimates;
 class SnapshotCache;
 class StatsAggregator;
+class TeamStore;
 
 // DataPlaneSync (proto/stream.proto) with gRPC's callback API: one ServerBidiReactor per data
 // plane stream. The first message must be a hello; then the stream watches the SnapshotCache and
@@ -31,7 +32,10 @@ class StatsAggregator;
 // health messages update the DataPlaneRegistry and the StatsAggregator. With `latency` set, the
 // stats' latency samples feed it, and the stream sends its RoutingEstimates (when there are
 // any) after the first snapshot and then every kEstimatesInterval (checked at each stats report
-// of that data plane): unversioned, unacknowledged, never ahead of a pending snapshot.
+// of that data plane): unversioned, unacknowledged, never ahead of a pending snapshot. With
+// `store` set, usage batches are committed to it off the reactors (budget/usage_writer.h) and
+// acknowledged once committed, and each stream gets its budget grants; writes go out in the
+// order snapshot, usage ack, grants, estimates.
 class DataPlaneSyncService {
  public:
   struct Deps {
@@ -41,6 +45,9 @@ class DataPlaneSyncService {
     LatencyEstimates* latency = nullptr;  // optional
     const CallAuthenticator* auth = nullptr;
     const common::Clock* clock = nullptr;
+    // The usage database (optional): without it usage batches are ignored (never acknowledged)
+    // and no grants are sent.
+    TeamStore* store = nullptr;
     // Called (on a gRPC thread, no lock held) when the set of connected data planes changes: a
     // data plane's first stream opened or its last one ended. Optional.
     std::function<void()> on_membership_change;
@@ -56,7 +63,8 @@ class DataPlaneSyncService {
   // The service to register with a grpc::ServerBuilder.
   grpc::Service* service();
   // Ends every open stream with UNAVAILABLE (data planes keep serving their last snapshot and
-  // reconnect) and waits for their reactors to be done. New streams are refused from then on.
+  // reconnect) and waits for their reactors to be done, then commits the usage batches still
+  // queued. New streams are refused from then on.
   void Shutdown();
 
   class Impl;  // defined in the .cc (gRPC stays out of this header)

@@ -13,6 +13,8 @@
 #include "dataplane/http/request_scan.h"
 #include "dataplane/http/sse_boundary.h"
 #include "dataplane/routing/router.h"
+#include "dataplane/team/budget_gate.h"
+#include "dataplane/team/usage_journal.h"
 #include "dataplane/upstream/http_upstream_request.h"
 
 namespace ccrelay::proxy {
@@ -26,6 +28,11 @@ namespace {
 constexpr size_t kMaxUsageCopyBytes = 1 << 20;
 // A single SSE event larger than this is forwarded before its end is seen (memory bound).
 constexpr size_t kMaxHeldEventBytes = 256 * 1024;
+
+// The soft-budget warning of the grant a request was admitted under (SPEC.md "Budgets").
+constexpr std::string_view kBudgetWarningHeader = "x-cc-relay-budget-warning";
+
+int64_t NonNegative(int64_t v) { return v < 0 ? 0 : v; }
 
 template <class Fields>
 std::string_view HeaderValue(const Fields& fields, std::string_view name) {
@@ -75,12 +82,26 @@ class Exchange::RuleHeaders : public routing::HeaderLookup {
 };
 
 void Exchange::Start() {
+  if (!table_.users.empty()) {
+    // The relay key's own header never goes upstream (x-cc-relay-* are dropped by the adapters
+    // anyway; Users.key_header may be any name). A relay key in x-api-key or Authorization is
+    // replaced by the provider's key (the auth method says so).
+    p_.request.erase(boost::beast::string_view(table_.users.key_header.data(),
+                                               table_.users.key_header.size()));
+  }
   const std::string_view body = p_.request.body().view();
   const RuleHeaders headers(p_.request);
   routing::RouteRequest route;
   route.model = p_.info.model;
   route.count_tokens = p_.count_tokens;
   route.input_tokens = routing::EstimateInputTokens(body.size());
+  if (p_.user != nullptr) {
+    if (!AdmitUser(route.input_tokens)) {
+      return;
+    }
+    route.user = p_.user;
+    route.client_key = p_.user->name;
+  }
   route.max_tokens = p_.info.max_tokens;
   route.thinking = p_.info.thinking;
   route.body = body;  // searched for an image only if a rule or the strategy asks
@@ -91,6 +112,19 @@ void Exchange::Start() {
   routing::Route(table_, route, &ranked_, &route_, nullptr);
   if (auto* obs = p_.worker->observer) {
     obs->OnRouted(route_.strategy, route_.rule);
+  }
+  if (route_.user_refused) {
+    RefuseUser("policy", 403, "permission_error",
+               common::StrCat("no scenario rule that user ", p_.user->name,
+                              " may use matches this request, and the default route is not "
+                              "among the user's allowed_rules"));
+    return;
+  }
+  if (ranked_.empty() && p_.user != nullptr && p_.user->restricts_providers()) {
+    RefuseUser("policy", 403, "permission_error",
+               common::StrCat("no provider that user ", p_.user->name, " may use serves model ",
+                              p_.info.model));
+    return;
   }
   if (ranked_.empty()) {
     if (p_.count_tokens) {
@@ -119,6 +153,132 @@ void Exchange::Start() {
   }
   upstream_ = p_.worker->upstream_factory(*this);
   NextAttempt(After::kStart);
+}
+
+bool Exchange::AdmitUser(int64_t input_tokens) {
+  const routing::CompiledUser& u = *p_.user;
+  if (!u.AllowsModel(p_.info.model)) {
+    RefuseUser("model", 403, "permission_error",
+               common::StrCat("model ", p_.info.model, " is not allowed for user ", u.name));
+    return false;
+  }
+  if (u.has_budget) {
+    team::BudgetVerdict v = team::CheckBudget(*u.state);
+    switch (v.kind) {
+      case team::BudgetVerdict::Kind::kExhausted:
+        RefuseUser("budget", team::kBudgetExhaustedStatus,
+                   http::ErrorTypeForStatus(team::kBudgetExhaustedStatus),
+                   team::BudgetExhaustedMessage(*v.grant, u.name), team::kNoRetryHeader);
+        return false;
+      case team::BudgetVerdict::Kind::kNoGrant:
+        RefuseUser("budget", 429, "rate_limit_error",
+                   common::StrCat("no budget grant for user ", u.name,
+                                  " from the control plane yet; retry"),
+                   "retry-after: 1\r\n");
+        return false;
+      case team::BudgetVerdict::Kind::kShareUsedUp:
+        RefuseUser("budget", 429, "rate_limit_error",
+                   "budget share of this relay in use; retry", "retry-after: 1\r\n");
+        return false;
+      case team::BudgetVerdict::Kind::kAdmit:
+        break;
+    }
+    grant_ = std::move(v.grant);
+    if (!grant_->warning.empty() && !grant_->warned.exchange(true, std::memory_order_relaxed)) {
+      CCR_LOG(kWarn, "budget_warning", common::F("request_id", p_.request_id),
+              common::F("user", u.name), common::Q("warning", grant_->warning));
+    }
+  }
+  if (p_.count_tokens || (u.rpm_limit == 0 && u.tpm_limit == 0)) {
+    return true;
+  }
+  const common::MonoTime now = std::chrono::steady_clock::now();
+  common::MonoTime retry_at = now;
+  const char* which = "rpm";
+  if (!u.state->TryAcquire(input_tokens, now, &retry_at, &which)) {
+    const int64_t seconds =
+        std::max<int64_t>(1, std::chrono::ceil<std::chrono::seconds>(retry_at - now).count());
+    const uint32_t limit = std::string_view(which) == "rpm" ? u.rpm_limit : u.tpm_limit;
+    RefuseUser("rate_limit", 429, "rate_limit_error",
+               common::StrCat("user ", u.name, " is over its ", which, " limit of ", limit,
+                              "; retry after ", seconds, " s"),
+               common::StrCat("retry-after: ", seconds, "\r\n"));
+    return false;
+  }
+  user_metered_ = true;
+  user_tokens_taken_ = NonNegative(input_tokens);
+  return true;
+}
+
+void Exchange::RefuseUser(std::string_view reason, int status, std::string_view type,
+                          std::string_view message, std::string_view extra_headers) {
+  CCR_LOG(kInfo, "user_refused", common::F("request_id", p_.request_id),
+          common::F("user", p_.user->name), common::F("user_key", p_.user->fingerprint),
+          common::F("reason", reason), common::F("status", status), common::Q("detail", message));
+  if (auto* obs = p_.worker->observer) {
+    obs->OnUserRefused(p_.user->name, reason);
+  }
+  WriteRelayError(status, type, message, extra_headers);
+}
+
+void Exchange::AccountUser(const http::Usage& usage, double cost_usd, int status,
+                           int64_t duration_ms) {
+  if (user_metered_) {
+    // tpm: the estimate taken at admission, corrected with what the answer reported.
+    if (usage.input_tokens >= 0 || usage.output_tokens >= 0) {
+      const int64_t actual = NonNegative(usage.input_tokens) + NonNegative(usage.output_tokens);
+      p_.user->state->AdjustTokens(actual - user_tokens_taken_, std::chrono::steady_clock::now());
+    }
+    user_metered_ = false;
+  }
+  team::UsageJournal* journal = p_.worker->usage;
+  if (journal == nullptr) {
+    return;
+  }
+  ccrelay::v1::UsageRecord r;
+  r.set_request_id(p_.request_id);
+  if (p_.user != nullptr) {
+    r.set_user(p_.user->name);
+    r.set_user_key_fingerprint(p_.user->fingerprint);
+  } else {
+    r.set_user(std::string(team::kAnonymousUser));
+  }
+  if (retry_.attempts() > 0) {
+    const auto& prov = provider();
+    r.set_provider(prov.name);
+    r.set_key_fingerprint(std::string(KeyFingerprint()));
+    r.set_model(std::string(prov.MapModel(route_.model)));
+  } else {
+    r.set_model(p_.info.model);
+  }
+  r.set_status(status);
+  r.set_unix_ms(common::RealClock::Get().UnixMillis());
+  r.set_input_tokens(static_cast<uint64_t>(NonNegative(usage.input_tokens)));
+  r.set_output_tokens(static_cast<uint64_t>(NonNegative(usage.output_tokens)));
+  r.set_cache_read_tokens(static_cast<uint64_t>(NonNegative(usage.cache_read_input_tokens)));
+  r.set_cache_creation_tokens(
+      static_cast<uint64_t>(NonNegative(usage.cache_creation_input_tokens)));
+  r.set_cost_usd(cost_usd);
+  r.set_duration_ms(duration_ms);
+  journal->Append(std::move(r), p_.user != nullptr ? p_.user->state.get() : nullptr);
+}
+
+void Exchange::RecordRefusedUsage(team::UsageJournal* journal, std::string_view request_id,
+                                  const routing::CompiledUser* user, int status,
+                                  int64_t duration_ms) {
+  if (journal == nullptr) {
+    return;
+  }
+  ccrelay::v1::UsageRecord r;
+  r.set_request_id(std::string(request_id));
+  r.set_user(user != nullptr ? user->name : std::string(team::kAnonymousUser));
+  if (user != nullptr) {
+    r.set_user_key_fingerprint(user->fingerprint);
+  }
+  r.set_status(status);
+  r.set_unix_ms(common::RealClock::Get().UnixMillis());
+  r.set_duration_ms(duration_ms);
+  journal->Append(std::move(r), user != nullptr ? user->state.get() : nullptr);
 }
 
 void Exchange::OnClientGone() {
@@ -530,6 +690,9 @@ void Exchange::AppendAnswerHeaders(const upstream::UpstreamResponseHead& head, b
     common::StrAppendPieces(out, {"request-id: ", p_.request_id, "\r\n"});
   }
   common::StrAppendPieces(out, {"x-cc-relay-provider: ", prov.name, "\r\n"});
+  if (grant_ != nullptr && !grant_->warning.empty()) {
+    common::StrAppendPieces(out, {kBudgetWarningHeader, ": ", grant_->warning, "\r\n"});
+  }
   if (current_.key >= 0) {
     common::StrAppend(out, "x-cc-relay-key: ", KeyFingerprint(),
                       "\r\nx-cc-relay-keys-available: ", current_.keys_available,
@@ -730,6 +893,9 @@ void Exchange::WriteRelayError(int status, std::string_view type, std::string_vi
   if (status == 529 || status == 503 || status == 502 || status == 504) {
     h += "x-should-retry: true\r\n";
   }
+  if (grant_ != nullptr && !grant_->warning.empty()) {
+    common::StrAppendPieces(&h, {kBudgetWarningHeader, ": ", grant_->warning, "\r\n"});
+  }
   h += extra_headers;
   ResponseHead head;
   head.status = status;
@@ -790,12 +956,22 @@ void Exchange::Finish(bool keep_alive) {
   s.count_tokens = p_.count_tokens;
   s.client_gone = cancelled_;
   s.upstream_error = upstream_error_;
+  if (p_.user != nullptr) {
+    s.user = p_.user->name;
+    s.user_key_fingerprint = p_.user->fingerprint;
+  }
   if (retry_.attempts() > 0) {
     const auto& prov = provider();
     s.provider = prov.name;
     s.key_fingerprint = KeyFingerprint();
     s.cost_usd = prov.pricing.Cost(prov.MapModel(route_.model), usage);
   }
+  // The usage record (and the user's spend) first: a client that reads the `request` log line
+  // or sends its next request finds the spend counted.
+  AccountUser(usage, s.cost_usd, cancelled_ ? 499 : status_,
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::steady_clock::now() - times_.start)
+                  .count());
   RecordRequest(s, times_, p_.worker->observer);
   if (retry_.attempts() > 0) {
     routing::Outcome o;

@@ -26,8 +26,13 @@
 #include "dataplane/routing/router.h"
 #include "dataplane/routing/routing_table.h"
 #include "dataplane/stats/request_observer.h"
+#include "dataplane/state/user_state.h"
 #include "dataplane/upstream/connection_pool.h"
 #include "dataplane/upstream/upstream_request.h"
+
+namespace ccrelay::team {
+class UsageJournal;
+}
 
 namespace ccrelay::proxy {
 
@@ -44,6 +49,7 @@ struct WorkerContext {
   http::BodyBufferPool body_pool;
   http::StringPool rewrite_pool;  // adapters' rewritten request bodies
   stats::RequestObserver* observer = nullptr;  // outlives the worker; may be null
+  team::UsageJournal* usage = nullptr;          // usage records (outlives the worker; may be null)
   // HttpUpstreamRequest on this worker's pool and resolver; tests put a fake here.
   UpstreamRequestFactory upstream_factory;
 };
@@ -70,6 +76,8 @@ class Exchange : public ClientStreamCallbacks,
     std::string request_id;
     std::string connection_id;
     auth::AuthResult auth;
+    // The relay key's user (points into `table`; null: anonymous).
+    const routing::CompiledUser* user = nullptr;
     bool count_tokens = false;
     bool client_keep_alive = true;
     std::chrono::steady_clock::time_point start;
@@ -78,6 +86,12 @@ class Exchange : public ClientStreamCallbacks,
   explicit Exchange(Params&& params);
   ~Exchange() override;
   void Start();
+
+  // A usage record of a request that ended before an exchange (refused at the session): the
+  // journal gets it as for any other request.
+  static void RecordRefusedUsage(team::UsageJournal* journal, std::string_view request_id,
+                                 const routing::CompiledUser* user, int status,
+                                 int64_t duration_ms);
 
   // ClientStreamCallbacks
   void OnClientWritten() override;
@@ -103,6 +117,13 @@ class Exchange : public ClientStreamCallbacks,
   void SendAttempt(bool fresh_connection);
   // The first pick found nothing: 429 with retry-after when every key is rate limited, else 503.
   void AnswerNoCandidate();
+  // The user's policy and budget before routing (allowed_models, budget, rpm/tpm): false when
+  // the request was refused (the answer is on its way).
+  bool AdmitUser(int64_t input_tokens);
+  void RefuseUser(std::string_view reason, int status, std::string_view type,
+                  std::string_view message, std::string_view extra_headers = {});
+  // The finished request's usage record (journal) and the user's tpm correction.
+  void AccountUser(const http::Usage& usage, double cost_usd, int status, int64_t duration_ms);
   // Logs what an upstream answer or failure did to the key pool.
   void LogEffects(const routing::ResponseEffects& effects, int status);
   // An attempt ended without a usable answer (transport failure, or a retried answer whose body
@@ -185,6 +206,12 @@ class Exchange : public ClientStreamCallbacks,
   bool upstream_error_ = false;
   bool stream_counted_ = false;
   bool request_freed_ = false;
+
+  // Teams: the budget grant the request was admitted under (its warning goes out in the head),
+  // and the tokens taken from the user's tpm bucket (corrected at the end).
+  std::shared_ptr<const state::BudgetGrantState> grant_;
+  int64_t user_tokens_taken_ = 0;
+  bool user_metered_ = false;
 };
 
 }  // namespace ccrelay::proxy

@@ -34,6 +34,7 @@ void RecordRequest(const RequestSummary& s, const RequestTimes& times,
           common::F("endpoint", s.count_tokens ? "count_tokens" : "messages"),
           common::F("provider", OrDash(s.provider)), common::F("key", OrDash(s.key_fingerprint)),
           common::Q("model", s.model), common::F("rule", OrDash(s.rule)),
+          common::F("user", OrDash(s.user)), common::F("user_key", OrDash(s.user_key_fingerprint)),
           common::F("stream", s.stream), common::F("status", status),
           common::F("attempts", s.attempts), common::F("ttfb_ms", ttfb),
           common::F("ttft_ms", ttft), common::F("duration_ms", duration),
@@ -61,6 +62,7 @@ void RecordRequest(const RequestSummary& s, const RequestTimes& times,
   rec.count_tokens = s.count_tokens;
   rec.client_gone = s.client_gone;
   rec.upstream_error = s.upstream_error;
+  rec.user = s.user;
   observer->OnRequestDone(rec);
 }
 

@@ -27,6 +27,8 @@ struct RequestSummary {
   std::string_view key_fingerprint;  // "" for passthrough / none
   std::string_view model;
   std::string_view rule;  // the scenario rule that routed it ("" none)
+  std::string_view user;  // the relay key's user ("" none)
+  std::string_view user_key_fingerprint;
   int status = 0;  // what the client got (499 is set here when it went away)
   uint32_t attempts = 0;
   http::Usage usage;

@@ -9,6 +9,8 @@
 
 namespace ccrelay::routing {
 
+struct CompiledUser;
+
 // Reads a request header for scenario rules (`match.header`); names are lower case.
 class HeaderLookup {
  public:
@@ -31,7 +33,9 @@ struct RouteRequest {
   uint32_t server_tools = 0;     // http::ServerTool bits: Anthropic server tools in "tools"
   std::string_view betas;        // the anthropic-beta header as sent
   const HeaderLookup* headers = nullptr;  // nullptr: no header matches
-  std::string_view client_key;   // the client's relay key id once teams exist ("" until then)
+  std::string_view client_key;   // the relay key's user name ("" none): rules' `users`
+  // The relay key's user (null: none): its allowed_providers and allowed_rules narrow Route().
+  const CompiledUser* user = nullptr;
   std::string_view body;         // the request body, searched by images() ("": no body)
 
   // Whether an image content block is anywhere in the messages (http::BodyHasImage on `body`).

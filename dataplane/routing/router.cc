@@ -51,6 +51,40 @@ void OrderExplanation(const RoutingTable& table, std::string_view model,
   }
 }
 
+// The first rule that matches and that the user may use (every rule without a user restriction).
+const Rule* FirstAllowedRule(const RoutingTable& table, const RouteRequest& request) {
+  const CompiledUser* user = request.user;
+  if (user == nullptr || !user->restricts_rules()) {
+    return FirstMatchingRule(table.rules, request, table.background_models);
+  }
+  for (size_t i = 0; i < table.rules.size(); ++i) {
+    if (user->rule_allowed[i] != 0 && table.rules[i].Matches(request, table.background_models)) {
+      return &table.rules[i];
+    }
+  }
+  return nullptr;
+}
+
+// Leaves out of `eligible` the providers the user may not use (allowed_providers).
+void KeepUserProviders(const RoutingTable& table, const RouteRequest& request,
+                       std::vector<uint32_t>* eligible, Explanation* explain) {
+  const CompiledUser* user = request.user;
+  if (user == nullptr || !user->restricts_providers()) {
+    return;
+  }
+  std::erase_if(*eligible, [&](uint32_t p) {
+    if (user->provider_allowed[p] != 0) {
+      return false;
+    }
+    if (explain != nullptr) {
+      explain->excluded.push_back(ExcludedProvider{
+          p, common::StrCat("not in user ", user->name, "'s allowed_providers")});
+    }
+    return true;
+  });
+  (void)table;
+}
+
 using Ms = std::chrono::duration<double, std::milli>;
 
 // Latency samples (state::LatencyTracker): a complete 2xx answer gives its time to first token
@@ -85,10 +119,21 @@ void Route(const RoutingTable& table, const RouteRequest& request, std::vector<u
   thread_local std::vector<uint32_t> eligible;
   thread_local std::vector<uint32_t> in_rule;
   thread_local std::vector<uint32_t> rest;
-  const Rule* rule = FirstMatchingRule(table.rules, request, table.background_models);
+  const Rule* rule = FirstAllowedRule(table, request);
   decision->model = request.model;
   decision->rule = {};
   decision->rule_providers = 0;
+  decision->user_refused = false;
+  if (rule == nullptr && request.user != nullptr && !request.user->default_route_allowed) {
+    decision->user_refused = true;
+    decision->strategy = table.strategy->Name();
+    ranked->clear();
+    if (explain != nullptr) {
+      explain->model = std::string(request.model);
+      explain->strategy = std::string(decision->strategy);
+    }
+    return;
+  }
   const Strategy* strategy = table.strategy.get();
   if (rule != nullptr) {
     decision->rule = rule->name;
@@ -108,6 +153,7 @@ void Route(const RoutingTable& table, const RouteRequest& request, std::vector<u
     explain->strategy = std::string(decision->strategy);
     ExplainIneligible(table, request, decision->model, eligible, explain);
   }
+  KeepUserProviders(table, request, &eligible, explain);
   // The strategies see the routed model (a rule's override), which model_mapping then maps.
   RouteRequest routed = request;
   routed.model = decision->model;

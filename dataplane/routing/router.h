@@ -23,6 +23,9 @@ struct RouteDecision {
   // With a rule: how many leading entries of the ranked list are the rule's own providers (the
   // rest, with `fallback`, are the others). Session affinity looks only at those.
   uint32_t rule_providers = 0;
+  // The user's allowed_rules leave this request no route (no allowed rule matches and the
+  // default route is not allowed): `ranked` is empty.
+  bool user_refused = false;
 };
 
 // The one routing path, for requests and for `route explain` alike: the scenario rules in order

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
 #include "proto/snapshot.pb.h"
 #include "dataplane/common/status_macros.h"
 #include "dataplane/http/request_scan.h"
@@ -46,6 +47,65 @@ void CompileFit(const ccrelay::v1::Provider& p, ProviderFitConfig* fit) {
   }
 }
 
+// Snapshot Users against the compiled providers and rules.
+void CompileUsers(const ccrelay::v1::Users& users, state::StateRegistry& states,
+                  const absl::flat_hash_map<std::string, uint32_t>& index_by_name,
+                  RoutingTable* table) {
+  RelayUsers& out = table->users;
+  if (!users.key_header().empty()) {
+    out.key_header = absl::AsciiStrToLower(users.key_header());
+  }
+  out.required = users.required();
+  const auto now = std::chrono::steady_clock::now();
+  for (const ccrelay::v1::RelayUser& u : users.users()) {
+    if (u.key_sha256().size() != 32) {
+      CCR_LOG(kWarn, "relay_user_skipped", common::F("user", u.name()),
+              common::Q("reason", "key_sha256 is not 32 bytes"));
+      continue;
+    }
+    CompiledUser c;
+    c.name = u.name();
+    c.fingerprint = u.key_fingerprint();
+    c.key_sha256 = u.key_sha256();
+    c.enabled = u.enabled();
+    const ccrelay::v1::UserPolicy& p = u.policy();
+    for (const std::string& m : p.allowed_models()) {
+      c.allowed_models.emplace_back(m);
+    }
+    if (p.allowed_providers_size() > 0) {
+      c.provider_allowed.assign(table->providers.size(), 0);
+      for (const std::string& name : p.allowed_providers()) {
+        if (auto it = index_by_name.find(name); it != index_by_name.end()) {
+          c.provider_allowed[it->second] = 1;
+        }
+      }
+    }
+    if (p.allowed_rules_size() > 0) {
+      c.rule_allowed.assign(std::max<size_t>(1, table->rules.size()), 0);
+      c.default_route_allowed = false;
+      for (const std::string& name : p.allowed_rules()) {
+        if (name.empty()) {
+          c.default_route_allowed = true;
+        }
+        for (size_t i = 0; i < table->rules.size(); ++i) {
+          if (table->rules[i].name == name) {
+            c.rule_allowed[i] = 1;
+          }
+        }
+      }
+    }
+    c.rpm_limit = p.rpm_limit();
+    c.tpm_limit = p.tpm_limit();
+    const ccrelay::v1::Budget& b = p.budget();
+    c.has_budget = b.usd_per_day() > 0 || b.usd_per_month() > 0 || b.tokens_per_day() > 0 ||
+                   b.tokens_per_month() > 0;
+    c.state = states.User(c.name);
+    c.state->SetLimits(c.rpm_limit, c.tpm_limit, now);
+    std::string hash = c.key_sha256;
+    out.by_key_sha256.insert_or_assign(std::move(hash), std::move(c));
+  }
+}
+
 void CompileCostBased(const ccrelay::v1::CostBased& c, CostBasedOptions* out) {
   out->threshold_tokens = static_cast<int64_t>(c.threshold_tokens());
   ParseTier(c.floor_default(), &out->floor_default);
@@ -54,6 +114,18 @@ void CompileCostBased(const ccrelay::v1::CostBased& c, CostBasedOptions* out) {
 }
 }  // namespace
 
+
+bool CompiledUser::AllowsModel(std::string_view model) const {
+  if (allowed_models.empty()) {
+    return true;
+  }
+  for (const Glob& g : allowed_models) {
+    if (g.Matches(model)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 bool ProviderEntry::Serves(std::string_view model) const {
   if (models.empty()) {
@@ -320,6 +392,7 @@ absl::StatusOr<RoutingTableConstSharedPtr> CompileRoutingTable(
   table->affinity = states.affinity();
   table->output_tokens = states.output_tokens();
   CompileCostBased(r.cost_based(), &table->cost_based);
+  CompileUsers(snapshot.users(), states, index_by_name, table.get());
   const auto& cb = snapshot.health().circuit_breaker();
   state::BreakerConfig breaker;
   if (cb.failure_threshold() != 0) {

@@ -127,6 +127,37 @@ struct ProviderEntry {
   std::string_view MapModel(std::string_view model) const;
 };
 
+// A teammate with a relay key (snapshot Users, SPEC.md "Relay keys on the data plane"), with
+// the policy compiled against this table's providers and rules.
+struct CompiledUser {
+  std::string name;
+  std::string fingerprint;  // of the relay key: logs, usage records
+  std::string key_sha256;   // 32 bytes
+  bool enabled = true;
+  std::vector<Glob> allowed_models;  // empty: every model
+  // allowed_providers / allowed_rules: one flag per provider / rule index of the table; empty
+  // vector: no restriction. `default_route_allowed`: requests no (allowed) rule matches.
+  std::vector<uint8_t> provider_allowed;
+  std::vector<uint8_t> rule_allowed;
+  bool default_route_allowed = true;
+  uint32_t rpm_limit = 0;
+  uint32_t tpm_limit = 0;
+  bool has_budget = false;  // any budget limit set: requests need a grant (BudgetGrants)
+  std::shared_ptr<state::UserState> state;  // by name, survives reloads
+
+  bool restricts_providers() const { return !provider_allowed.empty(); }
+  bool restricts_rules() const { return !rule_allowed.empty(); }
+  bool AllowsModel(std::string_view model) const;
+};
+
+// Snapshot Users compiled: relay keys by their SHA-256.
+struct RelayUsers {
+  absl::flat_hash_map<std::string, CompiledUser> by_key_sha256;
+  std::string key_header = "x-cc-relay-key";  // lower case
+  bool required = false;  // a request must present a valid relay key
+  bool empty() const { return by_key_sha256.empty(); }
+};
+
 // routing.cost_based (SPEC.md, cost-based).
 struct CostBasedOptions {
   int64_t threshold_tokens = 0;  // 0: none
@@ -161,6 +192,7 @@ struct RoutingTable {
   std::string source;
   std::string listen;
   auth::AuthSettings auth;
+  RelayUsers users;
   uint64_t max_body_bytes = 32ull << 20;
   uint32_t max_header_bytes = 64 << 10;
   Timeouts timeouts;

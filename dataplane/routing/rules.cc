@@ -59,6 +59,10 @@ bool Rule::Matches(const RouteRequest& request, std::span<const Glob> background
       return false;
     }
   }
+  if (!users.empty() &&
+      std::find(users.begin(), users.end(), request.client_key) == users.end()) {
+    return false;
+  }
   // Last: the only condition that may read the whole body.
   return !images.has_value() || *images == request.images();
 }
@@ -123,6 +127,7 @@ absl::Status CompileRules(const ccrelay::v1::Routing& routing,
       }
       rule.headers.push_back(HeaderCondition{absl::AsciiStrToLower(h.name()), Glob(h.value())});
     }
+    rule.users.assign(m.users().begin(), m.users().end());
     for (const std::string& p : r.providers()) {
       if (auto it = index_by_name.find(p); it != index_by_name.end()) {
         rule.providers.push_back(it->second);

@@ -42,6 +42,7 @@ struct Rule {
   int64_t long_context = 0;                // > 0: estimated input tokens above it
   uint32_t tools = 0;                      // http::ServerTool bits: any of them present
   std::vector<HeaderCondition> headers;    // all of them
+  std::vector<std::string> users;          // any of them is the relay key's user (client_key)
   // The target.
   std::vector<uint32_t> providers;  // indices into RoutingTable::providers, in the rule's order
   std::string model;                // the routed model ("": the requested one)

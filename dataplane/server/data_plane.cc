@@ -97,6 +97,7 @@ struct DataPlane::Impl {
   state::StateRegistry states;
   std::atomic<int64_t> active{0};
   stats::StatsCollector collector;
+  team::UsageJournal usage;
   stats::ObserverList observers;
   size_t next_worker = 0;
   uint64_t next_conn_id = 1;
@@ -184,6 +185,10 @@ void DataPlane::AddObserver(stats::RequestObserver* observer) { impl_->observers
 
 stats::DataPlaneMetrics& DataPlane::metrics() { return impl_->metrics; }
 
+team::UsageJournal& DataPlane::usage() { return impl_->usage; }
+
+state::StateRegistry& DataPlane::states() { return impl_->states; }
+
 absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::CreateWithTable(
     routing::RoutingTableConstSharedPtr table, std::unique_ptr<Impl> impl, uint64_t version,
     unsigned workers, const std::string& listen, const std::string& metrics_listen) {
@@ -203,10 +208,12 @@ absl::StatusOr<std::unique_ptr<DataPlane>> DataPlane::CreateWithTable(
   }
   impl->observers.Add(&impl->collector);
   impl->observers.Add(&impl->metrics);
+  impl->usage.set_on_drop([m = &impl->metrics] { m->OnUsageRecordDropped(); });
   for (unsigned i = 0; i < n; ++i) {
     impl->workers.push_back(std::make_unique<Worker>(impl->active));
     impl->workers.back()->SetTable(table);
     impl->workers.back()->context().observer = &impl->observers;
+    impl->workers.back()->context().usage = &impl->usage;
     impl->workers.back()->set_metrics(&impl->metrics);
   }
   impl->drain = table->timeouts.drain;

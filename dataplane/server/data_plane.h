@@ -12,6 +12,7 @@
 #include "dataplane/stats/data_plane_metrics.h"
 #include "dataplane/stats/observer_list.h"
 #include "dataplane/stats/stats_collector.h"
+#include "dataplane/team/usage_journal.h"
 
 namespace ccrelay::v1 {
 class RoutingSnapshot;
@@ -63,6 +64,10 @@ class DataPlane {
   void AddObserver(stats::RequestObserver* observer);
   // The Prometheus metrics served by GET /metrics (fed by the observer hooks).
   stats::DataPlaneMetrics& metrics();
+  // The usage records not yet acknowledged by the control plane (teams).
+  team::UsageJournal& usage();
+  // The state kept across snapshots (users' budget grants are applied to it).
+  state::StateRegistry& states();
   // The routing table in force (for the health report; not for the request path, which holds
   // its worker's copy).
   std::shared_ptr<const routing::RoutingTable> table() const;

@@ -14,6 +14,8 @@
 #include "dataplane/http/anthropic_error.h"
 #include "dataplane/server/local_endpoints.h"
 #include "dataplane/server/worker.h"
+#include "dataplane/team/budget_gate.h"
+#include "dataplane/team/relay_auth.h"
 
 namespace ccrelay::server {
 
@@ -296,14 +298,46 @@ void DownstreamSession::StartExchange(std::string_view path) {
   }
   auto x_api_key = req.find("x-api-key");
   auto authorization = req.find(bhttp::field::authorization);
-  auth::AuthResult auth = auth::Authenticate(
-      table_->auth,
-      x_api_key == req.end() ? std::string_view() : std::string_view(x_api_key->value()),
-      authorization == req.end() ? std::string_view() : std::string_view(authorization->value()));
+  const std::string_view x_api_key_value =
+      x_api_key == req.end() ? std::string_view() : std::string_view(x_api_key->value());
+  const std::string_view authorization_value =
+      authorization == req.end() ? std::string_view() : std::string_view(authorization->value());
+  // Relay keys (teams) first: a valid one is the credential; without users, or without a key
+  // where none is required, server.auth decides.
+  const routing::CompiledUser* user = nullptr;
+  auth::AuthResult auth;
+  if (!table_->users.empty()) {
+    auto key_header = req.find(table_->users.key_header);
+    const team::RelayKeyAuth relay = team::AuthenticateRelayKey(
+        table_->users,
+        key_header == req.end() ? std::string_view() : std::string_view(key_header->value()),
+        x_api_key_value, authorization_value);
+    if (relay.result == team::RelayKeyAuth::Result::kRefused) {
+      CCR_LOG(kInfo, "auth_failed", common::F("request_id", request_id_),
+              common::F("conn", conn_id_), common::Q("reason", relay.message),
+              common::F("user", relay.user != nullptr ? std::string_view(relay.user->name)
+                                                      : std::string_view("-")));
+      if (relay.user != nullptr && worker_.context().observer != nullptr) {
+        worker_.context().observer->OnUserRefused(relay.user->name, "disabled");
+      }
+      refused_user_ = relay.user;
+      WriteError(401, relay.message, false, team::kNoRetryHeader);
+      refused_user_ = nullptr;
+      return;
+    }
+    if (relay.result == team::RelayKeyAuth::Result::kOk) {
+      user = relay.user;
+      auth.ok = true;
+      auth.method = relay.method;
+    }
+  }
+  if (user == nullptr) {
+    auth = auth::Authenticate(table_->auth, x_api_key_value, authorization_value);
+  }
   if (!auth.ok) {
     CCR_LOG(kInfo, "auth_failed", common::F("request_id", request_id_),
             common::F("conn", conn_id_), common::Q("reason", auth.message));
-    WriteError(401, auth.message);
+    WriteError(401, auth.message, false, team::kNoRetryHeader);
     return;
   }
   auto info = req.body().Scan();
@@ -319,6 +353,7 @@ void DownstreamSession::StartExchange(std::string_view path) {
   params.request_id = request_id_;
   params.connection_id = conn_id_;
   params.auth = std::move(auth);
+  params.user = user;
   params.count_tokens = path == "/v1/messages/count_tokens";
   params.client_keep_alive = req.keep_alive() && !draining_;
   params.start = request_start_;
@@ -399,8 +434,16 @@ void DownstreamSession::WriteError(int status, std::string_view message, bool cl
     rec.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - request_start_)
                           .count();
+    if (refused_user_ != nullptr) {
+      rec.user = refused_user_->name;
+    }
     obs->OnRequestDone(rec);
   }
+  proxy::Exchange::RecordRefusedUsage(
+      worker_.context().usage, request_id_, refused_user_, status,
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                            request_start_)
+          .count());
   const std::string_view type = http::ErrorTypeForStatus(status);
   const std::string body = http::AnthropicErrorBody(type, message, request_id_);
   if (close) {

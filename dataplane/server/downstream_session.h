@@ -94,6 +94,8 @@ class DownstreamSession : public proxy::ClientStream,
   std::optional<RequestParser> parser_;
   upstream::LazyDeadline<DownstreamSession> deadline_;
   std::string request_id_;
+  // The user of a disabled relay key while its 401 is written (the usage record names it).
+  const routing::CompiledUser* refused_user_ = nullptr;
   std::shared_ptr<proxy::Exchange> exchange_;
   // The session's hold on itself while its exchange runs (gRPC's AddHold): the exchange's
   // pending operations hold the exchange, not the session, and the watch read may complete

@@ -6,22 +6,34 @@ StateRegistry::StateRegistry()
     : affinity_(std::make_shared<SessionAffinity>()),
       output_tokens_(std::make_shared<OutputTokenEstimator>()) {}
 
-std::shared_ptr<KeyState> StateRegistry::Key(const std::string& id) {
-  absl::MutexLock lock(&mu_);
-  auto& slot = keys_[id];
+namespace {
+
+// The state in `map` under `key`, created on first use (the caller holds the registry's lock).
+template <typename T>
+std::shared_ptr<T> FindOrCreate(absl::flat_hash_map<std::string, std::shared_ptr<T>>& map,
+                                const std::string& key) {
+  auto& slot = map[key];
   if (!slot) {
-    slot = std::make_shared<KeyState>();
+    slot = std::make_shared<T>();
   }
   return slot;
 }
 
+}  // namespace
+
+std::shared_ptr<KeyState> StateRegistry::Key(const std::string& id) {
+  absl::MutexLock lock(&mu_);
+  return FindOrCreate(keys_, id);
+}
+
 std::shared_ptr<ProviderState> StateRegistry::Provider(const std::string& name) {
   absl::MutexLock lock(&mu_);
-  auto& slot = providers_[name];
-  if (!slot) {
-    slot = std::make_shared<ProviderState>();
-  }
-  return slot;
+  return FindOrCreate(providers_, name);
+}
+
+std::shared_ptr<UserState> StateRegistry::User(const std::string& name) {
+  absl::MutexLock lock(&mu_);
+  return FindOrCreate(users_, name);
 }
 
 std::vector<std::pair<std::string, std::shared_ptr<KeyState>>> StateRegistry::Keys() const {

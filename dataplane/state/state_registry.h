@@ -11,6 +11,7 @@
 #include "dataplane/state/key_state.h"
 #include "dataplane/state/output_estimator.h"
 #include "dataplane/state/session_affinity.h"
+#include "dataplane/state/user_state.h"
 
 namespace ccrelay::state {
 
@@ -23,6 +24,8 @@ class StateRegistry {
 
   std::shared_ptr<KeyState> Key(const std::string& id);
   std::shared_ptr<ProviderState> Provider(const std::string& name);
+  // A relay-key user's state by name (rate limits, spend, budget grant).
+  std::shared_ptr<UserState> User(const std::string& name);
   // Session -> (provider, key) affinity, shared by every table.
   const std::shared_ptr<SessionAffinity>& affinity() const { return affinity_; }
   // Output tokens learned per model (cost-based), shared by every table.
@@ -35,6 +38,7 @@ class StateRegistry {
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<KeyState>> keys_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::shared_ptr<ProviderState>> providers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<UserState>> users_ ABSL_GUARDED_BY(mu_);
   const std::shared_ptr<SessionAffinity> affinity_;
   const std::shared_ptr<OutputTokenEstimator> output_tokens_;
 };

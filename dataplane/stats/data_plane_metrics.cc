@@ -103,8 +103,32 @@ DataPlaneMetrics::DataPlaneMetrics(std::string_view version)
           {"strategy", "rule"})),
       build_info_(registry_.AddGauge("ccrelay_build_info",
                                      "Always 1; the version label is cc-relay's version.",
-                                     {"version"})) {
+                                     {"version"})),
+      user_requests_(registry_.AddCounter(
+          "ccrelay_user_requests_total",
+          "Requests of relay-key users (teams), by user (at most 100 names per process, then "
+          "\"other\").",
+          {"user"})),
+      user_tokens_(registry_.AddCounter(
+          "ccrelay_user_tokens_total",
+          "Tokens of relay-key users' requests, by user and kind: input, output, cache_read, "
+          "cache_creation.",
+          {"user", "kind"})),
+      user_cost_(registry_.AddCounter(
+          "ccrelay_user_cost_usd_total",
+          "Estimated cost in US dollars of relay-key users' requests, by user.", {"user"})),
+      user_refused_(registry_.AddCounter(
+          "ccrelay_user_refused_total",
+          "Relay-key users' requests refused by the relay, by user and reason: budget, "
+          "rate_limit (the user's rpm/tpm), model (allowed_models), policy (allowed_providers "
+          "or allowed_rules leave no route), disabled (the relay key is disabled).",
+          {"user", "reason"})),
+      usage_dropped_(registry_.AddCounter(
+          "ccrelay_usage_records_dropped_total",
+          "Usage records dropped unreported: more than 100000 were waiting for the control "
+          "plane's acknowledgement (the oldest go first).")) {
   build_info_.WithLabels({version}).Set(1);
+  usage_dropped_.WithLabels({}).Inc(0);
   active_streams_.WithLabels({}).Set(0);
 }
 
@@ -142,7 +166,36 @@ std::string_view DataPlaneMetrics::ModelLabel(std::string_view model, std::strin
   return model;
 }
 
+std::string_view DataPlaneMetrics::UserLabel(std::string_view user) {
+  const std::array<std::string_view, 1> key = {user};
+  return users_.FindOrCreate(key, kMaxUsers) == nullptr ? std::string_view("other") : user;
+}
+
+void DataPlaneMetrics::OnUserRefused(std::string_view user, std::string_view reason) {
+  user_refused_.WithLabels({UserLabel(user), reason}).Inc();
+}
+
+void DataPlaneMetrics::OnUsageRecordDropped() { usage_dropped_.WithLabels({}).Inc(); }
+
 void DataPlaneMetrics::OnRequestDone(const RequestRecord& r) {
+  if (!r.user.empty()) {
+    const std::string_view user = UserLabel(r.user);
+    user_requests_.WithLabels({user}).Inc();
+    const std::array<std::pair<std::string_view, int64_t>, 4> kinds = {{
+        {"input", r.usage.input_tokens},
+        {"output", r.usage.output_tokens},
+        {"cache_read", r.usage.cache_read_input_tokens},
+        {"cache_creation", r.usage.cache_creation_input_tokens},
+    }};
+    for (const auto& [kind, n] : kinds) {
+      if (n > 0) {
+        user_tokens_.WithLabels({user, kind}).Inc(static_cast<double>(n));
+      }
+    }
+    if (r.cost_usd > 0) {
+      user_cost_.WithLabels({user}).Inc(r.cost_usd);
+    }
+  }
   std::string model_storage;
   const std::string_view model = ModelLabel(r.model, &model_storage);
   const std::string_view provider = r.provider;

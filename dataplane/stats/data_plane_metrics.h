@@ -49,6 +49,16 @@ class DataPlaneMetrics : public RequestObserver {
   void OnStreamEnded() override;
   void OnBetaDropped(std::string_view provider, std::string_view beta) override;
   void OnRouted(std::string_view strategy, std::string_view rule) override;
+  void OnUserRefused(std::string_view user, std::string_view reason) override;
+
+  // The usage journal dropped its oldest unacknowledged record (teams).
+  void OnUsageRecordDropped();
+
+  // Distinct user label values kept (relay-key users); later ones are counted under
+  // user="other".
+  static constexpr size_t kMaxUsers = 100;
+  // The label value for a user name ("other" once kMaxUsers distinct values exist).
+  std::string_view UserLabel(std::string_view user);
 
   // A routing snapshot was applied (true) or rejected (false).
   void OnSnapshotUpdate(bool applied);
@@ -66,6 +76,7 @@ class DataPlaneMetrics : public RequestObserver {
  private:
   MetricsRegistry registry_;
   SeriesMap<bool> models_;  // admitted model label values
+  SeriesMap<bool> users_;   // admitted user label values
   CounterFamily& requests_;
   HistogramFamily& duration_;
   HistogramFamily& ttft_;
@@ -79,6 +90,11 @@ class DataPlaneMetrics : public RequestObserver {
   CounterFamily& betas_dropped_;
   CounterFamily& routing_decisions_;
   GaugeFamily& build_info_;
+  CounterFamily& user_requests_;
+  CounterFamily& user_tokens_;
+  CounterFamily& user_cost_;
+  CounterFamily& user_refused_;
+  CounterFamily& usage_dropped_;
 };
 
 }  // namespace ccrelay::stats

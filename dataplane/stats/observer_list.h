@@ -43,6 +43,11 @@ class ObserverList : public RequestObserver {
       o->OnRouted(strategy, rule);
     }
   }
+  void OnUserRefused(std::string_view user, std::string_view reason) override {
+    for (auto* o : observers_) {
+      o->OnUserRefused(user, reason);
+    }
+  }
 
  private:
   std::vector<RequestObserver*> observers_;

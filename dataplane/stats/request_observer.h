@@ -27,6 +27,7 @@ struct RequestRecord {
   bool count_tokens = false;
   bool client_gone = false;
   bool upstream_error = false;  // the upstream died mid-stream
+  std::string user;             // the relay key's user ("" none)
 };
 
 // One failed upstream attempt (it was retried elsewhere or was the last).
@@ -58,6 +59,12 @@ class RequestObserver {
   virtual void OnRouted(std::string_view strategy, std::string_view rule) {
     (void)strategy;
     (void)rule;
+  }
+  // A relay-key user's request was refused by its policy or budget (before routing, or for lack
+  // of a route it may use). `reason`: budget | rate_limit | model | policy | disabled.
+  virtual void OnUserRefused(std::string_view user, std::string_view reason) {
+    (void)user;
+    (void)reason;
   }
 };
 

@@ -12,6 +12,8 @@ class RoutingSnapshot;
 class StatsReport;
 class HealthReport;
 class RoutingEstimates;
+class UsageBatch;
+class BudgetGrants;
 }  // namespace ccrelay::v1
 
 namespace ccrelay::subscription {
@@ -39,6 +41,18 @@ class SnapshotApplier {
     (void)full;
     return false;
   }
+  // Usage records (teams, SPEC.md "Usage records"): the next records not sent on this stream
+  // (at most 1000); false when there are none.
+  virtual bool TakeUsage(ccrelay::v1::UsageBatch* batch) {
+    (void)batch;
+    return false;
+  }
+  // A new stream: every unacknowledged record is sent again.
+  virtual void RewindUsage() {}
+  // UsageAck: the records up to `committed_seq` are in the database.
+  virtual void AckUsage(uint64_t committed_seq) { (void)committed_seq; }
+  // BudgetGrants (state of the world for the users with a budget).
+  virtual void ApplyBudgets(const ccrelay::v1::BudgetGrants& grants) { (void)grants; }
 };
 
 using SnapshotApplierPtr = std::unique_ptr<SnapshotApplier>;

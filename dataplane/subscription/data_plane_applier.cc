@@ -4,6 +4,7 @@
 
 #include "proto/snapshot.pb.h"
 #include "proto/stream.pb.h"
+#include "proto/team.pb.h"
 
 #include "dataplane/common/clock.h"
 #include "dataplane/common/log.h"
@@ -101,6 +102,7 @@ void DataPlaneApplier::TakeStats(ccrelay::v1::StatsReport* report) {
     rr->set_input_tokens(std::max<int64_t>(0, r.usage.input_tokens));
     rr->set_output_tokens(std::max<int64_t>(0, r.usage.output_tokens));
     rr->set_unix_ms(now);
+    rr->set_user(r.user);
   }
 }
 
@@ -129,6 +131,38 @@ void DataPlaneApplier::ApplyEstimates(const ccrelay::v1::RoutingEstimates& estim
     }
     p.state->latency.ClearSharedBefore(generation);
   }
+}
+
+bool DataPlaneApplier::TakeUsage(ccrelay::v1::UsageBatch* batch) {
+  return data_plane_.usage().TakeBatch(batch);
+}
+
+void DataPlaneApplier::RewindUsage() { data_plane_.usage().Rewind(); }
+
+void DataPlaneApplier::AckUsage(uint64_t committed_seq) { data_plane_.usage().Ack(committed_seq); }
+
+void DataPlaneApplier::ApplyBudgets(const ccrelay::v1::BudgetGrants& grants) {
+  std::vector<std::string> users;
+  for (const ccrelay::v1::BudgetGrant& g : grants.grants()) {
+    auto state = data_plane_.states().User(g.user());
+    auto grant = data_plane_.usage().MakeGrant(g, *state);
+    // The same warning as the grant before (grants come every second or so): logged once.
+    if (const auto previous = state->grant(); previous != nullptr && !grant->warning.empty() &&
+                                              previous->warning == grant->warning &&
+                                              previous->warned.load(std::memory_order_relaxed)) {
+      grant->warned.store(true, std::memory_order_relaxed);
+    }
+    state->SetGrant(std::move(grant));
+    users.push_back(g.user());
+  }
+  // State of the world: a user no longer listed has no grant (with a budget: refused until the
+  // next grant; without one: never checked).
+  for (const std::string& u : granted_users_) {
+    if (std::find(users.begin(), users.end(), u) == users.end()) {
+      data_plane_.states().User(u)->SetGrant(nullptr);
+    }
+  }
+  granted_users_ = std::move(users);
 }
 
 void DataPlaneApplier::Close() {

@@ -27,6 +27,10 @@ class DataPlaneApplier : public SnapshotApplier {
   void TakeStats(ccrelay::v1::StatsReport* report) override;
   bool TakeHealth(ccrelay::v1::HealthReport* report, bool full) override;
   void ApplyEstimates(const ccrelay::v1::RoutingEstimates& estimates) override;
+  bool TakeUsage(ccrelay::v1::UsageBatch* batch) override;
+  void RewindUsage() override;
+  void AckUsage(uint64_t committed_seq) override;
+  void ApplyBudgets(const ccrelay::v1::BudgetGrants& grants) override;
 
   // Enabled providers of the snapshot in force (for the admin API).
   std::vector<std::string> providers() const;
@@ -44,6 +48,7 @@ class DataPlaneApplier : public SnapshotApplier {
   std::vector<std::string> providers_ ABSL_GUARDED_BY(mu_);
   stats::HealthReporter health_;  // the subscription's thread only
   uint64_t estimates_generation_ = 0;  // the subscription's thread only
+  std::vector<std::string> granted_users_;  // of the last BudgetGrants (subscription thread)
 };
 
 }  // namespace ccrelay::subscription

@@ -31,6 +31,9 @@ namespace {
 
 int64_t NowUnixMs() { return common::RealClock::Get().UnixMillis(); }
 
+// UsageBatch messages (of at most 1000 records each) queued per stats tick.
+constexpr int kMaxUsageBatchesPerTick = 10;
+
 }  // namespace
 
 class SyncCall;
@@ -190,6 +193,7 @@ void SnapshotSubscription::Impl::Connect() {
   stats_queued = false;
   health_full = true;
   queue.clear();
+  applier.RewindUsage();  // what the last stream sent and got no ack for goes again
   c->out = Hello();
   writing = true;
   {
@@ -223,6 +227,14 @@ void SnapshotSubscription::Impl::OnMessage(uint64_t gen,
     // Not versioned, not answered: applied here, on the subscription's thread.
     applier.ApplyEstimates(msg->estimates());
     CCR_LOG(kDebug, "routing_estimates_applied", F("latency", msg->estimates().latency_size()));
+  }
+  if (msg->has_usage_ack()) {
+    applier.AckUsage(msg->usage_ack().committed_seq());
+    CCR_LOG(kDebug, "usage_acked", F("committed_seq", msg->usage_ack().committed_seq()));
+  }
+  if (msg->has_budgets()) {
+    applier.ApplyBudgets(msg->budgets());
+    CCR_LOG(kDebug, "budget_grants_applied", F("grants", msg->budgets().grants_size()));
   }
   if (msg->has_snapshot()) {
     pending = std::move(*msg->mutable_snapshot());
@@ -400,6 +412,15 @@ void SnapshotSubscription::Impl::OnStatsTick() {
     queue.push_back(std::move(health));
   }
   health_full = false;
+  // Usage records not sent yet on this stream; a few batches a tick at most (the queue stays
+  // small; a backlog after a long disconnection drains over a few ticks).
+  for (int i = 0; i < kMaxUsageBatchesPerTick; ++i) {
+    v1::DataPlaneMessage usage;
+    if (!applier.TakeUsage(usage.mutable_usage())) {
+      break;
+    }
+    queue.push_back(std::move(usage));
+  }
   MaybeWrite();
 }
 

@@ -15,8 +15,8 @@
 #              127.0.0.1: the data plane gets its snapshot through the token and serves a request
 #              with the key from /etc/cc-relay/env; a key added at run time lands in the state
 #              directory
-#   serve      ExecStartPre and ExecStart of cc-relay.service: the relay serves, and a key added
-#              with cc-relayctl is written to the state directory, not next to the config (which
+#   serve      ExecStart of cc-relay.service: the relay serves, and a key added
+#              with cc-relayctl (and the database) land in the state directory, not next to the config (which
 #              is read-only under ProtectSystem=strict)
 #
 # Needs systemd-analyze (Debian's systemd, 252), python3, node and the targets cc-relay,
@@ -140,9 +140,7 @@ pass "control plane + data plane from their ExecStart lines: token, key from the
 begin_case serve
 start_mock upstream
 make_host
-mapfile -t pre_cmd < <(exec_args "${SYSTEMD_DIR}/cc-relay.service" ExecStartPre)
 mapfile -t serve_cmd < <(exec_args "${SYSTEMD_DIR}/cc-relay.service" ExecStart)
-"${pre_cmd[@]}" || fail "ExecStartPre failed: ${pre_cmd[*]}"
 set -a
 # shellcheck disable=SC1091
 source "${ETC_DIR}/env"
@@ -160,8 +158,10 @@ CP_ADDR="127.0.0.1:${CP_PORT}"
 expect_eq "upstream key through serve" "$(served_key "${RELAY_URL}")" "${PROVIDER_KEY}"
 printf '%s\n' "${ADDED_KEY}" | ctl --token-file "${SPEC_D}/token" keys add --provider anthropic \
   >"${CASE_DIR}/add.out" 2>&1 || fail "keys add: $(cat "${CASE_DIR}/add.out")"
-[[ -s "${SPEC_S}/cc-relay/config.yaml.state.json" ]] || fail "no state file in the state directory"
+[[ -s "${SPEC_S}/cc-relay/state.json" ]] || fail "no state file in the state directory"
+[[ -s "${SPEC_S}/cc-relay/cc-relay.db" ]] || fail "no database in the state directory"
 [[ ! -e "${ETC_DIR}/config.yaml.state.json" ]] || fail "state file written next to the config in /etc"
+[[ ! -e "${ETC_DIR}/config.yaml.db" ]] || fail "database written next to the config in /etc"
 if ctl --timeout-ms 2000 providers list >"${CASE_DIR}/no-token.out" 2>&1; then
   fail "the management API answered without the token"
 fi

@@ -122,6 +122,24 @@ TEST(RoutingRulesConfigTest, DefaultBackgroundModelsAndNoRules) {
   EXPECT_THAT(single.routing().background_models(), ElementsAre("*mini*"));
 }
 
+TEST(RoutingRulesConfigTest, UsersMatchNamesRelayKeyUsers) {
+  const auto s = LoadOk(std::string(kProviders) + R"(routing:
+  rules:
+    - name: team-a
+      match: {users: [alice, bob.smith@example.com]}
+      providers: [zai]
+)");
+  ASSERT_EQ(s.routing().rules_size(), 1);
+  EXPECT_THAT(s.routing().rules(0).match().users(), ElementsAre("alice", "bob.smith@example.com"));
+  EXPECT_THAT(ErrorsOf(std::string(kProviders) + R"(routing:
+  rules:
+    - name: team-a
+      match: {users: ["al ice"]}
+      providers: [zai]
+)"),
+              ElementsAre(HasSubstr("user name \"al ice\": expected 1 to 64 of")));
+}
+
 TEST(RoutingRulesConfigTest, ErrorsNamePositionAndKey) {
   EXPECT_THAT(
       ErrorsOf(std::string(kProviders) + R"(routing:
@@ -150,7 +168,7 @@ TEST(RoutingRulesConfigTest, ErrorsNamePositionAndKey) {
           "c.yaml:11:13: routing.rules[1].name: duplicate rule name \"bg\" (already at "
           "routing.rules[0])",
           "c.yaml:12:14: routing.rules[1].match: a rule needs at least one match condition "
-          "(model, background, thinking, long_context, tools, images, header)",
+          "(model, background, thinking, long_context, tools, images, header, users)",
           "c.yaml:13:24: routing.rules[1].providers[1]: duplicate provider \"zai\" (already at "
           "routing.rules[1].providers[0])",
           "c.yaml:14:7: routing.rules[2].name: required: the rule's name (logs, metrics, route "
@@ -158,8 +176,8 @@ TEST(RoutingRulesConfigTest, ErrorsNamePositionAndKey) {
           "c.yaml:14:23: routing.rules[2].match.tools[0]: unknown server tool \"web_serch\" (did "
           "you mean \"web_search\"?); expected web_search, web_fetch, code_execution, computer, "
           "bash, text_editor or memory",
-          "c.yaml:14:47: routing.rules[2].match.client_key: not supported yet: client keys exist "
-          "once teams do",
+          "c.yaml:14:47: routing.rules[2].match.client_key: not supported: match relay keys by "
+          "their user with `users`",
           "c.yaml:15:18: routing.rules[2].providers: must name at least one provider",
           "c.yaml:16:13: routing.rules[3].name: \"default\" is reserved (the metrics' rule label "
           "of requests no rule matched)",

@@ -98,5 +98,56 @@ TEST(DivideKeyLimitsTest, HasKeyLimits) {
   EXPECT_FALSE(HasKeyLimits(ccrelay::v1::RoutingSnapshot()));
 }
 
+ccrelay::v1::RoutingSnapshot TwoUsers() {
+  ccrelay::v1::RoutingSnapshot s = TwoProviders();
+  ccrelay::v1::RelayUser* alice = s.mutable_users()->add_users();
+  alice->set_name("alice");
+  alice->mutable_policy()->set_rpm_limit(61);
+  alice->mutable_policy()->set_tpm_limit(1);
+  alice->mutable_policy()->mutable_budget()->set_usd_per_day(10);  // shared by grants, not here
+  ccrelay::v1::RelayUser* bob = s.mutable_users()->add_users();
+  bob->set_name("bob");  // unlimited
+  return s;
+}
+
+TEST(DivideUserLimitsTest, DividesEveryUsersLimitsLikeKeyLimits) {
+  ccrelay::v1::RoutingSnapshot s = TwoUsers();
+  DivideUserLimits(3, &s);
+  const ccrelay::v1::UserPolicy& alice = s.users().users(0).policy();
+  EXPECT_EQ(alice.rpm_limit(), 20u);
+  EXPECT_EQ(alice.tpm_limit(), 1u);  // never 0: that would mean unlimited
+  EXPECT_EQ(alice.budget().usd_per_day(), 10.0);
+  EXPECT_EQ(s.users().users(1).policy().rpm_limit(), 0u);
+  EXPECT_EQ(s.users().users(1).policy().tpm_limit(), 0u);
+  EXPECT_EQ(s.providers(0).keys(0).rpm_limit(), 6u);  // keys are DivideKeyLimits' business
+
+  ccrelay::v1::RoutingSnapshot one = TwoUsers();
+  DivideUserLimits(1, &one);
+  EXPECT_EQ(one.SerializeAsString(), TwoUsers().SerializeAsString());
+  ccrelay::v1::RoutingSnapshot none;
+  DivideUserLimits(2, &none);
+  EXPECT_FALSE(none.has_users());  // no users message appears from nowhere
+}
+
+TEST(DivideUserLimitsTest, DivideLimitsDoesKeysAndUsers) {
+  ccrelay::v1::RoutingSnapshot s = TwoUsers();
+  DivideLimits(2, &s);
+  EXPECT_EQ(s.providers(0).keys(0).rpm_limit(), 3u);
+  EXPECT_EQ(s.users().users(0).policy().rpm_limit(), 30u);
+}
+
+TEST(DivideUserLimitsTest, HasUserLimits) {
+  ccrelay::v1::RoutingSnapshot s;
+  EXPECT_FALSE(HasUserLimits(s));
+  EXPECT_FALSE(HasLimits(s));
+  ccrelay::v1::RelayUser* u = s.mutable_users()->add_users();
+  u->mutable_policy()->mutable_budget()->set_usd_per_day(10);
+  EXPECT_FALSE(HasUserLimits(s));  // a budget alone: grants, not snapshot shares
+  u->mutable_policy()->set_tpm_limit(1000);
+  EXPECT_TRUE(HasUserLimits(s));
+  EXPECT_TRUE(HasLimits(s));  // no key limits, but the user's
+  EXPECT_FALSE(HasKeyLimits(s));
+}
+
 }  // namespace
 }  // namespace ccrelay::controlplane

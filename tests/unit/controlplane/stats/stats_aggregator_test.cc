@@ -98,6 +98,7 @@ TEST(StatsAggregatorTest, RecentIsCappedAndNewestFirst) {
       ccrelay::v1::RecentRequest* rr = r.add_recent();  // oldest first, as data planes send
       rr->set_request_id("req_" + std::to_string(batch * 50 + i));
       rr->set_status(200);
+      rr->set_user(i % 2 == 0 ? "alice" : "");
     }
     agg.AddReport(batch == 2 ? "dp-b" : "dp-a", r);
   }
@@ -108,6 +109,8 @@ TEST(StatsAggregatorTest, RecentIsCappedAndNewestFirst) {
   EXPECT_EQ(s.recent(0).data_plane(), "dp-b");
   EXPECT_EQ(s.recent(99).request_id(), "req_50");
   EXPECT_EQ(s.recent(99).data_plane(), "dp-a");
+  EXPECT_EQ(s.recent(0).user(), "");        // req_149: i = 49
+  EXPECT_EQ(s.recent(99).user(), "alice");  // req_50: i = 0
 }
 
 TEST(StatsAggregatorTest, HealthWorstWinsOkClearsCooldownEnds) {

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -17,6 +18,8 @@
 
 #include "proto/stream.grpc.pb.h"
 #include "proto/stream.pb.h"
+#include "proto/team.pb.h"
+#include "tests/fakes/fake_sync_control_plane.h"
 
 namespace ccrelay::subscription {
 namespace {
@@ -58,6 +61,45 @@ class FakeApplier : public SnapshotApplier {
     return estimates_;
   }
 
+  // Usage: one record per TakeUsage while `usage_left_` lasts; rewinds, acks, grants recorded.
+  bool TakeUsage(v1::UsageBatch* batch) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (usage_left_ == 0) {
+      return false;
+    }
+    --usage_left_;
+    batch->add_records()->set_seq(++usage_seq_);
+    return true;
+  }
+  void RewindUsage() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++rewinds_;
+  }
+  void AckUsage(uint64_t committed_seq) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    acked_ = committed_seq;
+  }
+  void ApplyBudgets(const v1::BudgetGrants& grants) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    grants_ += grants.grants_size();
+  }
+  void AddUsage(int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    usage_left_ += n;
+  }
+  int rewinds() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rewinds_;
+  }
+  uint64_t acked() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  int grants() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return grants_;
+  }
+
   void SetReject(uint64_t v) {
     std::lock_guard<std::mutex> lock(mu_);
     reject_ = v;
@@ -74,122 +116,14 @@ class FakeApplier : public SnapshotApplier {
   uint64_t takes_ = 0;
   std::vector<uint64_t> applied_;
   std::vector<int> estimates_;  // latency entries of each RoutingEstimates applied
+  int usage_left_ = 0;
+  uint64_t usage_seq_ = 0;
+  int rewinds_ = 0;
+  uint64_t acked_ = 0;
+  int grants_ = 0;
 };
 
-// A control plane that records every stream and every message and lets the test write.
-class FakeControlPlane final : public v1::DataPlaneSync::Service {
- public:
-  struct Stream {
-    grpc::ServerContext* ctx = nullptr;
-    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw = nullptr;
-    std::string authorization;
-    std::vector<DataPlaneMessage> received;
-    bool ended = false;
-  };
-
-  FakeControlPlane() {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
-    builder.RegisterService(this);
-    server_ = builder.BuildAndStart();
-  }
-  ~FakeControlPlane() override {
-    server_->Shutdown(std::chrono::system_clock::now());
-    server_->Wait();
-  }
-
-  std::string Address() const { return "127.0.0.1:" + std::to_string(port_); }
-
-  grpc::Status Sync(grpc::ServerContext* ctx,
-                    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw) override {
-    size_t index;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto s = std::make_shared<Stream>();
-      s->ctx = ctx;
-      s->rw = rw;
-      auto it = ctx->client_metadata().find("authorization");
-      if (it != ctx->client_metadata().end()) {
-        s->authorization = std::string(it->second.data(), it->second.size());
-      }
-      streams_.push_back(s);
-      index = streams_.size() - 1;
-    }
-    cv_.notify_all();
-    DataPlaneMessage msg;
-    while (rw->Read(&msg)) {
-      std::lock_guard<std::mutex> lock(mu_);
-      streams_[index]->received.push_back(msg);
-      cv_.notify_all();
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      streams_[index]->ended = true;
-      streams_[index]->rw = nullptr;
-    }
-    cv_.notify_all();
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake control plane ended the stream");
-  }
-
-  // Waits for stream `i` to exist and have received at least `n` messages; returns message n-1.
-  std::optional<DataPlaneMessage> WaitForMessage(size_t i, size_t n, milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, timeout,
-                      [&] { return streams_.size() > i && streams_[i]->received.size() >= n; })) {
-      return std::nullopt;
-    }
-    return streams_[i]->received[n - 1];
-  }
-  // Next message of stream `i` after the first `seen` that is not a stats report.
-  std::optional<DataPlaneMessage> WaitForNonStats(size_t i, size_t* seen, milliseconds timeout) {
-    while (true) {
-      auto m = WaitForMessage(i, *seen + 1, timeout);
-      if (!m.has_value()) {
-        return m;
-      }
-      ++*seen;
-      if (!m->has_stats()) {
-        return m;
-      }
-    }
-  }
-  bool WaitForStreamEnded(size_t i, milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return streams_.size() > i && streams_[i]->ended; });
-  }
-  bool Send(size_t i, uint64_t version, const std::string& nonce) {
-    ControlPlaneMessage msg;
-    msg.mutable_snapshot()->mutable_snapshot()->set_version(version);
-    msg.mutable_snapshot()->set_nonce(nonce);
-    return Write(i, msg);
-  }
-  bool Write(size_t i, const ControlPlaneMessage& msg) {
-    grpc::ServerReaderWriter<ControlPlaneMessage, DataPlaneMessage>* rw;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (streams_.size() <= i || streams_[i]->rw == nullptr) {
-        return false;
-      }
-      rw = streams_[i]->rw;
-    }
-    return rw->Write(msg);
-  }
-  void Cancel(size_t i) {
-    std::lock_guard<std::mutex> lock(mu_);
-    streams_[i]->ctx->TryCancel();
-  }
-  std::string Authorization(size_t i) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return streams_[i]->authorization;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::shared_ptr<Stream>> streams_;
-  int port_ = 0;
-  std::unique_ptr<grpc::Server> server_;  // last: its handlers use the members above
-};
+using FakeControlPlane = ccrelay::testing::FakeSyncControlPlane;
 
 SubscriptionOptions Options() {
   SubscriptionOptions o;
@@ -360,12 +294,17 @@ TEST(SnapshotSubscriptionTest, KeepsRetryingWhileNoControlPlaneAnswers) {
   EXPECT_EQ(attempts, 4);
 }
 
+// Options with a stats tick every 5 ms (stats reports, usage batches).
+SubscriptionOptions FastTicks() {
+  SubscriptionOptions o = Options();
+  o.stats_interval = milliseconds(5);
+  return o;
+}
+
 TEST(SnapshotSubscriptionTest, SendsStatsReportsWhileConnected) {
   FakeControlPlane cp;
   FakeApplier applier;
-  SubscriptionOptions o = Options();
-  o.stats_interval = milliseconds(5);
-  SnapshotSubscription sub(o, FactoryFor(cp), applier);
+  SnapshotSubscription sub(FastTicks(), FactoryFor(cp), applier);
   sub.Start();
   ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
   ASSERT_TRUE(cp.Send(0, 1, "n1"));  // connected once a message arrived
@@ -377,6 +316,46 @@ TEST(SnapshotSubscriptionTest, SendsStatsReportsWhileConnected) {
   ASSERT_TRUE(stats->has_stats());
   EXPECT_GE(stats->stats().requests(), 1u);
   EXPECT_EQ(stats->stats().active_streams(), 3);
+}
+
+// Waits until `done` holds (polling; no timed assertion).
+template <typename Fn>
+bool Eventually(Fn done) {
+  const auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return true;
+}
+
+TEST(SnapshotSubscriptionTest, UsageGoesWithTheStatsTickAcksAndGrantsReachTheApplier) {
+  FakeControlPlane cp;
+  FakeApplier applier;
+  applier.AddUsage(2);
+  SnapshotSubscription sub(FastTicks(), FactoryFor(cp), applier);
+  sub.Start();
+  ASSERT_TRUE(cp.WaitForMessage(0, 1, kWait).has_value());
+  EXPECT_EQ(applier.rewinds(), 1) << "a new stream starts from the first unacknowledged record";
+  ASSERT_TRUE(cp.Send(0, 1, "n1"));
+  const std::vector<v1::UsageRecord> usage = cp.WaitForUsage(0, 2, kWait);
+  ASSERT_EQ(usage.size(), 2u);
+  EXPECT_EQ(usage[0].seq(), 1u);
+  EXPECT_EQ(usage[1].seq(), 2u);
+
+  ControlPlaneMessage ack;
+  ack.mutable_usage_ack()->set_committed_seq(2);
+  ASSERT_TRUE(cp.Write(0, ack));
+  ControlPlaneMessage grants;
+  grants.mutable_budgets()->add_grants()->set_user("alice");
+  ASSERT_TRUE(cp.Write(0, grants));
+  EXPECT_TRUE(Eventually([&] { return applier.acked() == 2 && applier.grants() == 1; }));
+
+  cp.Cancel(0);
+  ASSERT_TRUE(cp.WaitForMessage(1, 1, kWait).has_value());
+  EXPECT_EQ(applier.rewinds(), 2);
 }
 
 TEST(SnapshotSubscriptionTest, StopEndsTheStreamAndIsIdempotent) {
