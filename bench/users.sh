@@ -7,7 +7,8 @@
 #   budget  the same, and that user has a monthly USD budget and a token budget far from spent
 #           and an rpm limit far from reached (the budget and limit checks on the request path)
 # The none relay gets the same header with a key it does not know (and ignores), so every
-# target reads the same bytes. Builds nothing: uses the build tree's binaries. See
+# target reads the same bytes; each relay has the same control-plane gRPC listener (the none
+# relay's unused). Builds nothing: uses the build tree's binaries. See
 # bench/README.md, "Issue 15: relay keys per teammate".
 #
 #   bash bench/users.sh [--reps N] [--duration S] [--conns C] [--users N] [--quiet-wait S]
@@ -38,14 +39,10 @@ done
 pb_parse_args "${args[@]+"${args[@]}"}"
 
 declare -A CP_PORT=()
-pb_serve_flags() {  # TARGET: its own database; a gRPC listener for cc-relayctl where users go
-  SERVE_FLAGS=(--control-plane-http-listen none --db "$WORK/$1.db")
-  if [[ $1 == none ]]; then
-    SERVE_FLAGS+=(--control-plane-listen none)
-  else
-    CP_PORT[$1]=$("$BIN/ccr_cold_start" --free-port)
-    SERVE_FLAGS+=(--control-plane-listen "127.0.0.1:${CP_PORT[$1]}")
-  fi
+pb_serve_flags() {  # TARGET: its own database and a gRPC listener (for cc-relayctl) on each
+  CP_PORT[$1]=$("$BIN/ccr_cold_start" --free-port)
+  SERVE_FLAGS=(--control-plane-http-listen none --db "$WORK/$1.db"
+    --control-plane-listen "127.0.0.1:${CP_PORT[$1]}")
 }
 
 # 43 base64url characters, the shape of a relay key's tail.
