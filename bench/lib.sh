@@ -194,6 +194,7 @@ wait_for_file() {  # FILE PID: wait until FILE is non-empty (10 s), fail if PID 
 }
 
 CLK_TCK=$(getconf CLK_TCK)
+WRK_EXTRA=()   # more wrk arguments for wrk_measured (pb_run_wrk: -H with the target's header)
 cpu_ms() {  # PID...: user + system CPU time consumed so far, in ms (all threads)
   local total=0 pid t
   for pid in "$@"; do
@@ -225,7 +226,7 @@ wrk_measured() {  # LABEL OUT PORT BODY THREADS CONNS PID...
   cpu0=$(cpu_ms "$@")
   mock0=$(cpu_ms "$MOCK_PID")
   read -r busy0 total0 <<<"$(target_cpu_ticks)"
-  "${ON_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency \
+  "${ON_LOAD[@]}" wrk -t"$threads" -c"$conns" -d"${DURATION}s" --latency "${WRK_EXTRA[@]}" \
     -s "$BENCH_DIR/claude_code.lua" "http://127.0.0.1:$port" -- "$body" >"$out" 2>&1 || true
   cpu1=$(cpu_ms "$@")
   mock1=$(cpu_ms "$MOCK_PID")
@@ -280,6 +281,29 @@ pb_defaults() {
   BUILD_DIR=""
   RELAY_BIN=""
   KEEP=0
+  # A request header per target ("NAME: VALUE"), sent by wrk and the stream probe: see
+  # pb_target_ready.
+  declare -gA PB_HEADER=()
+}
+
+# The flags of a target's `serve` besides its config, listen address and workers (sets
+# SERVE_FLAGS): no control-plane listeners (in-process only), so that several relays, and other
+# sessions' relays, never compete for the default ports. A script may redefine it.
+pb_serve_flags() {  # TARGET
+  SERVE_FLAGS=(--control-plane-listen none --control-plane-http-listen none)
+}
+
+# Called once a target's relay listens, before the preflight: a script may redefine it to set
+# the target up (bench/users.sh adds users and sets PB_HEADER[TARGET]).
+pb_target_ready() {  # TARGET
+  :
+}
+
+# The stream probe's arguments for the target's header (PB_HEADER); sets PROBE_TARGET_ARGS.
+pb_probe_target_args() {  # TARGET
+  PROBE_TARGET_ARGS=("${PROBE_HEADERS[@]}")
+  [[ -n ${PB_HEADER[$1]:-} ]] && PROBE_TARGET_ARGS+=(--header "${PB_HEADER[$1]}")
+  return 0
 }
 
 log() { printf '[%s %s] %s\n' "${PB_NAME:-bench}" "$(date +%H:%M:%S)" "$*" >&2; }
@@ -313,6 +337,7 @@ relay_target_conf() {  # TARGET LISTEN: the config of that provider type's relay
   case "$1" in
     anthropic) relay_conf "$2" ;;
     bedrock | vertex | azure) "relay_$1_conf" "$2" ;;
+    none | users | budget) relay_conf "$2" ;;
     failover | shuffle | round-robin | least-busy | cost-based | latency-based | rules)
       relay_strategy_conf "$1" "$2" ;;
     *) die "unknown target $1" ;;
@@ -385,26 +410,28 @@ pb_start() {
   wait_for_file "$WORK/mock.port" "$MOCK_PID" || die "mock did not start: $(cat "$WORK/mock.log")"
   MOCK_PORT=$(cat "$WORK/mock.port")
 
-  # Same binary, same flags; no control-plane listeners (in-process only), so that several
-  # relays, and other sessions' relays, never compete for the default ports.
+  # Same binary, same flags (pb_serve_flags).
   declare -gA PB_PORT=() TPID=()
   for t in $PB_TARGETS; do
     PB_PORT[$t]=$("$BIN/ccr_cold_start" --free-port)
     relay_target_conf "$t" "127.0.0.1:${PB_PORT[$t]}" >"$WORK/$t.yaml"
+    pb_serve_flags "$t"
     "${ON_TARGET[@]}" "$RELAY" serve --config "$WORK/$t.yaml" --workers 1 --log-level warn \
-      --control-plane-listen none --control-plane-http-listen none >"$WORK/$t.log" 2>&1 &
+      "${SERVE_FLAGS[@]}" >"$WORK/$t.log" 2>&1 &
     TPID[$t]=$!
     PIDS+=("${TPID[$t]}")
     wait_for_port "${PB_PORT[$t]}" "${TPID[$t]}" || die "relay $t did not start: $(tail -20 "$WORK/$t.log")"
     log "relay $t on 127.0.0.1:${PB_PORT[$t]} (pid ${TPID[$t]})"
+    pb_target_ready "$t"
   done
 
   RECORDS=$WORK/records.jsonl
   : >"$RECORDS"
   ERRORS=0
   for t in $PB_TARGETS; do
+    pb_probe_target_args "$t"
     "${ON_LOAD[@]}" "$BIN/ccr_stream_probe" --port "${PB_PORT[$t]}" --body "${PB_BODY[small]}" --requests 3 \
-      --concurrency 1 --delay-ms 0 --label "$t" "${PROBE_HEADERS[@]}" >"$WORK/preflight_$t.json" 2>&1 ||
+      --concurrency 1 --delay-ms 0 --label "$t" "${PROBE_TARGET_ARGS[@]}" >"$WORK/preflight_$t.json" 2>&1 ||
       die "$t failed the preflight: $(cat "$WORK/preflight_$t.json") $(tail -5 "$WORK/$t.log")"
   done
   [[ $(jq -s '(map(.events_max) | unique | length == 1) and all(.stamped == .events)' \
@@ -416,6 +443,8 @@ pb_start() {
 
 pb_run_wrk() {  # REP CASE TARGET
   local rep=$1 case=$2 t=$3
+  WRK_EXTRA=()
+  [[ -n ${PB_HEADER[$t]:-} ]] && WRK_EXTRA=(-H "${PB_HEADER[$t]}")
   wrk_measured "$t $case" "$WORK/wrk_${rep}_${case}_$t.txt" "${PB_PORT[$t]}" "${PB_BODY[$case]}" \
     "$WRK_THREADS" "$CONNS" "${TPID[$t]}" || return 0
   jq -c "${WRK_ARGS[@]}" --argjson rep "$rep" --arg case "$case" --arg t "$t" \
@@ -426,10 +455,11 @@ pb_run_wrk() {  # REP CASE TARGET
 
 pb_run_probe() {  # REP TARGET
   local out=$WORK/probe_$1_$2.json
+  pb_probe_target_args "$2"
   wait_quiet
   if ! "${ON_LOAD[@]}" "$BIN/ccr_stream_probe" --port "${PB_PORT[$2]}" --body "${PB_BODY[small]}" \
       --requests "$PROBE_REQUESTS" --concurrency "$PROBE_CONC" --delay-ms "$PROBE_DELAY_MS" \
-      --label "$2" "${PROBE_HEADERS[@]}" >"$out" 2>&1; then
+      --label "$2" "${PROBE_TARGET_ARGS[@]}" >"$out" 2>&1; then
     log "stream probe failed for $2: $(cat "$out")"
     ERRORS=$((ERRORS + 1))
   fi

@@ -2,10 +2,12 @@
 //
 //   ccr_stream_probe --port P [--host 127.0.0.1] --body FILE [--requests N] [--concurrency C]
 //                    [--delay-ms D] [--label NAME] [--json-out FILE] [--header-prefix P]
+//                    [--header "NAME: VALUE"]...
 //
 // --header-prefix: the mock's request headers are P + "timestamps" and P + "event-delay-ms"
 // (default "x-mock-"; "x-amzn-bedrock-mock-" passes a relay's Bedrock provider, which forwards
-// only x-amzn-bedrock-* headers).
+// only x-amzn-bedrock-* headers). --header: a request header added (repeatable; bench/users.sh
+// sends a relay key with it).
 //
 // Sends N streaming Claude Code requests (C at a time, each connection kept alive; the first
 // request of every connection is a warm-up and not counted) with the mock's per-event delay D
@@ -45,6 +47,7 @@ struct Options {
   std::string label = "target";
   std::string json_out;
   std::string header_prefix = "x-mock-";
+  std::string headers;  // "NAME: VALUE\r\n" lines from --header
 };
 
 class Probe {
@@ -122,6 +125,8 @@ int Main(int argc, char** argv) {
       o.label = value();
     } else if (arg == "--header-prefix") {
       o.header_prefix = value();
+    } else if (arg == "--header") {
+      o.headers += value() + "\r\n";
     } else if (arg == "--json-out") {
       o.json_out = value();
     } else {
@@ -134,7 +139,7 @@ int Main(int argc, char** argv) {
     std::cerr << "ccr_stream_probe: need --port and a readable --body\n";
     return 2;
   }
-  std::string extra = o.header_prefix + "timestamps: 1\r\n";
+  std::string extra = o.headers + o.header_prefix + "timestamps: 1\r\n";
   if (o.delay_ms > 0) {
     extra += o.header_prefix + "event-delay-ms: " + std::to_string(o.delay_ms) + "\r\n";
   }
