@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "absl/strings/string_view.h"
+
 #include "dataplane/common/str.h"
 
 namespace ccrelay::team {
@@ -44,9 +46,12 @@ RelayKeyAuth AuthenticateRelayKey(const routing::RelayUsers& users,
                                        users.key_header, " header)");
     return out;
   }
-  const std::string digest = RelayKeySha256(key);
-  const auto it = users.by_key_sha256.find(digest);
-  if (it == users.by_key_sha256.end() ||
+  // Hashed into the stack (no allocation per request); the map looks a string_view up.
+  unsigned char raw[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), raw);
+  const std::string_view digest(reinterpret_cast<const char*>(raw), sizeof raw);
+  const auto it = users.by_key_sha256.find(absl::string_view(digest.data(), digest.size()));
+  if (it == users.by_key_sha256.end() || it->second.key_sha256.size() != digest.size() ||
       CRYPTO_memcmp(it->second.key_sha256.data(), digest.data(), digest.size()) != 0) {
     out.result = RelayKeyAuth::Result::kRefused;
     out.message = "invalid relay key";
