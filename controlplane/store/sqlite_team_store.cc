@@ -341,6 +341,11 @@ absl::Status SqliteTeamStore::Init() {
     }
   }
   RETURN_IF_ERROR(Exec("PRAGMA synchronous = FULL"));
+  // Usage rows arrive at the request rate of every data plane: index pages are read through a
+  // memory map and a 16 MiB page cache instead of a pread(2) each (perf: pread and pwrite were a
+  // fifth of serve's CPU at 9k requests/s).
+  RETURN_IF_ERROR(Exec("PRAGMA mmap_size = 268435456"));
+  RETURN_IF_ERROR(Exec("PRAGMA cache_size = -16384"));
   return Migrate();
 }
 
