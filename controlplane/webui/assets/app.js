@@ -568,11 +568,29 @@ const pages = {
   routing: () => {},
 };
 
+// One render at a time: a render asked for while one runs makes it run once more when it ends,
+// so an older answer (a list fetched before a change) never replaces a newer one on the page.
+let rendering = null;
+let renderAgain = false;
 async function render() {
+  if (rendering) {
+    renderAgain = true;
+    return rendering;
+  }
+  rendering = (async () => {
+    do {
+      renderAgain = false;
+      try {
+        await pages[state.page]();
+      } catch (e) {
+        say(e.message, true);
+      }
+    } while (renderAgain);
+  })();
   try {
-    await pages[state.page]();
-  } catch (e) {
-    say(e.message, true);
+    await rendering;
+  } finally {
+    rendering = null;
   }
 }
 
