@@ -17,10 +17,13 @@ constexpr std::string_view kHelp =
 
 Usage:
   cc-relayctl dataplane status --addr HOST:PORT
-  cc-relayctl dataplane drain --addr HOST:PORT
+  cc-relayctl dataplane drain --addr HOST:PORT [--keep-running]
 
 status: its id, snapshot version, control-plane connection, streams and connections.
 drain: it stops accepting connections, lets responses in flight finish, then exits.
+  --keep-running  after the drain, wait for SIGTERM instead of exiting: for a Kubernetes
+                  preStop hook, whose process dies with the container if the relay exits
+                  first (the kubelet sends SIGTERM when the hook returns).
 The address is the ADMIN column of `cc-relayctl dataplanes list`.
 )";
 
@@ -35,7 +38,9 @@ int64_t NowMs() {
 int RunDataPlane(const Invocation& inv) {
   common::FlagParser flags;
   std::string addr;
+  bool keep_running = false;
   flags.String("--addr", &addr);
+  flags.Bool("--keep-running", &keep_running);
   if (std::optional<int> done = ParseArgs(flags, inv, kHelp)) {
     return *done;
   }
@@ -53,8 +58,10 @@ int RunDataPlane(const Invocation& inv) {
   auto stub = v1::DataPlaneAdmin::NewStub(client->channel());
   auto ctx = client->Context();
   if (pos[0] == "drain") {
+    v1::DrainRequest req;
+    req.set_keep_running(keep_running);
     v1::DrainResponse resp;
-    const grpc::Status s = stub->Drain(ctx.get(), v1::DrainRequest(), &resp);
+    const grpc::Status s = stub->Drain(ctx.get(), req, &resp);
     if (!s.ok()) {
       return ReportRpcError(s, addr);
     }

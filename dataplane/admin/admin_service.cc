@@ -56,16 +56,16 @@ class AdminService final : public v1::DataPlaneAdmin::CallbackService {
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* Drain(grpc::CallbackServerContext* ctx,
-                                  const v1::DrainRequest* /*request*/,
+  grpc::ServerUnaryReactor* Drain(grpc::CallbackServerContext* ctx, const v1::DrainRequest* request,
                                   v1::DrainResponse* response) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     if (!Authorized(*ctx, token_)) {
       reactor->Finish(Unauthenticated());
       return reactor;
     }
-    CCR_LOG(kInfo, "drain_requested", common::Q("peer", ctx->peer()));
-    response->set_open_connections(backend_.StartDrain());
+    CCR_LOG(kInfo, "drain_requested", common::Q("peer", ctx->peer()),
+            common::F("keep_running", request->keep_running() ? "true" : "false"));
+    response->set_open_connections(backend_.StartDrain(request->keep_running()));
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }

@@ -20,9 +20,10 @@ class AdminBackend {
  public:
   virtual ~AdminBackend() = default;
   virtual void FillState(ccrelay::v1::DataPlaneState* state) = 0;
-  // Starts a graceful drain (stop accepting, let responses finish, exit); returns the number of
-  // open client connections at that moment.
-  virtual int64_t StartDrain() = 0;
+  // Starts a graceful drain (stop accepting, let responses finish, exit; with `keep_running`,
+  // wait for a termination signal instead of exiting); returns the number of open client
+  // connections at that moment.
+  virtual int64_t StartDrain(bool keep_running) = 0;
   // Routes `request` against the live table and key state without sending or reserving
   // anything (see route_explain.h). InvalidArgument for a bad request.
   virtual absl::Status ExplainRoute(const ccrelay::v1::ExplainRouteRequest& request,

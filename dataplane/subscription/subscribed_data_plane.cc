@@ -2,7 +2,9 @@
 
 #include <future>
 
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -35,6 +37,11 @@ struct SubscribedDataPlane::Control {
   std::function<void()> on_sighup;
   std::thread signal_thread;
   std::atomic<bool> signals_done{false};
+  // A drain with keep_running (a preStop hook) leaves the process up, drained, until SIGTERM.
+  std::atomic<bool> keep_running{false};
+  std::mutex terminate_mu;
+  std::condition_variable terminate_cv;
+  bool terminate_requested = false;  // guarded by terminate_mu
 };
 
 namespace {
@@ -137,10 +144,22 @@ void SubscribedDataPlane::Run(std::function<void()> on_sighup) {
       } else {
         RequestDrain().wait_for(std::chrono::seconds(3));  // the listener is closed
         CCR_LOG(kInfo, "shutdown_requested", common::F("signal", sig));
+        {
+          const std::lock_guard<std::mutex> lock(c->terminate_mu);
+          c->terminate_requested = true;
+        }
+        c->terminate_cv.notify_all();
       }
     }
   });
   data_plane_->Run(false);
+  if (c->keep_running.load()) {
+    std::unique_lock<std::mutex> lock(c->terminate_mu);
+    if (!c->terminate_requested) {
+      CCR_LOG(kInfo, "drained", common::Q("waiting_for", "SIGTERM"));
+      c->terminate_cv.wait(lock, [c] { return c->terminate_requested; });
+    }
+  }
   c->signals_done = true;
   pthread_kill(c->signal_thread.native_handle(), SIGHUP);  // wakes its sigwait
   c->signal_thread.join();
@@ -170,8 +189,11 @@ std::shared_future<void> SubscribedDataPlane::RequestDrain() {
   return done;
 }
 
-int64_t SubscribedDataPlane::StartDrain() {
+int64_t SubscribedDataPlane::StartDrain(bool keep_running) {
   const int64_t open = data_plane_->active_sessions();
+  if (keep_running) {
+    control_->keep_running = true;  // before the drain can end Run()
+  }
   RequestDrain();
   return open;
 }

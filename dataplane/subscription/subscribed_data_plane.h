@@ -58,7 +58,7 @@ class SubscribedDataPlane : public admin::AdminBackend {
 
   // admin::AdminBackend
   void FillState(ccrelay::v1::DataPlaneState* state) override;
-  int64_t StartDrain() override;
+  int64_t StartDrain(bool keep_running) override;
   absl::Status ExplainRoute(const ccrelay::v1::ExplainRouteRequest& request,
                             ccrelay::v1::RouteExplanation* out) override;
 

@@ -340,14 +340,23 @@ expect_eq "sidecar /health on the metrics port" "${code}" 200
 DP_PID="$(container_pid "${DP_RUN}")"
 [[ -n "${DP_PID}" ]] || fail "cannot find the data plane's process"
 expect_eq "sidecar uid" "$(awk '/^Uid:/ {print $2}' "/proc/${DP_PID}/status")" 65532
-# The manifests' preStop hook, run inside the sidecar.
+# The manifests' preStop hook, run inside the sidecar (its command as app.yaml gives it). With
+# --keep-running the sidecar drains and stays up; were it to exit first, the hook's own process
+# would die with the container's PID namespace (a FailedPreStopHook event in Kubernetes).
+grep -A 10 'preStop:' "${CCR_SOURCE_DIR}/deploy/kubernetes/example-app/app.yaml" |
+  grep -q -- '- --keep-running$' || fail "app.yaml's preStop drain has no --keep-running"
 exec_inside "${DP_PID}" /usr/local/bin/cc-relayctl dataplane drain --addr="${DP_ADMIN}" \
-  --token-file=/etc/cc-relay/token >"${CASE_DIR}/prestop.out" 2>&1 ||
+  --token-file=/etc/cc-relay/token --keep-running >"${CASE_DIR}/prestop.out" 2>&1 ||
   fail "preStop (cc-relayctl dataplane drain) failed: $(cat "${CASE_DIR}/prestop.out")"
+wait_for_line "${CASE_DIR}/data-plane.log" 'drained waiting_for="SIGTERM"' "${DP_PID}" 10 \
+  "the drained sidecar"
+kill -0 "${DP_PID}" 2>/dev/null || fail "the sidecar exited before the kubelet's SIGTERM"
+# The kubelet's SIGTERM once the hook has returned.
+kill -TERM "${DP_PID}"
 rc=0
 wait "${DP_RUN}" || rc=$?
-expect_eq "sidecar exit code after the preStop drain" "${rc}" 0
+expect_eq "sidecar exit code after the preStop drain and SIGTERM" "${rc}" 0
 expect_secrets_absent "${CASE_DIR}/data-plane.log" "${API_KEY}" "${TOKEN}"
 expect_secrets_absent "${CASE_DIR}/control-plane.log" "${API_KEY}" "${TOKEN}"
 pass "control plane and sidecar from the manifests' flags: /health 200 on the metrics port," \
-  "preStop's cc-relayctl drain inside the sidecar, exit 0"
+  "preStop's cc-relayctl drain --keep-running inside the sidecar exits 0, then SIGTERM, exit 0"

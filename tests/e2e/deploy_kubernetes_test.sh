@@ -13,7 +13,8 @@
 #   sidecar         sidecar started first answers 503 on its metrics listener's /health; the
 #                   control plane (TLS + token) comes up, the sidecar gets its snapshot (200),
 #                   serves a request through the rendered config; `cc-relayctl` sees it with the
-#                   rendered token and CA; the rendered preStop command drains it (exit 0)
+#                   rendered token and CA; the rendered preStop command drains it, SIGTERM
+#                   then stops it (exit 0)
 #
 # Needs kubectl (scripts/setup.sh: Debian's kubernetes-client), node with `npm ci --prefix
 # tests/e2e`, openssl, and the targets cc-relay, cc-relayctl and ccr_mock_upstream.
@@ -172,14 +173,17 @@ fi
 mapfile -t prestop < <(sed -e "s|^/usr/local/bin/cc-relayctl$|${CCR_RELAYCTL_BINARY}|" \
   -e "s|^--addr=.*|--addr=${DP_ADMIN}|" "${X}/prestop.args" | map_args /dev/stdin)
 "${prestop[@]}" >"${CASE_DIR}/prestop.out" 2>&1 || fail "preStop failed: $(cat "${CASE_DIR}/prestop.out")"
+# Drained, it waits for the SIGTERM the kubelet sends once the hook has returned.
+wait_for_line "${DP_LOG}" 'drained waiting_for="SIGTERM"' "${DP_PID}" 10 "the drained sidecar"
+kill -TERM "${DP_PID}"
 for ((i = 0; i < 100; ++i)); do
   kill -0 "${DP_PID}" 2>/dev/null || break
   sleep 0.1
 done
-kill -0 "${DP_PID}" 2>/dev/null && fail "sidecar still running 10 s after the preStop drain"
+kill -0 "${DP_PID}" 2>/dev/null && fail "sidecar still running 10 s after the preStop drain and SIGTERM"
 wait "${DP_PID}"
-expect_eq "sidecar exit code after the drain" "$?" 0
+expect_eq "sidecar exit code after the drain and SIGTERM" "$?" 0
 grep -q 'drain_requested' "${DP_LOG}" || fail "no drain_requested in the sidecar's log"
 expect_secrets_absent "${CP_LOG}" "${PROVIDER_KEY}" "$(cat "${X}/token")"
 expect_secrets_absent "${DP_LOG}" "${PROVIDER_KEY}" "$(cat "${X}/token")"
-pass "503 then 200 on /health, served over TLS + token, listed, drained by preStop (exit 0), no secret logged"
+pass "503 then 200 on /health, served over TLS + token, listed, drained by preStop, SIGTERM (exit 0), no secret logged"

@@ -650,6 +650,63 @@ TEST_F(DistributedTest, ManagementWithoutTheTokenIsRefusedOnANonLoopbackListener
   EXPECT_NE(admin.out.find("dp-token"), std::string::npos) << admin.out;
 }
 
+// A Kubernetes preStop hook runs `dataplane drain --keep-running` inside the sidecar: the stream
+// in flight finishes, no new connection is taken, and the process stays up (drained) until the
+// SIGTERM the kubelet sends once the hook has returned; it then exits 0 at once. Without
+// --keep-running the process would exit as soon as the drain ends, and in a container that kills
+// the hook's own process with the PID namespace.
+TEST_F(DistributedTest, DrainWithKeepRunningFinishesTheStreamThenWaitsForSigterm) {
+  FakeUpstream fake;
+  const std::vector<std::string> events = AnthropicSseEvents(SseOptions{});
+  auto gate = std::make_shared<Notification>();
+  fake.SetHandler(StreamScript(
+      {.events = events, .gate = gate, .gate_after = 1, .gate_timeout = milliseconds(8000)}));
+  WriteConfig(OneProviderConfig(fake, {"sk-ant-drain-0001"}).ToYaml());
+  ASSERT_NO_FATAL_FAILURE(StartControlPlane());
+  DataPlaneProc& dp = StartDataPlane("dp-prestop");
+  ASSERT_FALSE(HasFailure());
+  ASSERT_FALSE(dp.admin.empty()) << dp.proc->log();
+
+  auto conn = HttpConnection::Connect(dp.port);
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(conn->Send(
+      BuildRequest("POST", "/v1/messages", ClientHeaders(), MessageBody("claude-test-1", true))));
+  SseSplitter splitter;
+  size_t seen = 0;
+  CommandResult drain;
+  HttpResponse resp = conn->ReadResponse(milliseconds(10000), [&](std::string_view piece) {
+    seen += splitter.Feed(piece).size();
+    if (seen >= 1 && drain.exit_code == -1) {
+      drain = RunCommand({CCR_RELAYCTL_BINARY, "dataplane", "drain", "--addr", dp.admin,
+                          "--keep-running"});
+      gate->Notify();
+    }
+    return true;
+  });
+  EXPECT_EQ(drain.exit_code, 0) << drain.output();
+  EXPECT_NE(drain.out.find("draining (1 open connection(s))"), std::string::npos) << drain.out;
+  EXPECT_TRUE(resp.complete) << "the stream in flight was cut by the drain: " << resp.error;
+  std::string all;
+  for (const auto& e : events) {
+    all += e;
+  }
+  EXPECT_EQ(resp.body, all);
+
+  // Drained: it says so, takes no connection, and is still up, its admin API answering.
+  ASSERT_TRUE(dp.proc->WaitForLog("drained waiting_for=\"SIGTERM\"", milliseconds(10000)))
+      << dp.proc->log();
+  EXPECT_TRUE(dp.proc->running());
+  EXPECT_EQ(HttpConnection::Connect(dp.port), nullptr);
+  const CommandResult status = RunCommand(
+      {CCR_RELAYCTL_BINARY, "--output", "json", "dataplane", "status", "--addr", dp.admin});
+  ASSERT_EQ(status.exit_code, 0) << status.output();
+  EXPECT_TRUE(nlohmann::json::parse(status.out).value("draining", false)) << status.out;
+
+  dp.proc->Signal(SIGTERM);
+  EXPECT_EQ(dp.proc->WaitExit(milliseconds(10000)), std::optional<int>(0)) << dp.proc->log();
+  EXPECT_TRUE(dp.proc->WaitForLog("shutdown_requested", milliseconds(1000)));
+}
+
 TEST_F(DistributedTest, TlsAndTokenBetweenDataPlaneCtlAndControlPlane) {
   std::string error;
   std::unique_ptr<TestPki> pki = TestPki::Create(&error);
