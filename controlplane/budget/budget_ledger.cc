@@ -40,7 +40,7 @@ uint64_t TokensOf(const ccrelay::v1::UsageRecord& r) {
 void Add(const ccrelay::v1::UsageRecord& r, Spend* s) {
   s->usd += r.cost_usd();
   s->tokens += TokensOf(r);
-  s->requests += 1;
+  s->requests += r.requests();
 }
 
 // One non-zero limit of a user's budget and its committed spend.
@@ -107,8 +107,7 @@ bool BudgetLedger::SetUsers(const ccrelay::v1::Users& users) {
   return changed;
 }
 
-bool BudgetLedger::Committed(const std::vector<ccrelay::v1::UsageRecord>& records,
-                             bool all_new) {
+bool BudgetLedger::Committed(const std::vector<ccrelay::v1::UsageRecord>& records) {
   bool touched = false;
   if (users_.empty()) {
     return touched;
@@ -121,10 +120,6 @@ bool BudgetLedger::Committed(const std::vector<ccrelay::v1::UsageRecord>& record
     touched = true;
     Entry& e = it->second;
     if (!e.loaded) {
-      continue;
-    }
-    if (!all_new) {
-      e.loaded = false;  // which of its records were new is unknown: read the sums again
       continue;
     }
     if (r.unix_ms() >= e.day.start_ms && r.unix_ms() < e.day.end_ms) {

@@ -43,11 +43,10 @@ class BudgetLedger {
   bool SetUsers(const ccrelay::v1::Users& users);
   bool has_budgets() const { return !users_.empty(); }
 
-  // `records` are in the database now (one committed RecordUsage; `all_new`: it reported every
-  // record as new). Advances the cached spend; a batch with records the store already had (a
-  // resend) makes its users' spend be read again from the store instead (never counted twice).
-  // Returns whether a budgeted user's spend may have changed (every share is then new).
-  bool Committed(const std::vector<ccrelay::v1::UsageRecord>& records, bool all_new);
+  // `records` were added to the database (by one committed RecordUsage: the records above the
+  // source's committed seq, never a resend). Advances the cached spend. Returns whether a
+  // budgeted user's spend may have changed (every share is then new).
+  bool Committed(const std::vector<ccrelay::v1::UsageRecord>& records);
 
   // Every budgeted user's grant for a data plane whose records up to `committed_seq` are in the
   // database, when `data_planes` data planes are connected (each gets left / data_planes).

@@ -6,6 +6,7 @@
 
 #include "proto/snapshot.pb.h"
 
+#include "dataplane/common/clock.h"
 #include "dataplane/common/log.h"
 
 namespace ccrelay::controlplane {
@@ -14,7 +15,7 @@ using common::F;
 using common::Q;
 
 UsageWriter::UsageWriter(TeamStore& store, const common::Clock& clock)
-    : store_(store), ledger_(store, clock), thread_([this] { Run(); }) {}
+    : store_(store), clock_(clock), ledger_(store, clock), thread_([this] { Run(); }) {}
 
 UsageWriter::~UsageWriter() { Stop(); }
 
@@ -76,6 +77,9 @@ void UsageWriter::Submit(UsageStream* stream, ccrelay::v1::UsageBatch* batch) {
     return;  // not opened (no hello) or shutting down: the data plane resends
   }
   Stream& s = streams_[it->second];
+  if (s.failed) {
+    return;  // resent after the reconnect
+  }
   if (queue_.size() >= kMaxQueuedBatches) {
     if (!s.failed) {
       s.failed = true;
@@ -87,6 +91,7 @@ void UsageWriter::Submit(UsageStream* stream, ccrelay::v1::UsageBatch* batch) {
   }
   b.stream = it->second;
   b.data_plane = s.data_plane;
+  b.source = common::StrCat(s.data_plane, "/", batch->instance());
   queue_.push_back(std::move(b));
 }
 
@@ -141,22 +146,32 @@ void UsageWriter::CommitBatch(Batch* batch) {
   for (const ccrelay::v1::UsageRecord& r : batch->records) {
     highest = std::max(highest, r.seq());
   }
-  absl::StatusOr<size_t> added = store_.RecordUsage(batch->records);
-  if (!added.ok()) {
+  absl::StatusOr<uint64_t> before =
+      store_.RecordUsage(batch->source, batch->records, clock_.UnixMillis());
+  if (!before.ok()) {
     CCR_LOG(kError, "usage_commit_failed", F("data_plane", batch->data_plane),
             F("records", batch->records.size()), F("highest_seq", highest),
-            Q("error", added.status().message()));
+            Q("error", before.status().message()));
     absl::MutexLock lock(&mu_);
     auto it = streams_.find(batch->stream);
     if (it != streams_.end() && !it->second.failed) {
       it->second.failed = true;
       it->second.stream->AbortForUsage("usage not committed; resend after reconnecting");
     }
+    // Its later batches must not be committed before this one is resent.
+    std::erase_if(queue_, [&](const Batch& b) { return b.stream == batch->stream; });
     return;
   }
-  const bool spend_changed = ledger_.Committed(batch->records, *added == batch->records.size());
+  // The records above the source's committed seq were added; the others were resends.
+  std::vector<ccrelay::v1::UsageRecord> added;
+  for (ccrelay::v1::UsageRecord& r : batch->records) {
+    if (r.seq() > *before) {
+      added.push_back(std::move(r));
+    }
+  }
+  const bool spend_changed = ledger_.Committed(added);
   CCR_LOG(kDebug, "usage_committed", F("data_plane", batch->data_plane),
-          F("records", batch->records.size()), F("new", *added), F("committed_seq", highest));
+          F("records", batch->records.size()), F("new", added.size()), F("committed_seq", highest));
   {
     absl::MutexLock lock(&mu_);
     if (auto c = committed_.find(batch->data_plane); c != committed_.end()) {

@@ -44,10 +44,11 @@ class UsageStream {
 // never wait for SQLite. Each batch is written in one transaction (TeamStore::RecordUsage); only
 // after the commit does its stream get UsageAck{highest seq of the batch}, then its data plane's
 // grants (every data plane's, when a budgeted user's spend changed). A failed commit is logged
-// and aborts the stream (no ack; later batches of that stream are still written but never
-// acknowledged). Grants also go to a stream when it opens (after its first snapshot), and to
-// every stream when the budgets in the snapshot or the number of connected data planes change.
-// Thread-safe.
+// and aborts the stream; that stream's later batches are then dropped, not written (the data
+// plane resends them all after reconnecting, and a later seq committed first would make the
+// database skip the failed ones as resends). Grants also go to a stream when it opens (after its
+// first snapshot), and to every stream when the budgets in the snapshot or the number of connected
+// data planes change. Thread-safe.
 class UsageWriter final : public SnapshotWatcher {
  public:
   // Batches waiting for the writer beyond this: the submitting stream is aborted (the data plane
@@ -74,6 +75,7 @@ class UsageWriter final : public SnapshotWatcher {
   struct Batch {
     uint64_t stream = 0;
     std::string data_plane;
+    std::string source;  // "<data plane id>/<instance>": whose seqs these are
     std::vector<ccrelay::v1::UsageRecord> records;
   };
   struct Stream {
@@ -91,6 +93,7 @@ class UsageWriter final : public SnapshotWatcher {
   void SendGrants(const std::vector<uint64_t>& ids);
 
   TeamStore& store_;
+  const common::Clock& clock_;
   BudgetLedger ledger_;  // the writer thread's only
 
   absl::Mutex mu_;

@@ -25,7 +25,7 @@ namespace ccrelay::controlplane {
 class SqliteTeamStore final : public TeamStore {
  public:
   // The schema version this code creates and understands (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // See TeamStore::Open (which calls this).
   static absl::StatusOr<std::unique_ptr<SqliteTeamStore>> OpenSqlite(const std::string& path);
@@ -40,8 +40,9 @@ class SqliteTeamStore final : public TeamStore {
   absl::StatusOr<StoredUser> GetUser(std::string_view name) override;
   absl::Status UpdateUser(const StoredUser& user) override;
   absl::Status RemoveUser(std::string_view name) override;
-  absl::StatusOr<size_t> RecordUsage(
-      const std::vector<ccrelay::v1::UsageRecord>& records) override;
+  absl::StatusOr<uint64_t> RecordUsage(std::string_view source,
+                                       const std::vector<ccrelay::v1::UsageRecord>& records,
+                                       int64_t now_ms) override;
   absl::StatusOr<Spend> SpendOf(std::string_view user, int64_t since_ms,
                                 int64_t until_ms) override;
   absl::StatusOr<ccrelay::v1::UsageReport> Usage(const ccrelay::v1::GetUsageRequest& request,

@@ -33,7 +33,7 @@ struct Spend {
   uint64_t requests = 0;
 };
 
-// The control plane's embedded database (SQLite, WAL): teammates and every request's usage.
+// The control plane's embedded database (SQLite, WAL): teammates and their usage per minute.
 // Schema and migrations in SPEC.md "Usage database". Thread-safe (one connection behind a
 // mutex; every write is one transaction). Never throws; errors are Status.
 class TeamStore {
@@ -51,10 +51,14 @@ class TeamStore {
   virtual absl::Status UpdateUser(const StoredUser& user) = 0;  // by name: every field
   virtual absl::Status RemoveUser(std::string_view name) = 0;   // usage rows stay
 
-  // Appends usage records of one data plane in one transaction. A record whose request_id is
-  // already stored is skipped (a resend after a lost ack): returns how many were new.
-  virtual absl::StatusOr<size_t> RecordUsage(
-      const std::vector<ccrelay::v1::UsageRecord>& records) = 0;
+  // Adds the usage records of `source` (one data plane process: "<id>/<instance>") to the
+  // per-minute sums, and raises the source's committed seq to their highest, in one
+  // transaction. A record whose seq is not above the source's committed seq is skipped (a
+  // resend after a lost ack). Returns that committed seq as it was before: the records above it
+  // were added. `now_ms` dates the source (sources silent for 30 days are forgotten at open).
+  virtual absl::StatusOr<uint64_t> RecordUsage(std::string_view source,
+                                               const std::vector<ccrelay::v1::UsageRecord>& records,
+                                               int64_t now_ms) = 0;
 
   // Sums for `user` with unix_ms in [since_ms, until_ms).
   virtual absl::StatusOr<Spend> SpendOf(std::string_view user, int64_t since_ms,

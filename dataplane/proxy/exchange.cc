@@ -235,50 +235,46 @@ void Exchange::AccountUser(const http::Usage& usage, double cost_usd, int status
   if (journal == nullptr) {
     return;
   }
-  ccrelay::v1::UsageRecord r;
-  r.set_request_id(p_.request_id);
+  team::UsageEntry e;
   if (p_.user != nullptr) {
-    r.set_user(p_.user->name);
-    r.set_user_key_fingerprint(p_.user->fingerprint);
+    e.user = p_.user->name;
+    e.user_key_fingerprint = p_.user->fingerprint;
   } else {
-    r.set_user(std::string(team::kAnonymousUser));
+    e.user = team::kAnonymousUser;
   }
   if (retry_.attempts() > 0) {
     const auto& prov = provider();
-    r.set_provider(prov.name);
-    r.set_key_fingerprint(std::string(KeyFingerprint()));
-    r.set_model(std::string(prov.MapModel(route_.model)));
+    e.provider = prov.name;
+    e.key_fingerprint = KeyFingerprint();
+    e.model = prov.MapModel(route_.model);
   } else {
-    r.set_model(p_.info.model);
+    e.model = p_.info.model;
   }
-  r.set_status(status);
-  r.set_unix_ms(common::RealClock::Get().UnixMillis());
-  r.set_input_tokens(static_cast<uint64_t>(NonNegative(usage.input_tokens)));
-  r.set_output_tokens(static_cast<uint64_t>(NonNegative(usage.output_tokens)));
-  r.set_cache_read_tokens(static_cast<uint64_t>(NonNegative(usage.cache_read_input_tokens)));
-  r.set_cache_creation_tokens(
-      static_cast<uint64_t>(NonNegative(usage.cache_creation_input_tokens)));
-  r.set_cost_usd(cost_usd);
-  r.set_duration_ms(duration_ms);
-  journal->Append(std::move(r), p_.user != nullptr ? p_.user->state.get() : nullptr);
+  e.status = status;
+  e.unix_ms = common::RealClock::Get().UnixMillis();
+  e.input_tokens = static_cast<uint64_t>(NonNegative(usage.input_tokens));
+  e.output_tokens = static_cast<uint64_t>(NonNegative(usage.output_tokens));
+  e.cache_read_tokens = static_cast<uint64_t>(NonNegative(usage.cache_read_input_tokens));
+  e.cache_creation_tokens = static_cast<uint64_t>(NonNegative(usage.cache_creation_input_tokens));
+  e.cost_usd = cost_usd;
+  e.duration_ms = duration_ms;
+  journal->Add(e, p_.user != nullptr ? p_.user->state.get() : nullptr);
 }
 
-void Exchange::RecordRefusedUsage(team::UsageJournal* journal, std::string_view request_id,
-                                  const routing::CompiledUser* user, int status,
-                                  int64_t duration_ms) {
+void Exchange::RecordRefusedUsage(team::UsageJournal* journal, const routing::CompiledUser* user,
+                                  int status, int64_t duration_ms) {
   if (journal == nullptr) {
     return;
   }
-  ccrelay::v1::UsageRecord r;
-  r.set_request_id(std::string(request_id));
-  r.set_user(user != nullptr ? user->name : std::string(team::kAnonymousUser));
+  team::UsageEntry e;
+  e.user = user != nullptr ? std::string_view(user->name) : team::kAnonymousUser;
   if (user != nullptr) {
-    r.set_user_key_fingerprint(user->fingerprint);
+    e.user_key_fingerprint = user->fingerprint;
   }
-  r.set_status(status);
-  r.set_unix_ms(common::RealClock::Get().UnixMillis());
-  r.set_duration_ms(duration_ms);
-  journal->Append(std::move(r), user != nullptr ? user->state.get() : nullptr);
+  e.status = status;
+  e.unix_ms = common::RealClock::Get().UnixMillis();
+  e.duration_ms = duration_ms;
+  journal->Add(e, user != nullptr ? user->state.get() : nullptr);
 }
 
 void Exchange::OnClientGone() {

@@ -87,11 +87,10 @@ class Exchange : public ClientStreamCallbacks,
   ~Exchange() override;
   void Start();
 
-  // A usage record of a request that ended before an exchange (refused at the session): the
-  // journal gets it as for any other request.
-  static void RecordRefusedUsage(team::UsageJournal* journal, std::string_view request_id,
-                                 const routing::CompiledUser* user, int status,
-                                 int64_t duration_ms);
+  // The usage of a request that ended before an exchange (refused at the session): the journal
+  // counts it as any other request.
+  static void RecordRefusedUsage(team::UsageJournal* journal, const routing::CompiledUser* user,
+                                 int status, int64_t duration_ms);
 
   // ClientStreamCallbacks
   void OnClientWritten() override;

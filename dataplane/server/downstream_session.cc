@@ -439,11 +439,10 @@ void DownstreamSession::WriteError(int status, std::string_view message, bool cl
     }
     obs->OnRequestDone(rec);
   }
-  proxy::Exchange::RecordRefusedUsage(
-      worker_.context().usage, request_id_, refused_user_, status,
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            request_start_)
-          .count());
+  proxy::Exchange::RecordRefusedUsage(worker_.context().usage, refused_user_, status,
+                                      std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - request_start_)
+                                          .count());
   const std::string_view type = http::ErrorTypeForStatus(status);
   const std::string body = http::AnthropicErrorBody(type, message, request_id_);
   if (close) {

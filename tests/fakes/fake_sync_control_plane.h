@@ -133,6 +133,28 @@ class FakeSyncControlPlane final : public v1::DataPlaneSync::Service {
     });
     return out;
   }
+  // The usage records stream `i` received, once their requests add up to at least `requests`
+  // (a record sums the requests of one key and minute; how many records that takes depends on
+  // the data plane's ticks), or what there is at the timeout.
+  std::vector<v1::UsageRecord> WaitForUsageRequests(size_t i, uint64_t requests,
+                                                    milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    std::vector<v1::UsageRecord> out;
+    cv_.wait_for(lock, timeout, [&] {
+      out.clear();
+      uint64_t sum = 0;
+      if (i < streams_.size()) {
+        for (const DataPlaneMessage& m : streams_[i]->received) {
+          for (const v1::UsageRecord& r : m.usage().records()) {
+            out.push_back(r);
+            sum += r.requests();
+          }
+        }
+      }
+      return sum >= requests;
+    });
+    return out;
+  }
   bool Send(size_t i, uint64_t version, const std::string& nonce) {
     ControlPlaneMessage msg;
     msg.mutable_snapshot()->mutable_snapshot()->set_version(version);

@@ -128,7 +128,7 @@ class UsersCtlTest : public ::testing::Test {
                                 uint64_t output, double cost, int status = 200) {
     v1::UsageRecord r;
     r.set_seq(seq);
-    r.set_request_id("req-" + std::to_string(seq) + "-" + user);
+    r.set_requests(1);
     r.set_user(user);
     r.set_provider(provider);
     r.set_key_fingerprint("abcd1234");
@@ -304,11 +304,12 @@ TEST_F(UsersCtlTest, RelayKeySeesItsOwnUsageAndNothingElse) {
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   ASSERT_TRUE(cp_->store()
-                  ->RecordUsage({Record(1, "alice", "claude-sonnet-4", "anthropic", now - 1000, 100,
-                                        10, 0.5),
-                                 Record(2, "bob", "claude-opus-4", "anthropic", now - 900, 200,
-                                        20, 2.0),
-                                 Record(3, "alice", "glm-4.6", "zai", now - 800, 300, 30, 0.25)})
+                  ->RecordUsage(
+                      "dp-test/1",
+                      {Record(1, "alice", "claude-sonnet-4", "anthropic", now - 1000, 100, 10, 0.5),
+                       Record(2, "bob", "claude-opus-4", "anthropic", now - 900, 200, 20, 2.0),
+                       Record(3, "alice", "glm-4.6", "zai", now - 800, 300, 30, 0.25)},
+                      now)
                   .ok());
   const std::string key_file = dir_.WriteFile("alice.key", alice + "\n");
   EXPECT_EQ(CtlJson(key_file, {"whoami"})["role"], "user");
@@ -340,13 +341,15 @@ TEST_F(UsersCtlTest, RelayKeySeesItsOwnUsageAndNothingElse) {
 TEST_F(UsersCtlTest, UsageAsTableJsonAndCsv) {
   const int64_t day1 = *common::ParseRfc3339Ms("2026-11-03T10:00:00Z");
   const int64_t day2 = *common::ParseRfc3339Ms("2026-11-04T11:00:00Z");
-  ASSERT_TRUE(cp_->store()
-                  ->RecordUsage({Record(1, "alice", "claude-sonnet-4", "anthropic", day1, 100, 10,
-                                        0.5),
-                                 Record(2, "bob", "claude-opus-4", "anthropic", day1, 200, 20, 2.0),
-                                 Record(3, "alice", "glm-4.6", "zai", day2, 300, 30, 0.25, 529),
-                                 Record(4, "anonymous", "glm-4.6", "zai", day2, 1, 1, 0.01)})
-                  .ok());
+  ASSERT_TRUE(
+      cp_->store()
+          ->RecordUsage("dp-test/1",
+                        {Record(1, "alice", "claude-sonnet-4", "anthropic", day1, 100, 10, 0.5),
+                         Record(2, "bob", "claude-opus-4", "anthropic", day1, 200, 20, 2.0),
+                         Record(3, "alice", "glm-4.6", "zai", day2, 300, 30, 0.25, 529),
+                         Record(4, "anonymous", "glm-4.6", "zai", day2, 1, 1, 0.01)},
+                        day2)
+          .ok());
   const std::vector<std::string> range = {"--since", "2026-11-01", "--until", "2026-11-30"};
   auto with = [&range](std::vector<std::string> args) {
     args.insert(args.end(), range.begin(), range.end());

@@ -61,8 +61,8 @@ TEST(BudgetPeriodTest, LimitTexts) {
 }
 
 TEST_F(BudgetLedgerTest, EachDataPlaneGetsAnEqualShareOfWhatIsLeft) {
-  store_.Put(Record(1, "r1", "alice", kNow - 1000, 10.0));
-  store_.Put(Record(2, "r2", "bob", kNow - 1000, 30.0));  // no budget: not granted
+  store_.Put(Record(1, "alice", kNow - 1000, 10.0));
+  store_.Put(Record(2, "bob", kNow - 1000, 30.0));  // no budget: not granted
   ccrelay::v1::Users users = MonthlyUsd("alice", 50);
   AddUser(&users, "bob");
   ASSERT_TRUE(ledger_.SetUsers(users));
@@ -95,34 +95,18 @@ TEST_F(BudgetLedgerTest, SpendIsReadOnceThenAdvancedByCommittedBatches) {
   EXPECT_EQ(queries, 2);  // today and this month
 
   const std::vector<ccrelay::v1::UsageRecord> batch = {
-      Record(1, "r1", "alice", kNow, 4.0), Record(2, "r2", "carol", kNow, 100.0),
-      Record(3, "r3", "alice", kJan1 - 1, 9.0)};  // last month: not this month's spend
-  ASSERT_TRUE(store_.RecordUsage(batch).ok());
-  ledger_.Committed(batch, /*all_new=*/true);
+      Record(1, "alice", kNow, 4.0), Record(2, "carol", kNow, 100.0),
+      Record(3, "alice", kJan1 - 1, 9.0)};  // last month: not this month's spend
+  ASSERT_TRUE(store_.RecordUsage("dp-1/a", batch, kNow).ok());
+  ledger_.Committed(batch);
   for (int i = 0; i < 3; ++i) {
     EXPECT_DOUBLE_EQ(ledger_.Grants(3, 1).grants(0).usd(), 46.0);
   }
   EXPECT_EQ(store_.spend_queries(), queries);  // no query per grant
 }
 
-TEST_F(BudgetLedgerTest, AResendIsNeverCountedTwice) {
-  ledger_.SetUsers(MonthlyUsd("alice", 50));
-  const std::vector<ccrelay::v1::UsageRecord> batch = {Record(1, "r1", "alice", kNow, 5.0),
-                                                       Record(2, "r2", "alice", kNow, 5.0)};
-  ASSERT_EQ(*store_.RecordUsage(batch), 2u);
-  EXPECT_DOUBLE_EQ(ledger_.Grants(2, 1).grants(0).usd(), 40.0);  // read after the commit
-
-  // The same records again (the ack was lost) plus a new one: the store adds only r3.
-  std::vector<ccrelay::v1::UsageRecord> resend = batch;
-  resend.push_back(Record(3, "r3", "alice", kNow, 5.0));
-  const size_t added = *store_.RecordUsage(resend);
-  ASSERT_EQ(added, 1u);
-  ledger_.Committed(resend, added == resend.size());
-  EXPECT_DOUBLE_EQ(ledger_.Grants(3, 1).grants(0).usd(), 35.0);
-}
-
 TEST_F(BudgetLedgerTest, ExhaustedWhenNothingIsLeft) {
-  store_.Put(Record(1, "r1", "alice", kNow, 50.0));
+  store_.Put(Record(1, "alice", kNow, 50.0));
   ledger_.SetUsers(MonthlyUsd("alice", 50));
   const ccrelay::v1::BudgetGrant a = ledger_.Grants(1, 2).grants(0);
   EXPECT_TRUE(a.exhausted());
@@ -132,8 +116,8 @@ TEST_F(BudgetLedgerTest, ExhaustedWhenNothingIsLeft) {
   EXPECT_EQ(a.resets_unix_ms(), kFeb1);
 
   // Overspent (requests in flight when the share ran out): still 0, never negative.
-  store_.Put(Record(2, "r2", "alice", kNow, 3.0));
-  ledger_.Committed({Record(2, "r2", "alice", kNow, 3.0)}, true);
+  store_.Put(Record(2, "alice", kNow, 3.0));
+  ledger_.Committed({Record(2, "alice", kNow, 3.0)});
   EXPECT_DOUBLE_EQ(ledger_.Grants(2, 2).grants(0).usd(), 0.0);
 }
 
@@ -144,8 +128,8 @@ TEST_F(BudgetLedgerTest, TheBindingBudgetIsTheSpentOneThatResetsLast) {
   b->set_usd_per_month(50);
   b->set_tokens_per_day(1000);
   ledger_.SetUsers(users);
-  store_.Put(Record(1, "r1", "alice", kJan15 - 1, 20.0, 100, 100));  // yesterday
-  store_.Put(Record(2, "r2", "alice", kNow, 3.0, 300, 100));         // today
+  store_.Put(Record(1, "alice", kJan15 - 1, 20.0, 100, 100));  // yesterday
+  store_.Put(Record(2, "alice", kNow, 3.0, 300, 100));         // today
   ccrelay::v1::BudgetGrant a = ledger_.Grants(2, 2).grants(0);
   EXPECT_FALSE(a.exhausted());
   EXPECT_DOUBLE_EQ(a.usd(), 1.0);   // min(5 - 3, 50 - 23) / 2
@@ -155,14 +139,14 @@ TEST_F(BudgetLedgerTest, TheBindingBudgetIsTheSpentOneThatResetsLast) {
   EXPECT_EQ(a.resets_unix_ms(), kJan16);
 
   // The day's dollars run out: exhausted until tomorrow.
-  ledger_.Committed({Record(3, "r3", "alice", kNow, 2.0)}, true);
+  ledger_.Committed({Record(3, "alice", kNow, 2.0)});
   a = ledger_.Grants(3, 2).grants(0);
   EXPECT_TRUE(a.exhausted());
   EXPECT_EQ(a.period(), "daily");
   EXPECT_EQ(a.resets_unix_ms(), kJan16);
 
   // The month's run out too: that is the one to name (it resets last).
-  ledger_.Committed({Record(4, "r4", "alice", kNow, 25.0)}, true);
+  ledger_.Committed({Record(4, "alice", kNow, 25.0)});
   a = ledger_.Grants(4, 2).grants(0);
   EXPECT_TRUE(a.exhausted());
   EXPECT_EQ(a.period(), "monthly");
@@ -174,12 +158,12 @@ TEST_F(BudgetLedgerTest, TokenSharesAreWholeAndAtLeastOneWhileAnythingIsLeft) {
   ccrelay::v1::Users users;
   AddUser(&users, "alice")->mutable_policy()->mutable_budget()->set_tokens_per_month(2000000);
   ledger_.SetUsers(users);
-  store_.Put(Record(1, "r1", "alice", kNow, 0, 1999000, 998));
+  store_.Put(Record(1, "alice", kNow, 0, 1999000, 998));
   ccrelay::v1::BudgetGrant a = ledger_.Grants(1, 3).grants(0);
   EXPECT_FALSE(a.has_usd());
   EXPECT_EQ(a.tokens(), 1u);  // 2 left among 3: floor would be 0, which admits nothing
   EXPECT_EQ(a.limit(), "2000000 tokens");
-  ledger_.Committed({Record(2, "r2", "alice", kNow, 0, 2, 0)}, true);
+  ledger_.Committed({Record(2, "alice", kNow, 0, 2, 0)});
   a = ledger_.Grants(2, 3).grants(0);
   EXPECT_EQ(a.tokens(), 0u);
   EXPECT_TRUE(a.exhausted());
@@ -187,9 +171,9 @@ TEST_F(BudgetLedgerTest, TokenSharesAreWholeAndAtLeastOneWhileAnythingIsLeft) {
 
 TEST_F(BudgetLedgerTest, SoftFractionWarns) {
   ledger_.SetUsers(MonthlyUsd("alice", 50, /*soft=*/0.8));
-  store_.Put(Record(1, "r1", "alice", kNow, 39.0));
+  store_.Put(Record(1, "alice", kNow, 39.0));
   EXPECT_EQ(ledger_.Grants(1, 1).grants(0).warning(), "");  // 78%
-  ledger_.Committed({Record(2, "r2", "alice", kNow, 2.0)}, true);
+  ledger_.Committed({Record(2, "alice", kNow, 2.0)});
   EXPECT_EQ(ledger_.Grants(2, 1).grants(0).warning(),
             "82% of the monthly budget of $50.00 used");
   EXPECT_FALSE(ledger_.Grants(2, 1).grants(0).exhausted());
@@ -201,7 +185,7 @@ TEST_F(BudgetLedgerTest, TheDayAndTheMonthRollOverAtUtcMidnight) {
   b->set_usd_per_day(10);
   b->set_usd_per_month(100);
   ledger_.SetUsers(users);
-  store_.Put(Record(1, "r1", "alice", kNow, 10.0));
+  store_.Put(Record(1, "alice", kNow, 10.0));
   EXPECT_TRUE(ledger_.Grants(1, 1).grants(0).exhausted());
 
   // 16 h later it is 2027-01-16T00:00:00Z: a new day, the same month.
@@ -212,7 +196,7 @@ TEST_F(BudgetLedgerTest, TheDayAndTheMonthRollOverAtUtcMidnight) {
   EXPECT_EQ(a.resets_unix_ms(), kJan16 + 86400000);
 
   // The month's dollars are spent on the 31st; on February 1st they are back.
-  store_.Put(Record(2, "r2", "alice", kFeb1 - 1000, 90.0));
+  store_.Put(Record(2, "alice", kFeb1 - 1000, 90.0));
   clock_.Advance(std::chrono::milliseconds(kFeb1 - 1000 - kJan16));
   a = ledger_.Grants(2, 1).grants(0);
   EXPECT_TRUE(a.exhausted());
@@ -231,9 +215,7 @@ TEST_F(BudgetLedgerTest, ARecordOfAnotherDayIsNotTodaysSpend) {
   EXPECT_DOUBLE_EQ(ledger_.Grants(0, 1).grants(0).usd(), 10.0);
   // Reported after midnight passed for the writer but before the clock moved: a request that
   // ended yesterday, and one stamped tomorrow (a data plane's clock ahead).
-  ledger_.Committed({Record(1, "r1", "alice", kJan15 - 1, 4.0),
-                     Record(2, "r2", "alice", kJan16, 4.0)},
-                    true);
+  ledger_.Committed({Record(1, "alice", kJan15 - 1, 4.0), Record(2, "alice", kJan16, 4.0)});
   EXPECT_DOUBLE_EQ(ledger_.Grants(2, 1).grants(0).usd(), 10.0);
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <string>
@@ -11,8 +12,9 @@
 
 namespace ccrelay::controlplane::testing {
 
-// The usage half of a TeamStore in memory (users are not needed by the ledger): INSERT OR
-// IGNORE on request_id, sums by user and time, a switch that makes commits fail, and counters.
+// The usage half of a TeamStore in memory (users are not needed by the ledger): records above
+// their source's committed seq kept (the others skipped as resends), sums by user and time, a
+// switch that makes commits fail, and counters.
 class FakeTeamStore final : public TeamStore {
  public:
   absl::Status AddUser(const StoredUser&) override { return absl::UnimplementedError("fake"); }
@@ -23,18 +25,23 @@ class FakeTeamStore final : public TeamStore {
   absl::Status UpdateUser(const StoredUser&) override { return absl::UnimplementedError("fake"); }
   absl::Status RemoveUser(std::string_view) override { return absl::UnimplementedError("fake"); }
 
-  absl::StatusOr<size_t> RecordUsage(
-      const std::vector<ccrelay::v1::UsageRecord>& records) override {
+  absl::StatusOr<uint64_t> RecordUsage(std::string_view source,
+                                       const std::vector<ccrelay::v1::UsageRecord>& records,
+                                       int64_t /*now_ms*/) override {
     absl::MutexLock lock(&mu_);
     ++commits_;
     if (fail_commits_) {
       return absl::InternalError("disk I/O error");
     }
-    size_t added = 0;
+    uint64_t& committed = committed_[std::string(source)];
+    const uint64_t before = committed;
     for (const ccrelay::v1::UsageRecord& r : records) {
-      added += rows_.emplace(r.request_id(), r).second ? 1 : 0;
+      if (r.seq() > before) {
+        rows_.push_back(r);
+        committed = std::max(committed, r.seq());
+      }
     }
-    return added;
+    return before;
   }
 
   absl::StatusOr<Spend> SpendOf(std::string_view user, int64_t since_ms,
@@ -45,12 +52,12 @@ class FakeTeamStore final : public TeamStore {
       return absl::InternalError("database is locked");
     }
     Spend s;
-    for (const auto& [id, r] : rows_) {
+    for (const auto& r : rows_) {
       if (r.user() == user && r.unix_ms() >= since_ms && r.unix_ms() < until_ms) {
         s.usd += r.cost_usd();
         s.tokens += r.input_tokens() + r.output_tokens() + r.cache_read_tokens() +
                     r.cache_creation_tokens();
-        s.requests += 1;
+        s.requests += r.requests();
       }
     }
     return s;
@@ -72,7 +79,7 @@ class FakeTeamStore final : public TeamStore {
   }
   void Put(const ccrelay::v1::UsageRecord& r) {
     absl::MutexLock lock(&mu_);
-    rows_.emplace(r.request_id(), r);
+    rows_.push_back(r);
   }
   size_t rows() {
     absl::MutexLock lock(&mu_);
@@ -91,18 +98,19 @@ class FakeTeamStore final : public TeamStore {
   absl::Mutex mu_;
   bool fail_commits_ ABSL_GUARDED_BY(mu_) = false;
   bool fail_queries_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<std::string, ccrelay::v1::UsageRecord> rows_ ABSL_GUARDED_BY(mu_);
+  std::vector<ccrelay::v1::UsageRecord> rows_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> committed_ ABSL_GUARDED_BY(mu_);  // source -> seq
   int spend_queries_ ABSL_GUARDED_BY(mu_) = 0;
   int commits_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// A usage record of `user` that ended at `unix_ms`.
-inline ccrelay::v1::UsageRecord Record(uint64_t seq, const std::string& request_id,
-                                       const std::string& user, int64_t unix_ms, double usd,
-                                       uint64_t input_tokens = 0, uint64_t output_tokens = 0) {
+// A usage record of one request of `user` in the minute starting at `unix_ms`.
+inline ccrelay::v1::UsageRecord Record(uint64_t seq, const std::string& user, int64_t unix_ms,
+                                       double usd, uint64_t input_tokens = 0,
+                                       uint64_t output_tokens = 0) {
   ccrelay::v1::UsageRecord r;
   r.set_seq(seq);
-  r.set_request_id(request_id);
+  r.set_requests(1);
   r.set_user(user);
   r.set_unix_ms(unix_ms);
   r.set_cost_usd(usd);

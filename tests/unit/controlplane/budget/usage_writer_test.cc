@@ -99,8 +99,11 @@ SnapshotConstSharedPtr WithMonthlyBudget(const std::string& user, double usd) {
   return s;
 }
 
-ccrelay::v1::UsageBatch Batch(std::vector<ccrelay::v1::UsageRecord> records) {
+// A batch of the data plane process `instance` (one per process; its seqs start at 1).
+ccrelay::v1::UsageBatch Batch(std::vector<ccrelay::v1::UsageRecord> records,
+                              const std::string& instance = "4f1c0e2a9b7d3356") {
   ccrelay::v1::UsageBatch b;
+  b.set_instance(instance);
   for (auto& r : records) {
     *b.add_records() = std::move(r);
   }
@@ -130,9 +133,9 @@ class UsageWriterTest : public ::testing::Test {
 TEST_F(UsageWriterTest, AckedWithTheHighestSeqOnlyAfterTheCommit) {
   FakeStream s;
   writer_.Open(&s, "dp-a");  // no budgets: no grants (a data plane that predates them sees none)
-  ccrelay::v1::UsageBatch b = Batch({Record(1, "r1", "anonymous", kNow, 0.1),
-                                     Record(2, "r2", "anonymous", kNow, 0.2),
-                                     Record(3, "r3", "anonymous", kNow, 0.3)});
+  ccrelay::v1::UsageBatch b =
+      Batch({Record(1, "anonymous", kNow, 0.1), Record(2, "anonymous", kNow, 0.2),
+             Record(3, "anonymous", kNow, 0.3)});
   writer_.Submit(&s, &b);
   const std::vector<FakeStream::Sent> sent = s.WaitFor(1);
   ASSERT_EQ(sent.size(), 1u);
@@ -140,10 +143,10 @@ TEST_F(UsageWriterTest, AckedWithTheHighestSeqOnlyAfterTheCommit) {
   EXPECT_EQ(*sent[0].ack, 3u);
   EXPECT_EQ(store_.rows(), 3u);
 
-  // A resend of records already stored is written (ignored by the store) and acked again; no
+  // A resend of records already stored is skipped by the store (by seq) and acked again; no
   // budgets, so no grants follow the acks.
-  ccrelay::v1::UsageBatch again = Batch({Record(3, "r3", "anonymous", kNow, 0.3),
-                                         Record(4, "r4", "anonymous", kNow, 0.4)});
+  ccrelay::v1::UsageBatch again =
+      Batch({Record(3, "anonymous", kNow, 0.3), Record(4, "anonymous", kNow, 0.4)});
   writer_.Submit(&s, &again);
   ASSERT_EQ(s.WaitFor(2).size(), 2u);
   writer_.Stop();
@@ -157,19 +160,48 @@ TEST_F(UsageWriterTest, AFailedCommitIsNeverAckedAndEndsTheStream) {
   FakeStream s;
   writer_.Open(&s, "dp-a");
   store_.FailCommits(true);
-  ccrelay::v1::UsageBatch b = Batch({Record(1, "r1", "anonymous", kNow, 0.1)});
+  ccrelay::v1::UsageBatch b = Batch({Record(1, "anonymous", kNow, 0.1)});
   writer_.Submit(&s, &b);
   EXPECT_EQ(s.WaitAborted(), "usage not committed; resend after reconnecting");
 
-  // A later batch of the same stream is written, but acking it would claim the failed one.
+  // A later batch of the same stream is dropped: committed first, its seq would make the
+  // failed batch look like a resend when it comes again, and it would be lost.
   store_.FailCommits(false);
-  ccrelay::v1::UsageBatch next = Batch({Record(2, "r2", "anonymous", kNow, 0.1)});
+  ccrelay::v1::UsageBatch next = Batch({Record(2, "anonymous", kNow, 0.1)});
   writer_.Submit(&s, &next);
-  ASSERT_TRUE(Eventually([&] { return store_.rows() == 1; }));
+  writer_.Close(&s);
+  // The data plane reconnects and sends both again: both are stored, once.
+  FakeStream again;
+  writer_.Open(&again, "dp-a");
+  ccrelay::v1::UsageBatch resend =
+      Batch({Record(1, "anonymous", kNow, 0.1), Record(2, "anonymous", kNow, 0.1)});
+  writer_.Submit(&again, &resend);
+  ASSERT_EQ(again.WaitFor(1).size(), 1u);
   writer_.Stop();  // every queued batch handled
   for (const FakeStream::Sent& m : s.sent()) {
     EXPECT_FALSE(m.ack.has_value());
   }
+  ASSERT_TRUE(again.sent()[0].ack.has_value());
+  EXPECT_EQ(*again.sent()[0].ack, 2u);
+  EXPECT_EQ(store_.rows(), 2u);
+}
+
+TEST_F(UsageWriterTest, ARestartedDataPlaneIsANewSourceWhoseSeqsStartAgain) {
+  FakeStream s;
+  writer_.Open(&s, "dp-a");
+  ccrelay::v1::UsageBatch b =
+      Batch({Record(1, "anonymous", kNow, 0.1), Record(2, "anonymous", kNow, 0.1)}, "aaaa");
+  writer_.Submit(&s, &b);
+  ASSERT_EQ(s.WaitFor(1).size(), 1u);
+  writer_.Close(&s);
+  // The process restarted (same id, a new instance): its seq 1 is a new record.
+  FakeStream restarted;
+  writer_.Open(&restarted, "dp-a");
+  ccrelay::v1::UsageBatch fresh = Batch({Record(1, "anonymous", kNow, 0.1)}, "bbbb");
+  writer_.Submit(&restarted, &fresh);
+  ASSERT_EQ(restarted.WaitFor(1).size(), 1u);
+  writer_.Stop();
+  EXPECT_EQ(store_.rows(), 3u);
 }
 
 TEST_F(UsageWriterTest, SharesFollowTheDataPlanesConnectedAndTheCommittedSpend) {
@@ -190,8 +222,8 @@ TEST_F(UsageWriterTest, SharesFollowTheDataPlanesConnectedAndTheCommittedSpend) 
   ASSERT_TRUE(Eventually([&] { return b2.LastUsd("alice") == 25.0; }));
 
   // dp-a reports $10: after its ack, its grant carries its committed seq and the new share.
-  ccrelay::v1::UsageBatch batch = Batch({Record(1, "r1", "alice", kNow, 6.0),
-                                         Record(2, "r2", "alice", kNow, 4.0)});
+  ccrelay::v1::UsageBatch batch =
+      Batch({Record(1, "alice", kNow, 6.0), Record(2, "alice", kNow, 4.0)});
   writer_.Submit(&a, &batch);
   ASSERT_TRUE(Eventually([&] { return a.LastUsd("alice") == 20.0; }));
   const std::vector<FakeStream::Sent> sent = a.sent();
@@ -227,7 +259,7 @@ TEST_F(UsageWriterTest, BudgetsRemovedSendAnEmptySetOnce) {
     return sent.back().grants != nullptr && sent.back().grants->grants_size() == 0;
   }));
   const size_t before = a.sent().size();
-  ccrelay::v1::UsageBatch batch = Batch({Record(1, "r1", "alice", kNow, 1.0)});
+  ccrelay::v1::UsageBatch batch = Batch({Record(1, "alice", kNow, 1.0)});
   writer_.Submit(&a, &batch);
   ASSERT_EQ(a.WaitFor(before + 1).size(), before + 1);
   writer_.Stop();
@@ -240,8 +272,7 @@ TEST_F(UsageWriterTest, StopCommitsWhatIsQueued) {
   writer_.Open(&s, "dp-a");
   for (int i = 0; i < 20; ++i) {
     ccrelay::v1::UsageBatch b =
-        Batch({Record(static_cast<uint64_t>(i + 1), "r" + std::to_string(i), "anonymous", kNow,
-                      0.1)});
+        Batch({Record(static_cast<uint64_t>(i + 1), "anonymous", kNow, 0.1)});
     writer_.Submit(&s, &b);
   }
   writer_.Close(&s);
@@ -259,15 +290,15 @@ TEST(UsageWriterSqliteTest, AResendIsStoredAndGrantedOnce) {
   FakeStream a;
   writer.Open(&a, "dp-a");
   ASSERT_TRUE(Eventually([&] { return a.LastUsd("alice") == 50.0; }));
-  ccrelay::v1::UsageBatch first = Batch({Record(1, "r1", "alice", kNow, 4.0, 100, 20)});
+  ccrelay::v1::UsageBatch first = Batch({Record(1, "alice", kNow, 4.0, 100, 20)});
   writer.Submit(&a, &first);
   ASSERT_TRUE(Eventually([&] { return a.LastUsd("alice") == 46.0; }));
   // The ack was lost: the data plane reconnects and sends r1 again with r2.
   writer.Close(&a);
   FakeStream again;
   writer.Open(&again, "dp-a");
-  ccrelay::v1::UsageBatch resend = Batch({Record(1, "r1", "alice", kNow, 4.0, 100, 20),
-                                          Record(2, "r2", "alice", kNow, 6.0, 10, 5)});
+  ccrelay::v1::UsageBatch resend =
+      Batch({Record(1, "alice", kNow, 4.0, 100, 20), Record(2, "alice", kNow, 6.0, 10, 5)});
   writer.Submit(&again, &resend);
   ASSERT_TRUE(Eventually([&] { return again.LastUsd("alice") == 40.0; }));
   writer.Stop();

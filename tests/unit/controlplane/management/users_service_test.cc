@@ -59,7 +59,10 @@ class MemoryTeamStore final : public TeamStore {
     return users_.erase(std::string(name)) == 1 ? absl::OkStatus()
                                                  : absl::NotFoundError("not found");
   }
-  absl::StatusOr<size_t> RecordUsage(const std::vector<v1::UsageRecord>&) override { return 0; }
+  absl::StatusOr<uint64_t> RecordUsage(std::string_view, const std::vector<v1::UsageRecord>&,
+                                       int64_t) override {
+    return uint64_t{0};
+  }
   absl::StatusOr<Spend> SpendOf(std::string_view user, int64_t, int64_t) override {
     return spend_[std::string(user)];
   }

@@ -209,19 +209,83 @@ TEST(UserStateTest, SurvivesRecompileAndLimitsRequests) {
   EXPECT_GT(at, now);
 }
 
-v1::UsageRecord Record(const std::string& user, double usd, uint64_t tokens) {
-  v1::UsageRecord r;
-  r.set_request_id("req_" + user + std::to_string(tokens));
-  r.set_user(user);
-  r.set_cost_usd(usd);
-  r.set_input_tokens(tokens);
-  return r;
+constexpr int64_t kMinute = 1765022400000;  // 2025-12-06T12:00:00Z, a minute's start
+
+// One finished request of `user` (status 200 unless said) ending `ms_in` into kMinute.
+UsageEntry Entry(std::string_view user, double usd, uint64_t tokens, std::string_view model = "m",
+                 int64_t ms_in = 1500, int32_t status = 200) {
+  UsageEntry e;
+  e.user = user;
+  e.user_key_fingerprint = user == kAnonymousUser ? "" : "fp-user";
+  e.provider = "anthropic";
+  e.key_fingerprint = "fp-key";
+  e.model = model;
+  e.status = status;
+  e.unix_ms = kMinute + ms_in;
+  e.input_tokens = tokens;
+  e.output_tokens = 2;
+  e.cache_read_tokens = 3;
+  e.cache_creation_tokens = 4;
+  e.cost_usd = usd;
+  e.duration_ms = 10;
+  return e;
+}
+
+TEST(UsageJournalTest, EachRequestIsAddedToTheSumOfItsKeyAndMinute) {
+  UsageJournal j;
+  for (int i = 0; i < 3; ++i) {
+    j.Add(Entry("alice", 0.5, 100, "m", 1000 * i), nullptr);
+  }
+  j.Add(Entry("alice", 1, 7, "other-model"), nullptr);
+  j.Add(Entry("alice", 1, 7, "m", 60000), nullptr);  // the next minute
+  j.Add(Entry("alice", 0, 0, "m", 2000, 429), nullptr);
+  j.Add(Entry("bob", 2, 9), nullptr);
+  EXPECT_EQ(j.pending(), 0u);  // sums are sealed by TakeBatch
+  v1::UsageBatch b;
+  ASSERT_TRUE(j.TakeBatch(&b));
+  ASSERT_EQ(b.records_size(), 5);
+  EXPECT_EQ(b.instance().size(), 16u);
+  EXPECT_EQ(b.instance(), j.instance());
+  const v1::UsageRecord& sum = b.records(0);
+  EXPECT_EQ(sum.seq(), 1u);
+  EXPECT_EQ(sum.user(), "alice");
+  EXPECT_EQ(sum.user_key_fingerprint(), "fp-user");
+  EXPECT_EQ(sum.provider(), "anthropic");
+  EXPECT_EQ(sum.key_fingerprint(), "fp-key");
+  EXPECT_EQ(sum.model(), "m");
+  EXPECT_EQ(sum.status(), 200);
+  EXPECT_EQ(sum.unix_ms(), kMinute);
+  EXPECT_EQ(sum.requests(), 3u);
+  EXPECT_EQ(sum.input_tokens(), 300u);
+  EXPECT_EQ(sum.output_tokens(), 6u);
+  EXPECT_EQ(sum.cache_read_tokens(), 9u);
+  EXPECT_EQ(sum.cache_creation_tokens(), 12u);
+  EXPECT_DOUBLE_EQ(sum.cost_usd(), 1.5);
+  EXPECT_EQ(sum.duration_ms(), 30);
+  EXPECT_EQ(BudgetTokens(sum), 327u);
+  EXPECT_EQ(b.records(1).model(), "other-model");
+  EXPECT_EQ(b.records(2).unix_ms(), kMinute + 60000);
+  EXPECT_EQ(b.records(3).status(), 429);
+  EXPECT_EQ(b.records(4).user(), "bob");
+  for (int i = 0; i < b.records_size(); ++i) {
+    EXPECT_EQ(b.records(i).seq(), static_cast<uint64_t>(i + 1));
+  }
+  EXPECT_EQ(j.pending(), 5u);
+  v1::UsageBatch none;
+  EXPECT_FALSE(j.TakeBatch(&none));
+  // The same key after the tick: a new record.
+  j.Add(Entry("alice", 0.5, 100), nullptr);
+  v1::UsageBatch next;
+  ASSERT_TRUE(j.TakeBatch(&next));
+  ASSERT_EQ(next.records_size(), 1);
+  EXPECT_EQ(next.records(0).seq(), 6u);
+  EXPECT_EQ(next.records(0).requests(), 1u);
 }
 
 TEST(UsageJournalTest, SeqFromOneBatchesAckAndRewind) {
   UsageJournal j;
   for (int i = 0; i < 2500; ++i) {
-    EXPECT_EQ(j.Append(Record("anonymous", 0, 1), nullptr), static_cast<uint64_t>(i + 1));
+    j.Add(Entry("anonymous", 0, 1, "m" + std::to_string(i)), nullptr);
   }
   v1::UsageBatch b1, b2, b3, b4;
   ASSERT_TRUE(j.TakeBatch(&b1));
@@ -243,20 +307,35 @@ TEST(UsageJournalTest, SeqFromOneBatchesAckAndRewind) {
   EXPECT_EQ(j.pending(), 0u);
   v1::UsageBatch none;
   EXPECT_FALSE(j.TakeBatch(&none));
-  EXPECT_EQ(j.Append(Record("anonymous", 0, 1), nullptr), 2501u);
+  j.Add(Entry("anonymous", 0, 1), nullptr);
+  v1::UsageBatch last;
+  ASSERT_TRUE(j.TakeBatch(&last));
+  EXPECT_EQ(last.records(0).seq(), 2501u);
 }
 
 TEST(UsageJournalTest, BoundedDropsTheOldestAndCounts) {
   UsageJournal j(/*capacity=*/10);
+  int drops = 0;
+  j.set_on_drop([&drops] { ++drops; });
   for (int i = 0; i < 15; ++i) {
-    j.Append(Record("anonymous", 0, 1), nullptr);
+    j.Add(Entry("anonymous", 0, 1, "m" + std::to_string(i)), nullptr);
   }
-  EXPECT_EQ(j.pending(), 10u);
-  EXPECT_EQ(j.dropped(), 5u);
   v1::UsageBatch b;
   ASSERT_TRUE(j.TakeBatch(&b));
+  EXPECT_EQ(j.pending(), 10u);
+  EXPECT_EQ(j.dropped(), 5u);
+  EXPECT_EQ(drops, 5);
   EXPECT_EQ(b.records(0).seq(), 6u);
   EXPECT_EQ(b.records_size(), 10);
+}
+
+TEST(UsageJournalTest, OpenSumsOverTheirBoundAreSealedWithoutATick) {
+  UsageJournal j;
+  for (size_t i = 0; i <= UsageJournal::kMaxOpen; ++i) {
+    j.Add(Entry("anonymous", 0, 1, "m" + std::to_string(i)), nullptr);
+  }
+  EXPECT_EQ(j.pending(), UsageJournal::kMaxOpen);
+  EXPECT_EQ(j.last_seq(), UsageJournal::kMaxOpen);
 }
 
 TEST(BudgetGateTest, GrantCapsCountPendingRecordsAndTheShare) {
@@ -264,15 +343,20 @@ TEST(BudgetGateTest, GrantCapsCountPendingRecordsAndTheShare) {
   state::UserState alice;
   // No grant yet: retryable refusal.
   EXPECT_EQ(CheckBudget(alice).kind, BudgetVerdict::Kind::kNoGrant);
-  // Spend 3 x $1 (seq 1..3), and $5 of another user.
-  for (int i = 0; i < 3; ++i) {
-    j.Append(Record("alice", 1.0, 100), &alice);
-  }
+  // Spend 3 x $1 (sealed as seq 1: $1, seq 2: $2), and $5 of another user (seq 3).
+  j.Add(Entry("alice", 1.0, 91), &alice);
+  v1::UsageBatch b;
+  ASSERT_TRUE(j.TakeBatch(&b));
+  j.Add(Entry("alice", 1.0, 91), &alice);
+  j.Add(Entry("alice", 1.0, 91), &alice);
   state::UserState bob;
-  j.Append(Record("bob", 5.0, 100), &bob);
+  j.Add(Entry("bob", 5.0, 91), &bob);
+  ASSERT_TRUE(j.TakeBatch(&b));
+  EXPECT_EQ(j.last_seq(), 3u);
   EXPECT_DOUBLE_EQ(alice.spent_usd(), 3.0);
-  // The control plane has committed up to seq 1 and grants $2.50: seq 2 and 3 ($2) are not in
-  // its numbers yet, so $0.50 is left here.
+  EXPECT_EQ(alice.spent_tokens(), 300u);
+  // The control plane has committed up to seq 1 and grants $2.50: seq 2 ($2) is not in its
+  // numbers yet, so $0.50 is left here.
   v1::BudgetGrant g;
   g.set_user("alice");
   g.set_committed_seq(1);
@@ -283,17 +367,18 @@ TEST(BudgetGateTest, GrantCapsCountPendingRecordsAndTheShare) {
   EXPECT_EQ(alice.grant()->cap_tokens, 1100u);
   EXPECT_EQ(CheckBudget(alice).kind, BudgetVerdict::Kind::kAdmit);
   // The next request crosses the cap (it finishes anyway); the one after is refused.
-  j.Append(Record("alice", 0.75, 10), &alice);
+  j.Add(Entry("alice", 0.75, 1), &alice);
   EXPECT_EQ(CheckBudget(alice).kind, BudgetVerdict::Kind::kShareUsedUp);
   // Tokens alone can use the share up too.
+  ASSERT_TRUE(j.TakeBatch(&b));  // seq 4
   v1::BudgetGrant tokens_only;
   tokens_only.set_user("alice");
-  tokens_only.set_committed_seq(5);
+  tokens_only.set_committed_seq(4);
   tokens_only.set_tokens(5);
   alice.SetGrant(j.MakeGrant(tokens_only, alice));
   EXPECT_FALSE(alice.grant()->has_usd);
   EXPECT_EQ(CheckBudget(alice).kind, BudgetVerdict::Kind::kAdmit);
-  j.Append(Record("alice", 0, 5), &alice);
+  j.Add(Entry("alice", 0, 0), &alice);  // 2 + 3 + 4 tokens of output and cache
   EXPECT_EQ(CheckBudget(alice).kind, BudgetVerdict::Kind::kShareUsedUp);
   // Exhausted: the final error, naming the budget.
   v1::BudgetGrant spent;
@@ -308,6 +393,26 @@ TEST(BudgetGateTest, GrantCapsCountPendingRecordsAndTheShare) {
   EXPECT_EQ(BudgetExhaustedMessage(*v.grant, "alice"),
             "monthly budget of $50.00 reached for user alice; resets 2027-01-01T00:00:00Z");
   EXPECT_EQ(kBudgetExhaustedStatus, 402);
+}
+
+TEST(BudgetGateTest, AnOpenSumIsSpendTheControlPlaneHasNotCounted) {
+  UsageJournal j;
+  state::UserState alice;
+  j.Add(Entry("alice", 2.0, 91), &alice);  // not sealed yet: after any committed seq
+  v1::BudgetGrant g;
+  g.set_user("alice");
+  g.set_committed_seq(1000);
+  g.set_usd(1.0);
+  alice.SetGrant(j.MakeGrant(g, alice));
+  EXPECT_DOUBLE_EQ(alice.grant()->cap_usd, 1.0);
+  EXPECT_EQ(CheckBudget(alice).kind, BudgetVerdict::Kind::kShareUsedUp);
+  // Sealed and committed, the same $2 is the control plane's: the share is on top of it.
+  v1::UsageBatch b;
+  ASSERT_TRUE(j.TakeBatch(&b));
+  g.set_committed_seq(b.records(0).seq());
+  alice.SetGrant(j.MakeGrant(g, alice));
+  EXPECT_DOUBLE_EQ(alice.grant()->cap_usd, 3.0);
+  EXPECT_EQ(CheckBudget(alice).kind, BudgetVerdict::Kind::kAdmit);
 }
 
 TEST(BudgetGateTest, WarningIsMadeHeaderSafe) {
