@@ -26,13 +26,9 @@ void LoginLimiter::RecordFailure(std::string_view ip) {
   auto it = clients_.find(ip);
   if (it == clients_.end()) {
     if (clients_.size() >= kMaxClients) {
-      auto oldest = clients_.begin();
-      for (auto c = clients_.begin(); c != clients_.end(); ++c) {
-        if (c->second.last < oldest->second.last) {
-          oldest = c;
-        }
-      }
-      clients_.erase(oldest);
+      clients_.erase(std::min_element(
+          clients_.begin(), clients_.end(),
+          [](const auto& a, const auto& b) { return a.second.last < b.second.last; }));
     }
     it = clients_.emplace(std::string(ip), Client{}).first;
   }

@@ -42,6 +42,23 @@ command -v openssl >/dev/null 2>&1 || fail "openssl is not on PATH"
 [[ -f "${E2E_NODE_MODULES}/playwright-core/package.json" ]] ||
   fail "playwright-core not installed under ${E2E_NODE_MODULES}: run 'npm ci --prefix tests/e2e'"
 
+# run_browser NAME [VAR=VALUE...]: webui_test.mjs in a clean environment (HOME, PATH, CHROMIUM,
+# ARTIFACTS, a profile of its own, BODIES=CASE_DIR/NAME-responses.txt, and the VARs); its output
+# goes to CASE_DIR/NAME.{out,err} and is printed; fails unless it passes.
+run_browser() {
+  local name=$1
+  shift
+  (
+    cd "${E2E_DIR}" &&
+      exec timeout 200 env -i HOME="${CASE_DIR}/home" PATH="${PATH}" CHROMIUM="${CHROMIUM}" \
+        ARTIFACTS="${ARTIFACTS}" PROFILE_DIR="${CASE_DIR}/chromium-profile-${name}" \
+        BODIES="${CASE_DIR}/${name}-responses.txt" "$@" node webui_test.mjs
+  ) </dev/null >"${CASE_DIR}/${name}.out" 2>"${CASE_DIR}/${name}.err"
+  local rc=$?
+  cat "${CASE_DIR}/${name}.out"
+  [[ "${rc}" == 0 ]] || fail "webui_test.mjs (${name}) exited ${rc}"
+}
+
 # no_secret FILE: none of this test's keys and tokens appears in FILE (named, never printed).
 no_secret() {
   local name
@@ -157,33 +174,13 @@ fi
 # --- the browser ---
 mkdir -p "${ARTIFACTS}" "${CASE_DIR}/home"
 rm -f "${ARTIFACTS}"/*.png
-(
-  cd "${E2E_DIR}" &&
-    exec timeout 200 env -i \
-      HOME="${CASE_DIR}/home" \
-      PATH="${PATH}" \
-      UI="${UI}" \
-      RELAY_URL="${DP_URL}" \
-      MODEL="${MODEL}" \
-      ADMIN_TOKEN="${ADMIN_TOKEN}" \
-      RO_TOKEN="${RO_ENV}" \
-      KEY1="${KEY1}" \
-      KEY2="${KEY2}" \
-      NEW_KEY="${NEW_KEY}" \
-      MOCK_REQUESTS="${MOCK_REQUESTS}" \
-      CHROMIUM="${CHROMIUM}" \
-      PROFILE_DIR="${CASE_DIR}/chromium-profile" \
-      ARTIFACTS="${ARTIFACTS}" \
-      BODIES="${CASE_DIR}/ui-responses.txt" \
-      node webui_test.mjs
-) </dev/null >"${CASE_DIR}/webui.out" 2>"${CASE_DIR}/webui.err"
-rc=$?
-cat "${CASE_DIR}/webui.out"
-[[ "${rc}" == 0 ]] || fail "webui_test.mjs exited ${rc}"
+run_browser webui UI="${UI}" RELAY_URL="${DP_URL}" MODEL="${MODEL}" ADMIN_TOKEN="${ADMIN_TOKEN}" \
+  RO_TOKEN="${RO_ENV}" KEY1="${KEY1}" KEY2="${KEY2}" NEW_KEY="${NEW_KEY}" \
+  MOCK_REQUESTS="${MOCK_REQUESTS}"
 
 # No secret in anything the UI received, nor in the logs.
-[[ -s "${CASE_DIR}/ui-responses.txt" ]] || fail "the browser recorded no response"
-no_secret "${CASE_DIR}/ui-responses.txt"
+[[ -s "${CASE_DIR}/webui-responses.txt" ]] || fail "the browser recorded no response"
+no_secret "${CASE_DIR}/webui-responses.txt"
 for f in "${CASE_DIR}"/{login,nocsrf,noauth,ro-login}.json "${CP_LOG}" "${DP_LOG}" \
     "${CASE_DIR}/webui.out" "${CASE_DIR}/webui.err"; do
   [[ -f "${f}" ]] && no_secret "${f}"
@@ -239,24 +236,8 @@ fi
 kill -0 "${TLS_PID}" 2>/dev/null || fail "the TLS control plane died after a plaintext request"
 pass "HTTPS: /ui/ and /health answer, the cookie is Secure, plaintext fails its handshake"
 
-(
-  cd "${E2E_DIR}" &&
-    exec timeout 120 env -i \
-      HOME="${CASE_DIR}/home" \
-      PATH="${PATH}" \
-      HTTPS=1 \
-      UI="${UI_TLS}" \
-      ADMIN_TOKEN="${ADMIN_TOKEN}" \
-      CHROMIUM="${CHROMIUM}" \
-      PROFILE_DIR="${CASE_DIR}/chromium-profile-https" \
-      ARTIFACTS="${ARTIFACTS}" \
-      BODIES="${CASE_DIR}/ui-responses-https.txt" \
-      node webui_test.mjs
-) </dev/null >"${CASE_DIR}/webui-https.out" 2>"${CASE_DIR}/webui-https.err"
-rc=$?
-cat "${CASE_DIR}/webui-https.out"
-[[ "${rc}" == 0 ]] || fail "webui_test.mjs (HTTPS) exited ${rc}"
-for f in "${CASE_DIR}"/ui-responses-https.txt "${CASE_DIR}"/https-login.json \
+run_browser webui-https HTTPS=1 UI="${UI_TLS}" ADMIN_TOKEN="${ADMIN_TOKEN}"
+for f in "${CASE_DIR}"/webui-https-responses.txt "${CASE_DIR}"/https-login.json \
     "${CASE_DIR}"/cp-https.log "${CASE_DIR}"/webui-https.{out,err}; do
   [[ -f "${f}" ]] && no_secret "${f}"
 done
