@@ -432,12 +432,14 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
     };
     wd.clock = &common::RealClock::Get();
     cp->webui_ = std::make_unique<webui::WebUi>(std::move(wd));
-    ASSIGN_OR_RETURN(cp->http_, MetricsHttpServer::Start(
-                                    options.http_listen, [self] { return self->RenderMetrics(); },
-                                    [ui = cp->webui_.get()](const HttpRequest& req,
-                                                            HttpResponder& out) {
-                                      return ui->Handle(req, out);
-                                    }));
+    ASSIGN_OR_RETURN(
+        cp->http_,
+        MetricsHttpServer::Start(
+            options.http_listen, [self] { return self->RenderMetrics(); },
+            [ui = cp->webui_.get()](const HttpRequest& req, HttpResponder& out) {
+              return ui->Handle(req, out);
+            },
+            MetricsHttpServer::Tls{options.http_tls_cert_file, options.http_tls_key_file}));
   }
 
   grpc::ServerBuilder builder;
@@ -496,7 +498,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlaneImpl::Create(
   if (cp->http_ != nullptr) {
     // Always printed, whatever the level: scripts and tests wait for this line.
     common::LogLine(common::LogLevel::kInfo, "control_plane_http_listening",
-                    {F("address", cp->http_->address())});
+                    {F("address", cp->http_->address()), F("tls", cp->http_->tls())});
   }
 
   if (options.watch_config && !config_path.empty()) {

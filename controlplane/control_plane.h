@@ -50,6 +50,11 @@ struct ControlPlaneOptions {
   // {"status":"ok"}); logs "control_plane_http_listening address=HOST:PORT" once bound. Port 0
   // picks a free port; "" = none. Cannot be bound → Unavailable (like the gRPC listener).
   std::string http_listen;
+  // TLS for that listener (certificate chain and key, PEM; both or neither): it then speaks only
+  // HTTPS, and the web dashboard serves on any address (SPEC.md "Web dashboard over TLS"). A file
+  // that cannot be read or used → FailedPrecondition naming it.
+  std::string http_tls_cert_file;
+  std::string http_tls_key_file;
   // Called once the config is loaded, before anything is logged about listeners (the commands
   // apply its `logging` section here, so that every line follows it). Optional.
   std::function<void(const ccrelay::v1::RoutingSnapshot&)> on_config_loaded;

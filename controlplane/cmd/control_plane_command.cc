@@ -23,6 +23,7 @@ constexpr std::string_view kHelp =
 
 Usage:
   cc-relay control-plane [--config PATH] [--listen HOST:PORT] [--http-listen HOST:PORT]
+                         [--http-tls-cert FILE --http-tls-key FILE]
                          [--token-file FILE] [--read-only-token-file FILE]
                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                          [--state-file FILE] [--db FILE] [--no-watch]
@@ -35,9 +36,12 @@ Flags:
                         port 0 picks a free port). Anything but loopback needs --token-file.
   --http-listen HOST:PORT
                         HTTP for GET /metrics (Prometheus), GET /health and the web
-                        dashboard /ui/ (served on loopback only) (default
+                        dashboard /ui/ (plaintext: served on loopback only) (default
                         127.0.0.1:8789; port 0 picks a free port; "none" = off). When the
                         default port is taken, the control plane goes on without it, and says so.
+  --http-tls-cert FILE  HTTPS on that listener (certificate chain, PEM), with --http-tls-key
+                        FILE; then the dashboard serves on any address (e.g. 0.0.0.0:8789)
+  --http-tls-key FILE   Its private key (PEM)
   --token-file FILE     Shared token (first line); every call must send
                         "authorization: Bearer <token>". It is the admin token: data planes
                         and cc-relayctl with it may do everything
@@ -57,7 +61,7 @@ Flags:
   -h, --help            Help for control-plane
 
 Logs "control_plane_listening address=HOST:PORT" once bound (and
-"control_plane_http_listening address=HOST:PORT" for the HTTP listener).
+"control_plane_http_listening address=HOST:PORT tls=true|false" for the HTTP listener).
 Signals: SIGTERM/SIGINT stop (data planes keep serving their last snapshot); SIGHUP reloads
 the config file (an invalid file is rejected whole and the running config stays).
 )";
@@ -86,6 +90,8 @@ Flags Parse(const std::vector<std::string_view>& args) {
     return v.empty() ? absl::InvalidArgumentError("--http-listen needs an address (or \"none\")")
                      : absl::OkStatus();
   });
+  parser.String("--http-tls-cert", &f.options.http_tls_cert_file);
+  parser.String("--http-tls-key", &f.options.http_tls_key_file);
   parser.String("--token-file", &f.options.token_file);
   parser.String("--tls-cert", &f.options.tls_cert_file);
   parser.String("--tls-key", &f.options.tls_key_file);
@@ -106,6 +112,10 @@ Flags Parse(const std::vector<std::string_view>& args) {
   f.options.watch_config = !no_watch;
   if (f.error.empty() && !f.help && f.options.listen.empty()) {
     f.error = "--listen needs an address";
+  }
+  if (f.error.empty() &&
+      f.options.http_tls_cert_file.empty() != f.options.http_tls_key_file.empty()) {
+    f.error = "--http-tls-cert and --http-tls-key go together";
   }
   if (f.options.http_listen == "none") {
     f.options.http_listen.clear();

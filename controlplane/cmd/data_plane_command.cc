@@ -35,6 +35,7 @@ constexpr std::string_view kServeHelp =
 Usage:
   cc-relay serve [--config PATH] [--listen HOST:PORT] [--control-plane-listen HOST:PORT]
                  [--control-plane-http-listen HOST:PORT]
+                 [--http-tls-cert FILE --http-tls-key FILE]
                  [--token-file FILE] [--read-only-token-file FILE] [--db FILE]
                  [--state-file FILE] [--admin-listen HOST:PORT] [--workers N]
                  [--log-level LEVEL] [--log-format FORMAT]
@@ -50,9 +51,12 @@ Flags:
                        taken, serve goes on with the in-process channel only, and says so.
   --control-plane-http-listen HOST:PORT
                        The control plane's GET /metrics, GET /health and web dashboard /ui/
-                       (loopback only) (default 127.0.0.1:8789; port 0 picks a free port;
-                       "none" = off). When the default port is taken,
+                       (plaintext: loopback only) (default 127.0.0.1:8789; port 0 picks a free
+                       port; "none" = off). When the default port is taken,
                        serve goes on without it, and says so.
+  --http-tls-cert FILE HTTPS on that listener (certificate chain, PEM), with --http-tls-key
+                       FILE; then the dashboard serves on any address (e.g. 0.0.0.0:8789)
+  --http-tls-key FILE  Its private key (PEM)
   --token-file FILE    Shared token for that gRPC listener (required beyond loopback): admin
   --read-only-token-file FILE
                        A token for reads only (list, get, watch, show, usage); needs
@@ -112,6 +116,8 @@ struct Flags {
   bool control_plane_listen_given = false;
   std::string control_plane_http = "127.0.0.1:8789";  // serve: --control-plane-http-listen
   bool control_plane_http_given = false;
+  std::string http_tls_cert;  // serve: the control plane's HTTP listener
+  std::string http_tls_key;
   std::string token_file;
   std::string read_only_token_file;  // serve
   std::string db;                    // serve
@@ -170,6 +176,8 @@ Flags Parse(const std::vector<std::string_view>& args, bool serve) {
                              "--control-plane-http-listen needs an address (or \"none\")")
                        : absl::OkStatus();
     });
+    parser.String("--http-tls-cert", &f.http_tls_cert);
+    parser.String("--http-tls-key", &f.http_tls_key);
   } else {
     parser.String("--control-plane", &f.control_plane);
     parser.String("--id", &f.id);
@@ -199,6 +207,9 @@ Flags Parse(const std::vector<std::string_view>& args, bool serve) {
   if (f.error.empty() && !f.log_format.empty() && f.log_format != "text" &&
       f.log_format != "json") {
     f.error = "--log-format must be text or json";
+  }
+  if (f.error.empty() && f.http_tls_cert.empty() != f.http_tls_key.empty()) {
+    f.error = "--http-tls-cert and --http-tls-key go together";
   }
   if (f.error.empty() && !f.help && !serve && f.control_plane.empty()) {
     f.error = "--control-plane HOST:PORT is required";
@@ -249,6 +260,8 @@ int RunServeCommand(const std::vector<std::string_view>& args) {
   cpo.db_path = f.db;
   cpo.state_file = f.state_file;
   cpo.http_listen = f.control_plane_http == "none" ? std::string() : f.control_plane_http;
+  cpo.http_tls_cert_file = f.http_tls_cert;
+  cpo.http_tls_key_file = f.http_tls_key;
   // The config's logging section (unless a flag says otherwise) before the first line about it.
   cpo.on_config_loaded = [&f](const ccrelay::v1::RoutingSnapshot& s) {
     common::ApplyLogSettings(f.log_level.empty() ? s.logging().level() : f.log_level,

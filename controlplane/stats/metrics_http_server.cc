@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <csignal>
 #include <cstring>
+#include <fstream>
 
 #include <arpa/inet.h>
+#include <boost/asio/ssl/context.hpp>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -63,23 +68,109 @@ bool IsLoopbackAddress(const sockaddr_storage& a) {
   return false;
 }
 
-// One connection's responder: writes to the socket; Closed() when the server stops or the peer
-// has hung up.
+// The client's address as text; a v4-mapped v6 address as plain v4.
+std::string AddressText(const sockaddr_storage& a) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (a.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&a)->sin_addr, text, sizeof(text));
+  } else if (a.ss_family == AF_INET6) {
+    const in6_addr& v6 = reinterpret_cast<const sockaddr_in6*>(&a)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      ::inet_ntop(AF_INET, &v6.s6_addr[12], text, sizeof(text));
+    } else {
+      ::inet_ntop(AF_INET6, &v6, text, sizeof(text));
+    }
+  }
+  return text;
+}
+
+// One accepted connection: a blocking socket (its SO_RCVTIMEO/SO_SNDTIMEO are the deadlines),
+// and its TLS session when the listener has TLS. The TLS session runs OpenSSL directly on the
+// socket (the context is Asio's): Asio's synchronous operations wait without a deadline.
+class Conn {
+ public:
+  Conn(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
+  ~Conn() {
+    if (ssl_ != nullptr) {
+      SSL_free(ssl_);
+    }
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  int fd() const { return fd_; }
+  bool tls() const { return ssl_ != nullptr; }
+
+  // >0 bytes read, 0 at the end, <0 on error or timeout.
+  ssize_t Read(char* buf, size_t size) {
+    for (;;) {
+      if (ssl_ == nullptr) {
+        const ssize_t n = ::recv(fd_, buf, size, 0);
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        return n;
+      }
+      const int n = SSL_read(ssl_, buf, static_cast<int>(std::min<size_t>(size, INT_MAX)));
+      if (n > 0) {
+        return n;
+      }
+      const int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_SYSCALL && errno == EINTR) {
+        continue;
+      }
+      return err == SSL_ERROR_ZERO_RETURN ? 0 : -1;
+    }
+  }
+
+  bool Write(std::string_view data) {
+    if (ssl_ == nullptr) {
+      return WriteAll(fd_, data);
+    }
+    while (!data.empty()) {
+      const int n =
+          SSL_write(ssl_, data.data(), static_cast<int>(std::min<size_t>(data.size(), INT_MAX)));
+      if (n <= 0) {
+        if (SSL_get_error(ssl_, n) == SSL_ERROR_SYSCALL && errno == EINTR) {
+          continue;
+        }
+        return false;
+      }
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // TLS: sends close_notify (the response is complete); plaintext: nothing.
+  void Finish() {
+    if (ssl_ != nullptr) {
+      (void)SSL_shutdown(ssl_);
+    }
+  }
+
+ private:
+  const int fd_;
+  SSL* const ssl_;
+};
+
+// One connection's responder: writes to the connection; Closed() when the server stops or the
+// peer has hung up.
 class SocketResponder final : public HttpResponder {
  public:
-  SocketResponder(int fd, const std::atomic<bool>* stopping) : fd_(fd), stopping_(stopping) {}
+  SocketResponder(Conn* conn, const std::atomic<bool>* stopping)
+      : conn_(conn), stopping_(stopping) {}
   bool Send(std::string_view bytes) override {
     if (!ok_) {
       return false;
     }
-    ok_ = WriteAll(fd_, bytes);
+    ok_ = conn_->Write(bytes);
     return ok_;
   }
   bool Closed() override {
     if (!ok_ || stopping_->load()) {
       return true;
     }
-    pollfd p{fd_, POLLRDHUP, 0};
+    pollfd p{conn_->fd(), POLLRDHUP, 0};
     if (::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
       ok_ = false;
     }
@@ -87,15 +178,64 @@ class SocketResponder final : public HttpResponder {
   }
 
  private:
-  const int fd_;
+  Conn* const conn_;
   const std::atomic<bool>* const stopping_;
   bool ok_ = true;
 };
 
+// The server's TLS context: TLS 1.2 or newer, no renegotiation, the certificate chain and key
+// from PEM files. A file that cannot be read or used is named in the error.
+absl::StatusOr<std::unique_ptr<boost::asio::ssl::context>> ServerTlsContext(
+    const MetricsHttpServer::Tls& tls) {
+  for (const auto& [file, what] :
+       {std::pair(tls.cert_file, "certificate"), std::pair(tls.key_file, "key")}) {
+    std::ifstream in(file);
+    if (!in) {
+      return absl::FailedPreconditionError(
+          StrCat("HTTP TLS ", what, " ", file, ": cannot read (", std::strerror(errno), ")"));
+    }
+  }
+  namespace ssl = boost::asio::ssl;
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
+  boost::system::error_code ec;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                       ssl::context::single_dh_use,
+                   ec);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  ctx->use_certificate_chain_file(tls.cert_file, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        StrCat("HTTP TLS certificate ", tls.cert_file, ": ", ec.message()));
+  }
+  ctx->use_private_key_file(tls.key_file, ssl::context::pem, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(StrCat("HTTP TLS key ", tls.key_file, ": ", ec.message()));
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    return absl::FailedPreconditionError(
+        StrCat("HTTP TLS key ", tls.key_file, " does not match the certificate ", tls.cert_file));
+  }
+  return ctx;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& listen, RenderFn render_metrics, RouteFn route) {
+    const std::string& listen, RenderFn render_metrics, RouteFn route, const Tls& tls) {
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError("HTTP TLS needs both a certificate and a key");
+  }
+  std::unique_ptr<boost::asio::ssl::context> tls_context;
+  if (!tls.cert_file.empty()) {
+    auto ctx = ServerTlsContext(tls);
+    if (!ctx.ok()) {
+      return ctx.status();
+    }
+    tls_context = std::move(*ctx);
+  }
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon + 1 == listen.size()) {
     return absl::InvalidArgumentError(
@@ -119,6 +259,7 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
         StrCat("HTTP listen address \"", listen, "\": ", ::gai_strerror(rc)));
   }
   std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer());
+  server->tls_ = std::move(tls_context);
   server->render_ = std::move(render_metrics);
   server->route_ = std::move(route);
   std::string bind_error = "no address";
@@ -270,14 +411,22 @@ void MetricsHttpServer::Loop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (connections_ >= kMaxConnections) {
-        WriteAll(conn, Response("503 Service Unavailable", "text/plain; charset=utf-8",
-                                "too many connections\n", false, "retry-after: 1\r\n"));
+        // (Over TLS the client sees its handshake fail.)
+        if (tls_ == nullptr) {
+          WriteAll(conn, Response("503 Service Unavailable", "text/plain; charset=utf-8",
+                                  "too many connections\n", false, "retry-after: 1\r\n"));
+        }
         ::close(conn);
         continue;
       }
       ++connections_;
     }
     std::thread([this, conn] {
+      // OpenSSL writes with write(2): a peer gone mid-response must give EPIPE, not SIGPIPE.
+      sigset_t pipe;
+      sigemptyset(&pipe);
+      sigaddset(&pipe, SIGPIPE);
+      pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
       Serve(conn);
       ::close(conn);
       std::lock_guard<std::mutex> lock(mu_);
@@ -288,15 +437,25 @@ void MetricsHttpServer::Loop() {
   }
 }
 
-void MetricsHttpServer::Serve(int conn) {
+void MetricsHttpServer::Serve(int fd) {
+  SSL* ssl = nullptr;
+  if (tls_ != nullptr) {
+    ssl = SSL_new(tls_->native_handle());
+    if (ssl == nullptr) {
+      return;
+    }
+    if (SSL_set_fd(ssl, fd) != 1 || SSL_accept(ssl) != 1) {
+      // A plaintext client, a bad handshake or the deadline: the connection just closes.
+      SSL_free(ssl);
+      return;
+    }
+  }
+  Conn conn(fd, ssl);
   std::string data;
   char buf[4096];
   size_t head_end = std::string::npos;
   while ((head_end = data.find("\r\n\r\n")) == std::string::npos && data.size() < kMaxRequestHead) {
-    const ssize_t n = ::recv(conn, buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
+    const ssize_t n = conn.Read(buf, sizeof(buf));
     if (n <= 0) {
       break;
     }
@@ -308,23 +467,22 @@ void MetricsHttpServer::Serve(int conn) {
   HttpRequest req;
   if (route_ == nullptr || head_end == std::string::npos ||
       !ParseHead(std::string_view(data).substr(0, head_end + 2), &req)) {
-    WriteAll(conn, Respond(data, render_));
+    conn.Write(Respond(data, render_));
+    conn.Finish();
     return;
   }
   uint64_t length = 0;
   if (const std::string_view cl = req.Header("content-length"); !cl.empty()) {
     if (!common::ParseUint(cl, &length) || length > kMaxRequestBody) {
-      WriteAll(conn, Response("413 Content Too Large", "text/plain; charset=utf-8",
-                              "request body too large\n", false));
+      conn.Write(Response("413 Content Too Large", "text/plain; charset=utf-8",
+                          "request body too large\n", false));
+      conn.Finish();
       return;
     }
   }
   req.body = data.substr(head_end + 4);
   while (req.body.size() < length) {
-    const ssize_t n = ::recv(conn, buf, sizeof(buf), 0);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
+    const ssize_t n = conn.Read(buf, sizeof(buf));
     if (n <= 0) {
       return;
     }
@@ -335,13 +493,16 @@ void MetricsHttpServer::Serve(int conn) {
   sockaddr_storage peer{};
   socklen_t llen = sizeof(local);
   socklen_t plen = sizeof(peer);
-  req.loopback = ::getsockname(conn, reinterpret_cast<sockaddr*>(&local), &llen) == 0 &&
-                 ::getpeername(conn, reinterpret_cast<sockaddr*>(&peer), &plen) == 0 &&
-                 IsLoopbackAddress(local) && IsLoopbackAddress(peer);
-  SocketResponder responder(conn, &stopping_);
+  const bool addresses = ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) == 0 &&
+                         ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) == 0;
+  req.loopback = addresses && IsLoopbackAddress(local) && IsLoopbackAddress(peer);
+  req.peer = addresses ? AddressText(peer) : std::string();
+  req.tls = conn.tls();
+  SocketResponder responder(&conn, &stopping_);
   if (!route_(req, responder)) {
-    WriteAll(conn, Respond(std::string_view(data).substr(0, head_end + 4), render_));
+    conn.Write(Respond(std::string_view(data).substr(0, head_end + 4), render_));
   }
+  conn.Finish();
 }
 
 }  // namespace ccrelay::controlplane

@@ -13,6 +13,10 @@
 
 #include "absl/status/statusor.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace ccrelay::controlplane {
 
 // One parsed request on the HTTP listener.
@@ -22,8 +26,12 @@ struct HttpRequest {
   std::string query;                                         // after '?', "" if none
   std::vector<std::pair<std::string, std::string>> headers;  // names lower case
   std::string body;
-  // Both ends of the connection are loopback addresses (the UI serves only then).
+  // Both ends of the connection are loopback addresses (the UI serves plaintext only then).
   bool loopback = false;
+  // The connection is TLS (the listener has --http-tls-cert/--http-tls-key).
+  bool tls = false;
+  // The client's IP address as text ("127.0.0.1", "::1"); "" if unknown.
+  std::string peer;
 
   // The first header of that (lower-case) name, "" if none.
   std::string_view Header(std::string_view name) const;
@@ -45,25 +53,35 @@ class HttpResponder {
 // optional `route` answers other paths first (the web dashboard's /ui/); other paths 404, other
 // methods 405. Not a hot path: a thread per connection (at most kMaxConnections at once, then
 // 503), blocking sockets, one request per connection (`connection: close`), a 5 s deadline to
-// read a request (bodies up to 1 MiB).
+// read a request (bodies up to 1 MiB). With `tls` (certificate and key files) the one listener
+// speaks only HTTPS (TLS 1.2 or newer, no renegotiation); a plaintext client fails its handshake.
 class MetricsHttpServer {
  public:
+  // PEM files; both empty = plaintext.
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+  };
   using RenderFn = std::function<std::string()>;
   // Answers the request through the responder and returns true, or returns false (not its path).
   using RouteFn = std::function<bool(const HttpRequest&, HttpResponder&)>;
   static constexpr int kMaxConnections = 64;
 
   // Binds `listen` ("HOST:PORT", "[V6]:PORT"; port 0 picks a free one) and starts serving.
-  // Unavailable when the address cannot be bound. Logs nothing (the caller logs the address).
+  // Unavailable when the address cannot be bound; FailedPrecondition (naming the file) when a
+  // TLS file cannot be read or used. Logs nothing (the caller logs the address).
   static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& listen,
                                                                   RenderFn render_metrics,
-                                                                  RouteFn route = nullptr);
+                                                                  RouteFn route = nullptr,
+                                                                  const Tls& tls = {});
   ~MetricsHttpServer();  // stops accepting, ends every connection (streams too), closes
   MetricsHttpServer(const MetricsHttpServer&) = delete;
   MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
 
   // As bound, e.g. "127.0.0.1:8789".
   const std::string& address() const { return address_; }
+  // The listener speaks HTTPS.
+  bool tls() const { return tls_ != nullptr; }
 
   // The response to one request head (exposed for tests): status line, headers and body.
   static std::string Respond(std::string_view request_head, const RenderFn& render_metrics);
@@ -73,8 +91,9 @@ class MetricsHttpServer {
  private:
   MetricsHttpServer() = default;
   void Loop();
-  void Serve(int conn);
+  void Serve(int fd);
 
+  std::unique_ptr<boost::asio::ssl::context> tls_;  // null = plaintext
   RenderFn render_;
   RouteFn route_;
   std::string address_;

@@ -60,21 +60,23 @@ std::string JsonError(int code, std::string_view name, std::string_view message)
 // cookie off such requests too; this answers them before anything else.)
 bool CrossSite(const HttpRequest& req) {
   const std::string_view origin = req.Header("origin");
-  if (!origin.empty() && origin != StrCat("http://", req.Header("host"))) {
+  if (!origin.empty() && origin != StrCat(req.tls ? "https://" : "http://", req.Header("host"))) {
     return true;
   }
   const std::string_view site = req.Header("sec-fetch-site");
   return !site.empty() && site != "same-origin" && site != "none";
 }
 
-std::string CookieHeader(std::string_view value, bool clear) {
+// `Secure` over TLS: the browser then never sends the cookie in clear.
+std::string CookieHeader(std::string_view value, bool clear, bool tls) {
   return StrCat("set-cookie: ", WebUi::kCookie, "=", value, "; HttpOnly; SameSite=Strict; Path=/ui",
-                clear ? "; Max-Age=0" : "", "\r\n");
+                tls ? "; Secure" : "", clear ? "; Max-Age=0" : "", "\r\n");
 }
 
 }  // namespace
 
-WebUi::WebUi(Deps deps) : deps_(std::move(deps)), sessions_(deps_.clock) {}
+WebUi::WebUi(Deps deps)
+    : deps_(std::move(deps)), sessions_(deps_.clock), login_limiter_(deps_.clock) {}
 
 std::string WebUi::SecurityHeaders() {
   return StrCat("content-security-policy: ", kContentSecurityPolicy,
@@ -117,11 +119,15 @@ bool WebUi::Handle(const HttpRequest& req, HttpResponder& out) {
   if (path != "/ui" && !path.starts_with("/ui/")) {
     return false;
   }
-  if (!req.loopback || !LoopbackHost(req.Header("host"))) {
+  // Without TLS, loopback only, and a loopback Host (a DNS-rebinding page names its own host).
+  // Over TLS any address and any Host: the cookie is Secure and SameSite=Strict, and every
+  // change carries the CSRF token.
+  if (!req.tls && (!req.loopback || !LoopbackHost(req.Header("host")))) {
     out.Send(Response("403 Forbidden", kText,
                       "The cc-relay web dashboard serves only on loopback (127.0.0.1, [::1], "
-                      "localhost): this listener has no TLS, and a session cookie must not cross "
-                      "a network in clear. From another machine, tunnel to it, e.g. "
+                      "localhost) while this listener has no TLS: a session cookie must not cross "
+                      "a network in clear. Give the control plane --http-tls-cert and "
+                      "--http-tls-key to serve it over HTTPS on any address, or tunnel to it, e.g. "
                       "ssh -L 8789:127.0.0.1:8789 <relay host>, then open "
                       "http://127.0.0.1:8789/ui/\n"));
     return true;
@@ -146,8 +152,11 @@ bool WebUi::Handle(const HttpRequest& req, HttpResponder& out) {
       out.Send(Response("405 Method Not Allowed", kText, "method not allowed\n",
                         "allow: GET, HEAD\r\n"));
     } else {
-      out.Send(Response("200 OK", asset->content_type,
-                        req.method == "HEAD" ? std::string_view() : asset->body));
+      std::string response = Response("200 OK", asset->content_type, asset->body);
+      if (req.method == "HEAD") {
+        response.resize(response.find("\r\n\r\n") + 4);  // the GET's headers, length included
+      }
+      out.Send(response);
     }
     return true;
   }
@@ -183,7 +192,7 @@ bool WebUi::Handle(const HttpRequest& req, HttpResponder& out) {
   }
   if (path == "/ui/logout") {
     sessions_.Remove(CookieValue(req.Header("cookie"), kCookie));
-    out.Send(Response("200 OK", kJson, "{}", CookieHeader("", true)));
+    out.Send(Response("200 OK", kJson, "{}", CookieHeader("", true, req.tls)));
     return true;
   }
   if (path.starts_with(kApiPrefix)) {
@@ -199,6 +208,13 @@ std::string WebUi::Login(const HttpRequest& req) {
   if (!body.is_object() || (body.contains("token") && !body["token"].is_string())) {
     return JsonError(400, "INVALID_ARGUMENT", "expected {\"token\": \"...\"}");
   }
+  // Checked before the token: once an IP is over its limit, even the right token waits (else the
+  // limit would still answer whether a guess is right).
+  if (const int64_t wait = login_limiter_.RetryAfterSeconds(req.peer); wait > 0) {
+    return Response(StatusLine(429), kJson,
+                    ErrorJson("RESOURCE_EXHAUSTED", "too many failed logins: try again later"),
+                    StrCat("retry-after: ", wait, "\r\n"));
+  }
   const std::string token = body.value("token", std::string());
   const std::shared_ptr<grpc::Channel> channel = deps_.channel();
   // The management API checks the token (in constant time) and names its role.
@@ -212,12 +228,14 @@ std::string WebUi::Login(const HttpRequest& req) {
     role = j.is_object() ? j.value("role", std::string("admin")) : std::string("admin");
   }
   if (who.http_status == 401) {
+    login_limiter_.RecordFailure(req.peer);
     return JsonError(401, "UNAUTHENTICATED", "wrong token");
   }
   if (who.http_status != 200) {
     return Response(StatusLine(who.http_status), kJson, who.json);
   }
   if (role != "admin" && role != "read-only") {
+    login_limiter_.RecordFailure(req.peer);  // a relay key: a guess must not learn it is one
     return JsonError(403, "PERMISSION_DENIED",
                      "a relay key cannot open the dashboard: log in with the admin or read-only "
                      "token");
@@ -225,7 +243,7 @@ std::string WebUi::Login(const HttpRequest& req) {
   std::string csrf;
   const std::string id = sessions_.Create(token, role, &csrf);
   nlohmann::json j{{"role", role}, {"csrf", csrf}};
-  return Response("200 OK", kJson, j.dump(), CookieHeader(id, false));
+  return Response("200 OK", kJson, j.dump(), CookieHeader(id, false, req.tls));
 }
 
 std::string WebUi::Api(const HttpRequest& req, const Session& session, std::string_view method) {

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "controlplane/stats/metrics_http_server.h"
+#include "controlplane/webui/login_limiter.h"
 #include "controlplane/webui/session_store.h"
 
 namespace grpc {
@@ -17,9 +18,11 @@ namespace ccrelay::controlplane::webui {
 // The web dashboard on the control plane's HTTP listener (SPEC.md, "Web dashboard"): `/ui/`
 // (the page and its assets, built into the binary), `POST /ui/login`, `GET /ui/session`,
 // `POST /ui/logout`, `POST /ui/api/<Method>` (the Management API through the JSON bridge, with
-// the session's token) and `GET /ui/api/events` (WatchStats as Server-Sent Events). Serves only
-// when both ends of the connection are loopback addresses and the Host header names a loopback
-// host (no TLS on this listener); every answer carries a strict Content-Security-Policy.
+// the session's token) and `GET /ui/api/events` (WatchStats as Server-Sent Events). Over TLS it
+// serves on any address (and its cookie is `Secure`); in plaintext only when both ends of the
+// connection are loopback addresses and the Host header names a loopback host. Failed logins are
+// rate-limited per client IP (LoginLimiter). Every answer carries a strict
+// Content-Security-Policy.
 class WebUi {
  public:
   struct Deps {
@@ -55,6 +58,7 @@ class WebUi {
 
   Deps deps_;
   SessionStore sessions_;
+  LoginLimiter login_limiter_;
 };
 
 }  // namespace ccrelay::controlplane::webui

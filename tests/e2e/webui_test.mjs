@@ -1,6 +1,8 @@
 // The web dashboard in Debian's chromium (headless), driven by playwright-core; started by
 // webui_test.sh, which passes everything in the environment. Prints "ok ..." per step; exits 1
-// on the first failure. Every response body the page receives (and a few seconds of the live
+// on the first failure. With HTTPS=1 only the HTTPS pass runs: $UI is https://, the browser
+// ignores the test's self-signed certificate, logs in, sees the overview, and the session
+// cookie is Secure. Every response body the page receives (and a few seconds of the live
 // event stream) is written to $BODIES for the caller's secret check.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -43,7 +45,8 @@ const ctx = await chromium.launchPersistentContext(env.PROFILE_DIR, {
   headless: true,
   viewport: { width: 1280, height: 900 },
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ...(env.HTTPS === '1' ? ['--ignore-certificate-errors'] : [])],
 });
 ctx.on('response', async (r) => {
   const type = r.headers()['content-type'] || '';
@@ -102,6 +105,32 @@ async function login(token) {
   await page.waitForSelector('#login-token');
   await page.fill('#login-token', token);
   await page.press('#login-token', 'Enter');
+}
+
+if (env.HTTPS === '1') {
+  try {
+    if (!env.UI.startsWith('https://')) die(`HTTPS pass on ${env.UI}`);
+    await page.goto(env.UI);
+    await login('fake-wrong-token');
+    await page.waitForFunction(() => document.getElementById('login-error').textContent.length > 0);
+    await login(env.ADMIN_TOKEN);
+    await page.waitForSelector('#nav:not([hidden])');
+    if ((await page.textContent('#who')) !== 'admin') die('HTTPS: not logged in as admin');
+    await page.waitForSelector('#page-overview:not([hidden]) .tile');
+    ok(`logged in over HTTPS (${new URL(env.UI).origin}), the overview shows ${await tile('Requests (total)')} requests`);
+    const c = (await ctx.cookies(env.UI)).find((x) => x.name === 'ccr_session');
+    if (!c || !c.secure || !c.httpOnly || c.sameSite !== 'Strict') die('HTTPS: the session cookie is not Secure, HttpOnly, SameSite=Strict');
+    ok('the session cookie is Secure, HttpOnly, SameSite=Strict');
+    await shots('https-overview');
+    if (problems.length) die(`the page reported: ${problems.join(' | ')}`);
+    ok('HTTPS: no script error and no Content-Security-Policy violation');
+  } catch (e) {
+    die(e.stack || String(e));
+  } finally {
+    fs.writeFileSync(env.BODIES, bodies.join('\n'));
+    await ctx.close();
+  }
+  process.exit(0);
 }
 
 try {

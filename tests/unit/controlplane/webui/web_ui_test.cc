@@ -110,8 +110,10 @@ class WebUiTest : public ::testing::Test {
     req.path = path;
     req.body = body;
     req.loopback = loopback;
+    req.tls = tls_;
+    req.peer = peer_;
     req.headers = std::move(headers);
-    req.headers.emplace_back("host", "127.0.0.1:8789");
+    req.headers.emplace_back("host", host_);
     Responder r;
     EXPECT_TRUE(ui_->Handle(req, r));
     return r.out;
@@ -135,6 +137,10 @@ class WebUiTest : public ::testing::Test {
   std::unique_ptr<WebUi> ui_;
   std::string cookie_;
   std::string csrf_;
+  // The listener has TLS; the client's IP; the Host header.
+  bool tls_ = false;
+  std::string peer_ = "127.0.0.1";
+  std::string host_ = "127.0.0.1:8789";
 };
 
 TEST(JsonBridgeTest, StatusMapping) {
@@ -289,6 +295,94 @@ TEST_F(WebUiTest, SessionsExpire) {
   EXPECT_THAT(
       Call("POST", "/ui/api/ListProviders", "{}", {{"cookie", cookie_}, {"x-csrf-token", csrf_}}),
       HasSubstr("401 Unauthorized"));
+}
+
+TEST_F(WebUiTest, OverTlsAnyAddressAndHostWithASecureCookie) {
+  tls_ = true;
+  host_ = "relay.example.com:8789";
+  EXPECT_THAT(Call("GET", "/ui/", "", {}, /*loopback=*/false), HasSubstr("200 OK"));
+  const std::string out = Login("tok-admin-1");
+  EXPECT_THAT(out, HasSubstr("; HttpOnly; SameSite=Strict; Path=/ui; Secure\r\n"));
+  const std::string body = R"({"name":"alpha","enabled":true})";
+  // The origin of an HTTPS page is https://host; the plaintext one is another site.
+  EXPECT_THAT(Call("POST", "/ui/api/SetProviderEnabled", body,
+                   {{"cookie", cookie_},
+                    {"x-csrf-token", csrf_},
+                    {"origin", "http://relay.example.com:8789"}},
+                   false),
+              HasSubstr("403 Forbidden"));
+  EXPECT_THAT(Call("POST", "/ui/api/SetProviderEnabled", body,
+                   {{"cookie", cookie_},
+                    {"x-csrf-token", csrf_},
+                    {"origin", "https://relay.example.com:8789"}},
+                   false),
+              HasSubstr("200 OK"));
+  EXPECT_THAT(Call("POST", "/ui/logout", "", {{"cookie", cookie_}, {"x-csrf-token", csrf_}}, false),
+              HasSubstr("; Secure; Max-Age=0\r\n"));
+  // Without TLS the same request is refused, and says how to fix it.
+  tls_ = false;
+  const std::string refused = Call("GET", "/ui/", "", {}, /*loopback=*/false);
+  EXPECT_THAT(refused, HasSubstr("403 Forbidden"));
+  EXPECT_THAT(refused, HasSubstr("--http-tls-cert"));
+  // ...and a plaintext loopback login has no Secure cookie.
+  host_ = "127.0.0.1:8789";
+  EXPECT_THAT(Login("tok-admin-1"), Not(HasSubstr("Secure")));
+}
+
+TEST_F(WebUiTest, FailedLoginsAreRateLimitedPerClientIp) {
+  peer_ = "192.0.2.7";
+  for (size_t i = 0; i < LoginLimiter::kMaxFailures; ++i) {
+    EXPECT_THAT(Login("wrong"), HasSubstr("401 Unauthorized")) << i;
+  }
+  // The 11th try within the minute waits, even with the right token.
+  std::string limited = Login("tok-admin-1");
+  EXPECT_THAT(limited, HasSubstr("429 Too Many Requests"));
+  EXPECT_THAT(limited, HasSubstr("retry-after: 60\r\n"));
+  EXPECT_THAT(limited, HasSubstr("RESOURCE_EXHAUSTED"));
+  clock_.Advance(std::chrono::seconds(30));
+  EXPECT_THAT(Login("wrong"), HasSubstr("retry-after: 30\r\n"));
+  // Another client is not affected; successful logins do not count.
+  peer_ = "192.0.2.8";
+  for (size_t i = 0; i < 2 * LoginLimiter::kMaxFailures; ++i) {
+    EXPECT_THAT(Login("tok-admin-1"), HasSubstr("200 OK")) << i;
+  }
+  // A minute after the first failures, the first IP may try again.
+  peer_ = "192.0.2.7";
+  clock_.Advance(std::chrono::seconds(30));
+  EXPECT_THAT(Login("tok-admin-1"), HasSubstr("200 OK"));
+}
+
+TEST(LoginLimiterTest, SlidingWindowAndBoundedTable) {
+  testing::FakeClock clock;
+  LoginLimiter limiter(&clock);
+  for (size_t i = 0; i < LoginLimiter::kMaxFailures; ++i) {
+    EXPECT_EQ(limiter.RetryAfterSeconds("a"), 0);
+    limiter.RecordFailure("a");
+    clock.Advance(std::chrono::seconds(5));  // failures at 0, 5, ..., 45 s
+  }
+  EXPECT_EQ(limiter.RetryAfterSeconds("a"), 10);  // now 50 s: the first leaves at 60 s
+  clock.Advance(std::chrono::seconds(10));
+  EXPECT_EQ(limiter.RetryAfterSeconds("a"), 0);
+  limiter.RecordFailure("a");  // at 60 s: the one at 5 s is now the oldest of the last ten
+  EXPECT_EQ(limiter.RetryAfterSeconds("a"), 5);
+  // At most kMaxClients IPs: the one whose last failure is oldest goes first.
+  for (size_t i = 0; i < LoginLimiter::kMaxClients + 10; ++i) {
+    clock.Advance(std::chrono::milliseconds(1));
+    limiter.RecordFailure("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256));
+  }
+  EXPECT_EQ(limiter.clients(), LoginLimiter::kMaxClients);
+  EXPECT_EQ(limiter.RetryAfterSeconds("a"), 0);  // evicted
+}
+
+TEST_F(WebUiTest, HeadOnAnAssetHasTheRealLength) {
+  const std::string get = Call("GET", "/ui/app.js");
+  const std::string head = Call("HEAD", "/ui/app.js");
+  const size_t end = get.find("\r\n\r\n") + 4;
+  EXPECT_EQ(head, get.substr(0, end));
+  EXPECT_THAT(
+      head,
+      HasSubstr("content-length: " + std::to_string(FindWebAsset("app.js")->body.size()) + "\r\n"));
+  EXPECT_GT(FindWebAsset("app.js")->body.size(), 0u);
 }
 
 }  // namespace
