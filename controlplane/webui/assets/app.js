@@ -8,6 +8,7 @@ const state = {
   role: '',
   csrf: '',
   events: null,
+  drainingPoll: null, // the timer that looks at the providers again while a key drains
   last: null,        // the latest StatsSnapshot
   points: [],        // {t, rps, err, p50, p99, ttft, tokh, costh}, an hour of them
   prev: null,        // the previous snapshot's totals for rates
@@ -318,7 +319,9 @@ async function renderProviders() {
       k.check_state + (k.check_reason ? ': ' + k.check_reason : ''),
       headroom(k),
       fmt(k.requests, 0) + ' / ' + fmt(k.errors, 0),
-      el('span', { class: 'row' },
+      // A draining key (removed or rotated away, until every data plane has applied that) takes
+      // no action; the page looks again each second until it is gone.
+      k.state === 'draining' ? '' : el('span', { class: 'row' },
         writeButton(k.state === 'disabled' ? 'Enable' : 'Disable', () =>
           act((k.state === 'disabled' ? 'enable ' : 'disable ') + k.fingerprint, 'SetKeyEnabled',
             { provider: p.name, fingerprint: k.fingerprint, enabled: k.state === 'disabled' }),
@@ -349,6 +352,13 @@ async function renderProviders() {
   }
   $('providers').replaceChildren(
     el('p', {}, 'strategy ', j.strategy, ' · snapshot v', j.snapshot_version), ...out);
+  const draining = j.providers.some((p) => (p.keys || []).some((k) => k.state === 'draining'));
+  if (draining && !state.drainingPoll) {
+    state.drainingPoll = setTimeout(() => {
+      state.drainingPoll = null;
+      if (state.page === 'providers') render();
+    }, 1000);
+  }
 }
 
 function dialog(title, body, withCancel) {
