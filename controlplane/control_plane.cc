@@ -578,6 +578,34 @@ std::string ControlPlaneImpl::RenderMetrics() const {
   w.Sample("ccrelay_config_reloads_total", ok, static_cast<double>(status.reloads_ok));
   w.Sample("ccrelay_config_reloads_total", rejected, static_cast<double>(status.reloads_rejected));
 
+  // The usage database's ingestion (section 13).
+  const UsageWriterCounters usage = sync_->usage_counters();
+  w.Family("ccrelay_usage_batches_committed_total",
+           "Usage batches committed to the usage database", MetricType::kCounter);
+  w.Sample("ccrelay_usage_batches_committed_total", {}, static_cast<double>(usage.batches_committed));
+  w.Family("ccrelay_usage_records_total",
+           "Usage records committed: added, or skipped as resends the database had",
+           MetricType::kCounter);
+  const Label added[] = {{"outcome", "added"}};
+  const Label resent[] = {{"outcome", "resent"}};
+  w.Sample("ccrelay_usage_records_total", added, static_cast<double>(usage.records_added));
+  w.Sample("ccrelay_usage_records_total", resent, static_cast<double>(usage.records_resent));
+  w.Family("ccrelay_usage_requests_committed_total",
+           "Requests counted in the usage database since the control plane started",
+           MetricType::kCounter);
+  w.Sample("ccrelay_usage_requests_committed_total", {}, static_cast<double>(usage.requests_added));
+  w.Family("ccrelay_usage_commit_failures_total",
+           "Usage batches whose commit failed (the data plane resends them)", MetricType::kCounter);
+  w.Sample("ccrelay_usage_commit_failures_total", {}, static_cast<double>(usage.commit_failures));
+  w.Family("ccrelay_usage_batches_dropped_total",
+           "Usage batches not written (writer queue full, or after a failed commit of their "
+           "stream); their data plane resends them",
+           MetricType::kCounter);
+  w.Sample("ccrelay_usage_batches_dropped_total", {}, static_cast<double>(usage.batches_dropped));
+  w.Family("ccrelay_budget_grant_sets_sent_total",
+           "Budget grant sets sent to data planes", MetricType::kCounter);
+  w.Sample("ccrelay_budget_grant_sets_sent_total", {}, static_cast<double>(usage.grant_sets_sent));
+
   // Totals the data planes reported, for the providers of the config in force.
   KeyUsage sum;
   std::vector<std::pair<std::string, uint64_t>> requests;

@@ -78,9 +78,11 @@ void UsageWriter::Submit(UsageStream* stream, ccrelay::v1::UsageBatch* batch) {
   }
   Stream& s = streams_[it->second];
   if (s.failed) {
+    ++counters_.batches_dropped;
     return;  // resent after the reconnect
   }
   if (queue_.size() >= kMaxQueuedBatches) {
+    ++counters_.batches_dropped;
     if (!s.failed) {
       s.failed = true;
       CCR_LOG(kError, "usage_queue_full", F("data_plane", s.data_plane),
@@ -93,6 +95,11 @@ void UsageWriter::Submit(UsageStream* stream, ccrelay::v1::UsageBatch* batch) {
   b.data_plane = s.data_plane;
   b.source = common::StrCat(s.data_plane, "/", batch->instance());
   queue_.push_back(std::move(b));
+}
+
+UsageWriterCounters UsageWriter::counters() const {
+  absl::MutexLock lock(&mu_);
+  return counters_;
 }
 
 void UsageWriter::OnSnapshot(const SnapshotConstSharedPtr& snapshot) {
@@ -153,19 +160,23 @@ void UsageWriter::CommitBatch(Batch* batch) {
             F("records", batch->records.size()), F("highest_seq", highest),
             Q("error", before.status().message()));
     absl::MutexLock lock(&mu_);
+    ++counters_.commit_failures;
     auto it = streams_.find(batch->stream);
     if (it != streams_.end() && !it->second.failed) {
       it->second.failed = true;
       it->second.stream->AbortForUsage("usage not committed; resend after reconnecting");
     }
     // Its later batches must not be committed before this one is resent.
-    std::erase_if(queue_, [&](const Batch& b) { return b.stream == batch->stream; });
+    counters_.batches_dropped +=
+        std::erase_if(queue_, [&](const Batch& b) { return b.stream == batch->stream; });
     return;
   }
   // The records above the source's committed seq were added; the others were resends.
   std::vector<ccrelay::v1::UsageRecord> added;
+  uint64_t requests = 0;
   for (ccrelay::v1::UsageRecord& r : batch->records) {
     if (r.seq() > *before) {
+      requests += r.requests();
       added.push_back(std::move(r));
     }
   }
@@ -174,6 +185,10 @@ void UsageWriter::CommitBatch(Batch* batch) {
           F("records", batch->records.size()), F("new", added.size()), F("committed_seq", highest));
   {
     absl::MutexLock lock(&mu_);
+    ++counters_.batches_committed;
+    counters_.records_added += added.size();
+    counters_.records_resent += batch->records.size() - added.size();
+    counters_.requests_added += requests;
     if (auto c = committed_.find(batch->data_plane); c != committed_.end()) {
       c->second = std::max(c->second, highest);
     } else if (connected_.contains(batch->data_plane)) {
@@ -251,6 +266,7 @@ void UsageWriter::SendGrants(const std::vector<uint64_t>& ids) {
     const auto& grants = by_seq[t.committed_seq];
     it->second.sent_grants = grants->grants_size() > 0;
     it->second.stream->SendBudgets(grants);
+    ++counters_.grant_sets_sent;
   }
 }
 

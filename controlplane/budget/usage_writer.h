@@ -25,6 +25,17 @@ class Clock;
 
 namespace ccrelay::controlplane {
 
+// What the usage writer has done since it started (the control plane's /metrics).
+struct UsageWriterCounters {
+  uint64_t batches_committed = 0;
+  uint64_t records_added = 0;      // records above their source's committed seq
+  uint64_t records_resent = 0;     // skipped: the database had them
+  uint64_t requests_added = 0;     // the requests the added records sum
+  uint64_t commit_failures = 0;
+  uint64_t batches_dropped = 0;    // queue full, or after a failed commit of their stream
+  uint64_t grant_sets_sent = 0;    // BudgetGrants messages handed to streams
+};
+
 // One data plane's sync stream as the usage writer sees it (the sync service's reactor). Each
 // method queues a write, or ends the stream, and never blocks.
 class UsageStream {
@@ -71,6 +82,8 @@ class UsageWriter final : public SnapshotWatcher {
   // SnapshotWatcher: the users (and their budgets) in force.
   void OnSnapshot(const SnapshotConstSharedPtr& snapshot) override;
 
+  UsageWriterCounters counters() const;
+
  private:
   struct Batch {
     uint64_t stream = 0;
@@ -96,7 +109,8 @@ class UsageWriter final : public SnapshotWatcher {
   const common::Clock& clock_;
   BudgetLedger ledger_;  // the writer thread's only
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  UsageWriterCounters counters_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Batch> queue_ ABSL_GUARDED_BY(mu_);
   SnapshotConstSharedPtr users_snapshot_ ABSL_GUARDED_BY(mu_);  // not yet applied

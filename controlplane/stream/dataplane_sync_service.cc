@@ -42,6 +42,7 @@ class DataPlaneSyncService::Impl final : public ccrelay::v1::DataPlaneSync::Call
 
   // The usage writer (null without a store).
   UsageWriter* usage() { return usage_.get(); }
+  const UsageWriter* usage() const { return usage_.get(); }
 
   // ccrelay::v1::DataPlaneSync::CallbackService
   using ccrelay::v1::DataPlaneSync::CallbackService::Sync;
@@ -391,6 +392,11 @@ DataPlaneSyncService::DataPlaneSyncService(const Deps& deps)
 DataPlaneSyncService::~DataPlaneSyncService() = default;
 
 grpc::Service* DataPlaneSyncService::service() { return impl_.get(); }
+
+UsageWriterCounters DataPlaneSyncService::usage_counters() const {
+  const UsageWriter* w = impl_->usage();
+  return w != nullptr ? w->counters() : UsageWriterCounters{};
+}
 
 void DataPlaneSyncService::Shutdown() { impl_->Shutdown(); }
 

@@ -4,6 +4,8 @@
 #include <functional>
 #include <memory>
 
+#include "controlplane/budget/usage_writer.h"
+
 namespace grpc {
 class Service;
 }
@@ -66,6 +68,9 @@ class DataPlaneSyncService {
   // reconnect) and waits for their reactors to be done, then commits the usage batches still
   // queued. New streams are refused from then on.
   void Shutdown();
+
+  // The usage writer's counters (all zero without a store).
+  UsageWriterCounters usage_counters() const;
 
   class Impl;  // defined in the .cc (gRPC stays out of this header)
 

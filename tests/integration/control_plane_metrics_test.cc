@@ -91,9 +91,16 @@ TEST_F(ControlPlaneMetricsTest, HealthAndMetricsOnItsOwnListener) {
       http_port,
       [](const auto& s) {
         return SampleOf(s, R"(ccrelay_aggregated_requests_total{provider="a"})") == 1.0 &&
-               SampleOf(s, R"(ccrelay_data_planes{state="connected"})").value_or(0) >= 1;
+               SampleOf(s, R"(ccrelay_data_planes{state="connected"})").value_or(0) >= 1 &&
+               SampleOf(s, "ccrelay_usage_requests_committed_total") == 1.0;
       },
       &text);
+  // Its usage is in the database: one record added (its minute's sum), nothing resent.
+  EXPECT_EQ(SampleOf(samples, "ccrelay_usage_requests_committed_total"), 1.0) << text;
+  EXPECT_EQ(SampleOf(samples, R"(ccrelay_usage_records_total{outcome="added"})"), 1.0) << text;
+  EXPECT_EQ(SampleOf(samples, R"(ccrelay_usage_records_total{outcome="resent"})"), 0.0) << text;
+  EXPECT_GE(SampleOf(samples, "ccrelay_usage_batches_committed_total").value_or(0), 1.0) << text;
+  EXPECT_EQ(SampleOf(samples, "ccrelay_usage_commit_failures_total"), 0.0) << text;
   HttpResponse r = Fetch(http_port, "GET", "/metrics");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("content-type"), "text/plain; version=0.0.4; charset=utf-8");

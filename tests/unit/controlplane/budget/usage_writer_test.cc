@@ -153,6 +153,13 @@ TEST_F(UsageWriterTest, AckedWithTheHighestSeqOnlyAfterTheCommit) {
   ASSERT_EQ(s.sent().size(), 2u);
   EXPECT_EQ(*s.sent()[1].ack, 4u);
   EXPECT_EQ(store_.rows(), 4u);
+  const UsageWriterCounters c = writer_.counters();
+  EXPECT_EQ(c.batches_committed, 2u);
+  EXPECT_EQ(c.records_added, 4u);
+  EXPECT_EQ(c.records_resent, 1u);
+  EXPECT_EQ(c.requests_added, 4u);
+  EXPECT_EQ(c.commit_failures, 0u);
+  EXPECT_EQ(c.grant_sets_sent, 0u);
   writer_.Close(&s);
 }
 
@@ -184,6 +191,8 @@ TEST_F(UsageWriterTest, AFailedCommitIsNeverAckedAndEndsTheStream) {
   ASSERT_TRUE(again.sent()[0].ack.has_value());
   EXPECT_EQ(*again.sent()[0].ack, 2u);
   EXPECT_EQ(store_.rows(), 2u);
+  EXPECT_EQ(writer_.counters().commit_failures, 1u);
+  EXPECT_EQ(writer_.counters().batches_dropped, 1u);
 }
 
 TEST_F(UsageWriterTest, ARestartedDataPlaneIsANewSourceWhoseSeqsStartAgain) {
