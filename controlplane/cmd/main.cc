@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+
 #include "proto/snapshot.pb.h"
 #include "controlplane/cmd/control_plane_command.h"
 #include "controlplane/cmd/data_plane_command.h"
@@ -199,6 +201,11 @@ int Status(const Flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's Abseil is built without NDEBUG, so absl::Mutex runs its deadlock detector on every
+  // lock: a graph of lock ids behind one process-wide lock (perf: GraphCycles::GetId on the
+  // request path, about 2% of a worker's samples). The tests keep the detector; the binary
+  // does not pay for it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<std::string_view> args(argv, argv + argc);
   if (args.size() < 2 || IsHelp(args[1])) {
     std::fputs(kMainHelp.data(), args.size() < 2 ? stderr : stdout);
