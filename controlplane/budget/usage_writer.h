@@ -28,12 +28,12 @@ namespace ccrelay::controlplane {
 // What the usage writer has done since it started (the control plane's /metrics).
 struct UsageWriterCounters {
   uint64_t batches_committed = 0;
-  uint64_t records_added = 0;      // records above their source's committed seq
-  uint64_t records_resent = 0;     // skipped: the database had them
-  uint64_t requests_added = 0;     // the requests the added records sum
+  uint64_t records_added = 0;   // records above their source's committed seq
+  uint64_t records_resent = 0;  // skipped: the database had them
+  uint64_t requests_added = 0;  // the requests the added records sum
   uint64_t commit_failures = 0;
-  uint64_t batches_dropped = 0;    // queue full, or after a failed commit of their stream
-  uint64_t grant_sets_sent = 0;    // BudgetGrants messages handed to streams
+  uint64_t batches_dropped = 0;  // queue full, or after a failed commit of their stream
+  uint64_t grant_sets_sent = 0;  // BudgetGrants messages handed to streams
 };
 
 // One data plane's sync stream as the usage writer sees it (the sync service's reactor). Each

@@ -5,7 +5,6 @@
 #include <set>
 
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "proto/snapshot.pb.h"
 
@@ -127,13 +126,6 @@ bool LooksLikeRelayKey(std::string_view text) {
     }
   }
   return true;
-}
-
-std::string RelayKeySha256(std::string_view key) {
-  std::string out(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-         reinterpret_cast<unsigned char*>(out.data()));
-  return out;
 }
 
 absl::Status ValidatePolicy(const ccrelay::v1::UserPolicy& policy,

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 
 #include "proto/team.pb.h"
+#include "dataplane/common/secret.h"
 
 namespace ccrelay::v1 {
 class RoutingSnapshot;
@@ -30,8 +31,7 @@ absl::Status ValidateUserName(std::string_view name);
 absl::StatusOr<std::string> NewRelayKey();
 // True for the shape of a relay key (prefix, length, alphabet); says nothing of its validity.
 bool LooksLikeRelayKey(std::string_view text);
-// SHA-256 of the key, 32 raw bytes (what the store and the snapshot keep).
-std::string RelayKeySha256(std::string_view key);
+using common::RelayKeySha256;
 
 // A policy as AddUser/SetUserPolicy take it: model globs valid (routing::Glob), providers and
 // rules named in `effective` (rule "" = the default route), budgets >= 0 and finite,

@@ -1,16 +1,44 @@
 #include "dataplane/common/secret.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
+#include <iterator>
+#include <memory>
 
 namespace ccrelay::common {
 
+static_assert(kSha256Bytes == SHA256_DIGEST_LENGTH);
+
+void Sha256(std::string_view data, unsigned char (&out)[kSha256Bytes]) {
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(
+      EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  unsigned int len = 0;
+  if (md != nullptr && ctx != nullptr && EVP_DigestInit_ex2(ctx.get(), md, nullptr) == 1 &&
+      EVP_DigestUpdate(ctx.get(), data.data(), data.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx.get(), out, &len) == 1 && len == kSha256Bytes) {
+    return;
+  }
+  // Not expected (the default provider always has SHA-256): the one-shot path.
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
+}
+
+std::string RelayKeySha256(std::string_view key) {
+  unsigned char raw[kSha256Bytes];
+  Sha256(key, raw);
+  return std::string(reinterpret_cast<const char*>(raw), sizeof raw);
+}
+
 namespace {
-std::array<unsigned char, SHA256_DIGEST_LENGTH> Digest(std::string_view v) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> out{};
-  SHA256(reinterpret_cast<const unsigned char*>(v.data()), v.size(), out.data());
+std::array<unsigned char, kSha256Bytes> Digest(std::string_view v) {
+  std::array<unsigned char, kSha256Bytes> out{};
+  unsigned char raw[kSha256Bytes];
+  Sha256(v, raw);
+  std::copy(std::begin(raw), std::end(raw), out.begin());
   return out;
 }
 }  // namespace

@@ -1,20 +1,12 @@
 #include "dataplane/team/relay_auth.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include "absl/strings/string_view.h"
 
 #include "dataplane/common/str.h"
 
 namespace ccrelay::team {
-
-std::string RelayKeySha256(std::string_view key) {
-  std::string digest(SHA256_DIGEST_LENGTH, '\0');
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-         reinterpret_cast<unsigned char*>(digest.data()));
-  return digest;
-}
 
 RelayKeyAuth AuthenticateRelayKey(const routing::RelayUsers& users,
                                   std::string_view key_header_value, std::string_view x_api_key,
@@ -47,8 +39,8 @@ RelayKeyAuth AuthenticateRelayKey(const routing::RelayUsers& users,
     return out;
   }
   // Hashed into the stack (no allocation per request); the map looks a string_view up.
-  unsigned char raw[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), raw);
+  unsigned char raw[common::kSha256Bytes];
+  common::Sha256(key, raw);
   const std::string_view digest(reinterpret_cast<const char*>(raw), sizeof raw);
   const auto it = users.by_key_sha256.find(absl::string_view(digest.data(), digest.size()));
   if (it == users.by_key_sha256.end() || it->second.key_sha256.size() != digest.size() ||

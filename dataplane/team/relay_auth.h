@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "dataplane/auth/authenticator.h"
+#include "dataplane/common/secret.h"
 #include "dataplane/routing/routing_table.h"
 
 namespace ccrelay::team {
@@ -11,8 +12,7 @@ namespace ccrelay::team {
 // Relay keys begin with it ("ccr_" + 43 characters of base64url).
 inline constexpr std::string_view kRelayKeyPrefix = "ccr_";
 
-// SHA-256 of a relay key, 32 raw bytes: what the snapshot carries instead of the key.
-std::string RelayKeySha256(std::string_view key);
+using common::RelayKeySha256;
 
 // What the relay keys of a snapshot say about one request (SPEC.md "Relay keys on the data
 // plane").

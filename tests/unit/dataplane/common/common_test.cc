@@ -1,4 +1,6 @@
+#include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -8,6 +10,45 @@
 
 namespace ccrelay::common {
 namespace {
+
+// The kept context gives the standard digest (FIPS 180-2 vectors), again and again, and on
+// several threads at once (each has its own context).
+TEST(SecretTest, Sha256MatchesTheStandardVectorsOnEveryThread) {
+  const auto hex = [](std::string_view data) {
+    unsigned char raw[kSha256Bytes];
+    Sha256(data, raw);
+    std::string out;
+    char buf[3];
+    for (unsigned char c : raw) {
+      std::snprintf(buf, sizeof buf, "%02x", c);
+      out += buf;
+    }
+    return out;
+  };
+  const std::string abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  const std::string empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  const std::string two_blocks =
+      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+  const std::string two_blocks_input = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  EXPECT_EQ(hex("abc"), abc);
+  EXPECT_EQ(hex(""), empty);
+  EXPECT_EQ(hex(two_blocks_input), two_blocks);
+  EXPECT_EQ(hex("abc"), abc);  // the context is reused
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (size_t t = 0; t < wrong.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        wrong[t] += hex(i % 2 == 0 ? "abc" : two_blocks_input) != (i % 2 == 0 ? abc : two_blocks);
+      }
+    });
+  }
+  for (auto& th : threads) {
+    th.join();
+  }
+  EXPECT_EQ(wrong, std::vector<int>(4, 0));
+  EXPECT_EQ(RelayKeySha256("abc").size(), kSha256Bytes);
+}
 
 TEST(SecretTest, FingerprintIsShortStableAndNotTheKey) {
   Secret s("sk-ant-api03-abcdefghijklmnop");
