@@ -6,9 +6,9 @@
 #           of one of them (header x-cc-relay-key, Claude Code's ANTHROPIC_CUSTOM_HEADERS form)
 #   budget  the same, and that user has a monthly USD budget and a token budget far from spent
 #           and an rpm limit far from reached (the budget and limit checks on the request path)
-# The none relay gets the same header with a key it does not know (and ignores), so every
-# target reads the same bytes; each relay has the same control-plane gRPC listener (the none
-# relay's unused). Builds nothing: uses the build tree's binaries. See
+# The none relay gets a header of the same length under a name it does not read (a relay key it
+# does not know would be refused, users or not), so every target reads the same bytes; each
+# relay has the same control-plane gRPC listener (the none relay's unused). Builds nothing: uses the build tree's binaries. See
 # bench/README.md, "Issue 15: relay keys per teammate".
 #
 #   bash bench/users.sh [--reps N] [--duration S] [--conns C] [--users N] [--quiet-wait S]
@@ -59,7 +59,7 @@ ctl() {  # TARGET ARG...: cc-relayctl against that target's control plane
 pb_target_ready() {  # TARGET
   local t=$1 i code
   if [[ $t == none ]]; then
-    PB_HEADER[$t]="x-cc-relay-key: ccr_$(random_key_tail)"
+    PB_HEADER[$t]="x-cc-relay-pad: ccr_$(random_key_tail)"
     return 0
   fi
   wait_for_port "${CP_PORT[$t]}" "${TPID[$t]}" || die "$t: no control-plane listener"
