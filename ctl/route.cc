@@ -39,6 +39,8 @@ The request:
   --header 'N: V'     A request header, for rules that match headers (repeatable)
   --betas LIST        The anthropic-beta header
   --count-tokens      As POST /v1/messages/count_tokens
+  --user NAME         As a teammate's request (their relay key): rules' users match it, and
+                      their allowed models, providers and rules apply
 
 Which data plane:
   --data-plane ID     Through the control plane (--control-plane) to this data plane; without
@@ -50,7 +52,8 @@ no budget is reserved, no cursor moves) and prints the matched rule, the routed 
 strategy, the providers in the order they would be tried with the figures that ranked them
 (negative or "-": not used by the strategy), each provider's keys in the order they would be
 tried (headroom, cooling, breaker, health check), where the first attempt would go, and each
-provider left out with why. Session affinity is not considered.
+provider left out with why. With Claude Code's session header (--header
+'x-claude-code-session-id: ID'), the session's affinity target comes first, as for the request.
 )";
 
 // "-" for a figure the strategy did not set (negative).
@@ -92,6 +95,9 @@ std::string Features(const v1::RouteFeatures& f) {
   }
   if (f.count_tokens()) {
     s += ", count_tokens";
+  }
+  if (!f.user().empty()) {
+    common::StrAppend(&s, ", user ", f.user());
   }
   return s;
 }
@@ -213,6 +219,7 @@ int RunRoute(const Invocation& inv) {
   flags.Bool("--count-tokens", &count_tokens);
   flags.String("--tools", &tools);
   flags.String("--betas", &betas);
+  flags.String("--user", request.mutable_user());
   flags.Custom("--header", [&request](std::string_view value) {
     const size_t colon = value.find(':');
     if (colon == std::string_view::npos || colon == 0) {

@@ -163,6 +163,26 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
   route.betas = !request.betas().empty() ? std::string_view(request.betas())
                                          : headers.Get("anthropic-beta");
   route.headers = &headers;
+  if (!request.user().empty()) {
+    const routing::CompiledUser* user = nullptr;
+    for (const auto& [sha, u] : table.users.by_key_sha256) {
+      if (u.name == request.user()) {
+        user = &u;
+        break;
+      }
+    }
+    if (user == nullptr) {
+      return absl::NotFoundError(StrCat("no user named \"", request.user(), "\" in snapshot ",
+                                        table.version));
+    }
+    if (!user->AllowsModel(info.model)) {
+      return absl::FailedPreconditionError(
+          StrCat("user ", user->name, " may not use model ", info.model,
+                 " (allowed_models): the request would be refused with 403"));
+    }
+    route.client_key = user->name;
+    route.user = user;
+  }
 
   std::vector<uint32_t> ranked;
   routing::RouteDecision decision;
@@ -180,6 +200,7 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
   f->set_tool_count(route.tool_count);
   AddServerToolNames(route.server_tools, f);
   f->set_betas(std::string(route.betas));
+  f->set_user(request.user());
   out->set_rule(explanation.rule);
   out->set_model(explanation.model);
   out->set_strategy(explanation.strategy);

@@ -5,7 +5,10 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "proto/admin.pb.h"
 #include "proto/snapshot.pb.h"
+#include "dataplane/admin/route_explain.h"
+#include "dataplane/common/clock.h"
 #include "dataplane/common/secret.h"
 #include "dataplane/routing/router.h"
 #include "dataplane/routing/routing_table.h"
@@ -186,6 +189,40 @@ TEST(UserPolicyTest, ModelsProvidersRulesAndUsersMatch) {
   routing::Route(*t, q, &ranked, &d, nullptr);
   EXPECT_TRUE(d.user_refused);
   EXPECT_TRUE(ranked.empty());
+}
+
+// route explain --user: the request as the teammate's, so a `users` rule and the user's
+// policy show in the explanation as on the request path.
+TEST(UserPolicyTest, RouteExplainTakesAUser) {
+  state::StateRegistry states;
+  const auto t = Compile(Snapshot(), states);
+  ASSERT_NE(t, nullptr);
+  const auto explain = [&](const std::string& user, const std::string& model,
+                           v1::RouteExplanation* out) {
+    v1::ExplainRouteRequest r;
+    r.set_model(model);
+    r.set_user(user);
+    return admin::ExplainRoute(*t, r, common::RealClock::Get(), out);
+  };
+  v1::RouteExplanation bob;
+  ASSERT_TRUE(explain("bob", "claude-sonnet-4-5", &bob).ok());
+  EXPECT_EQ(bob.rule(), "team-b");
+  EXPECT_EQ(bob.first_provider(), "b");
+  EXPECT_EQ(bob.request().user(), "bob");
+  v1::RouteExplanation alice;
+  ASSERT_TRUE(explain("alice", "claude-sonnet-4-5", &alice).ok());
+  EXPECT_EQ(alice.rule(), "");
+  EXPECT_EQ(alice.first_provider(), "a");
+  v1::RouteExplanation nobody;
+  ASSERT_TRUE(explain("", "claude-sonnet-4-5", &nobody).ok());  // no user: the default route
+  EXPECT_EQ(nobody.rule(), "");
+  v1::RouteExplanation ignored;
+  const absl::Status unknown = explain("mallory", "claude-sonnet-4-5", &ignored);
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound) << unknown;
+  EXPECT_NE(unknown.message().find("no user named \"mallory\""), std::string_view::npos);
+  const absl::Status model = explain("bob", "claude-opus-4-1", &ignored);
+  EXPECT_EQ(model.code(), absl::StatusCode::kFailedPrecondition) << model;
+  EXPECT_NE(model.message().find("may not use model claude-opus-4-1"), std::string_view::npos);
 }
 
 TEST(UserStateTest, SurvivesRecompileAndLimitsRequests) {
