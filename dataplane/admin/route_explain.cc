@@ -172,8 +172,8 @@ absl::Status ExplainRoute(const routing::RoutingTable& table, const v1::ExplainR
       }
     }
     if (user == nullptr) {
-      return absl::NotFoundError(StrCat("no user named \"", request.user(), "\" in snapshot ",
-                                        table.version));
+      return absl::NotFoundError(
+          StrCat("no user named \"", request.user(), "\" in snapshot ", table.version));
     }
     if (!user->AllowsModel(info.model)) {
       return absl::FailedPreconditionError(
