@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -35,10 +37,10 @@ std::string FingerprintOf(std::string_view value);
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 inline constexpr size_t kSha256Bytes = 32;
-// SHA-256 of `data` into `out`. OpenSSL 3's one-shot SHA256() fetches the algorithm and
-// allocates a context on every call (perf: most of libcrypto's share of a request with a relay
-// key); this fetches once and keeps a context per thread.
-void Sha256(std::string_view data, unsigned char (&out)[kSha256Bytes]);
+// SHA-256 of `data`. OpenSSL 3's one-shot SHA256() fetches the algorithm and allocates a
+// context on every call (perf: most of libcrypto's share of a request with a relay key); this
+// fetches once and keeps a context per thread.
+std::array<unsigned char, kSha256Bytes> Sha256(std::string_view data);
 
 // SHA-256 of a relay key, 32 raw bytes: what the store and the snapshot keep instead of the
 // key, and what a data plane looks a presented key up by.

@@ -39,9 +39,8 @@ RelayKeyAuth AuthenticateRelayKey(const routing::RelayUsers& users,
     return out;
   }
   // Hashed into the stack (no allocation per request); the map looks a string_view up.
-  unsigned char raw[common::kSha256Bytes];
-  common::Sha256(key, raw);
-  const std::string_view digest(reinterpret_cast<const char*>(raw), sizeof raw);
+  const auto raw = common::Sha256(key);
+  const std::string_view digest(reinterpret_cast<const char*>(raw.data()), raw.size());
   const auto it = users.by_key_sha256.find(absl::string_view(digest.data(), digest.size()));
   if (it == users.by_key_sha256.end() || it->second.key_sha256.size() != digest.size() ||
       CRYPTO_memcmp(it->second.key_sha256.data(), digest.data(), digest.size()) != 0) {
