@@ -103,10 +103,12 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ccr-profile.XXXXXX")
 OUT=${OUT:-$WORK}
 mkdir -p "$OUT"
 PIDS=()
+MALLOC_PROBE=""   # the uprobe on libc's malloc, while it exists (phase 2b)
 cleanup() {
   local pid
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [[ -z $MALLOC_PROBE ]] || perf probe -q -d "$MALLOC_PROBE" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -240,6 +242,19 @@ else
   wait_quiet
   REQ_TRACE=$(under_load syscalls perf trace -s -o "$OUT/perf_trace.txt" -p "$TARGET_PID")
 fi
+# (2b) Heap allocations per request: a uprobe on the target's libc malloc (operator new calls it),
+# counted in the kernel. Needs root and uprobes; skipped, and said so, otherwise. Its own phase:
+# each probe hit traps, which slows the target.
+REQ_ALLOC=""
+TARGET_LIBC=$(awk '$6 ~ /\/libc[.]so[.]6$/ {print $6; exit}' "/proc/$TARGET_PID/maps" 2>/dev/null || true)
+if [[ -n $TARGET_LIBC ]] && perf probe -q -x "$TARGET_LIBC" --add 'ccr_profile_malloc=malloc' 2>/dev/null; then
+  MALLOC_PROBE=probe_libc:ccr_profile_malloc
+  wait_quiet
+  REQ_ALLOC=$(under_load alloc perf stat -x, -o "$OUT/perf_alloc.csv" -e "$MALLOC_PROBE" \
+    -p "$TARGET_PID")
+  perf probe -q -d "$MALLOC_PROBE" 2>/dev/null || true
+  MALLOC_PROBE=""
+fi
 # (3) Where the CPU goes.
 cg=(-g)
 [[ $CALL_GRAPH == dwarf ]] && cg=(--call-graph "dwarf,16384")
@@ -299,6 +314,12 @@ CPU_US=$(per_request "$OUT/perf_stat.csv" task-clock "$REQ_STAT" 1000)  # task-c
         for (s in calls) if (calls[s] / n >= 0.05) printf "| %s | %.2f | %.2f |\n", s, calls[s] / n, errs[s] / n
         printf "| (all) | %.2f | |\n", total / n
       }' "$OUT/perf_trace.txt" | sort -t'|' -k3 -rn
+  fi
+  echo
+  if [[ -n $REQ_ALLOC ]]; then
+    echo "Heap allocations (libc malloc, by uprobe) per request: $(per_request "$OUT/perf_alloc.csv" probe_libc:ccr_profile_malloc "$REQ_ALLOC" 1), over $REQ_ALLOC requests"
+  else
+    echo "Heap allocations per request: not counted (a uprobe on malloc needs root and uprobes)"
   fi
   echo
   echo "perf report --no-children (self time), entries >= $PERCENT_LIMIT% over $REQ_RECORD requests:"
