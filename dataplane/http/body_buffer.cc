@@ -60,8 +60,9 @@ std::string StringPool::Acquire() {
 }
 
 void StringPool::Give(std::string&& s) {
-  if (s.capacity() < 4096 || s.capacity() > kMaxKeptCapacity || kept_.size() >= kMaxKept) {
-    return;  // freed when `s` goes (small strings are not worth keeping)
+  if (s.capacity() < min_kept_capacity_ || s.capacity() > max_kept_capacity_ ||
+      kept_.size() >= kMaxKept) {
+    return;  // freed when `s` goes
   }
   s.clear();
   kept_.push_back(std::move(s));

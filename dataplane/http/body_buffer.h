@@ -118,11 +118,18 @@ class StringPool {
   static constexpr size_t kMaxKept = 64;
   static constexpr size_t kMaxKeptCapacity = size_t{4} << 20;
 
+  // Strings of less capacity than `min_kept_capacity` are not worth keeping; more than
+  // `max_kept_capacity`, not worth holding.
+  explicit StringPool(size_t min_kept_capacity = 4096, size_t max_kept_capacity = kMaxKeptCapacity)
+      : min_kept_capacity_(min_kept_capacity), max_kept_capacity_(max_kept_capacity) {}
+
   std::string Acquire();
   void Give(std::string&& s);
   size_t kept() const { return kept_.size(); }
 
  private:
+  size_t min_kept_capacity_;
+  size_t max_kept_capacity_;
   std::vector<std::string> kept_;
 };
 

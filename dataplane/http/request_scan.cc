@@ -334,8 +334,16 @@ std::string SessionIdFromUserId(std::string_view user_id) {
     ++first;
   }
   if (first < user_id.size() && user_id[first] == '{') {
-    // JSON-string form: {"device_id":"...","account_uuid":"...","session_id":"..."}.
-    simdjson::padded_string padded(user_id);
+    // JSON-string form: {"device_id":"...","account_uuid":"...","session_id":"..."}. Parsed
+    // from a padded copy in a per-thread buffer (a few hundred bytes: no malloc once warm; an
+    // odd large one gets a buffer of its own).
+    thread_local std::string scratch;
+    std::string large;
+    std::string& copy = user_id.size() <= 4096 ? scratch : large;
+    copy.assign(user_id);
+    copy.append(simdjson::SIMDJSON_PADDING, '\0');
+    copy.resize(user_id.size());
+    const simdjson::padded_string_view padded(copy.data(), copy.size(), copy.capacity());
     od::document doc;
     if (ThreadParser().iterate(padded).get(doc)) {
       return "";

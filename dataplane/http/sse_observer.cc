@@ -352,13 +352,23 @@ void SseObserver::ResetEvent() {
 bool SseObserver::AtEventBoundary() const { return at_boundary_; }
 
 Usage UsageFromMessageBody(std::string_view body) {
-  Usage usage;
   // The view has no padding of its own, so the body is copied once into a padded buffer.
-  simdjson::padded_string padded(body);
+  std::string padded;
+  padded.reserve(body.size() + simdjson::SIMDJSON_PADDING);
+  padded.assign(body);
+  return UsageFromMessageBody(&padded);
+}
+
+Usage UsageFromMessageBody(std::string* body) {
+  Usage usage;
+  const size_t size = body->size();
+  body->append(simdjson::SIMDJSON_PADDING, '\0');
+  body->resize(size);
+  const simdjson::padded_string_view padded(body->data(), size, body->capacity());
   // Like the request scan: an unusually large body gets a parser of its own, freed after.
   std::unique_ptr<od::parser> one_off;
   od::parser* parser = &ThreadParser();
-  if (body.size() > kMaxRetainedParserCapacity) {
+  if (size > kMaxRetainedParserCapacity) {
     one_off = std::make_unique<od::parser>();
     parser = one_off.get();
   }

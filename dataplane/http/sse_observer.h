@@ -88,5 +88,8 @@ class SseObserver {
 
 // Usage from a non-streaming Message JSON body (top-level "usage" object); fields missing: -1.
 Usage UsageFromMessageBody(std::string_view body);
+// The same, parsing in place: `body` gets simdjson's padding in its capacity (its size and bytes
+// stay), so nothing is copied.
+Usage UsageFromMessageBody(std::string* body);
 
 }  // namespace ccrelay::http

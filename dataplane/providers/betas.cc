@@ -361,8 +361,7 @@ void BetaFilter::Filter(std::span<const std::string_view> header_values,
   }
 }
 
-size_t CollectBetaHeaders(const boost::beast::http::fields& headers,
-                          std::span<std::string_view> out) {
+size_t CollectBetaHeaders(const http::RequestFields& headers, std::span<std::string_view> out) {
   size_t n = 0;
   for (auto it = headers.find("anthropic-beta");
        it != headers.end() && n < out.size() &&
@@ -373,7 +372,7 @@ size_t CollectBetaHeaders(const boost::beast::http::fields& headers,
   return n;
 }
 
-void FilterBetaHeaders(const BetaFilter& filter, const boost::beast::http::fields& headers,
+void FilterBetaHeaders(const BetaFilter& filter, const http::RequestFields& headers,
                        FilteredBetas* out) {
   std::array<std::string_view, 8> values;
   const size_t n = CollectBetaHeaders(headers, values);

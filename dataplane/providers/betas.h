@@ -11,6 +11,8 @@
 
 #include <boost/beast/http/fields.hpp>
 
+#include "dataplane/http/request_fields.h"
+
 namespace ccrelay::providers {
 
 // The anthropic-beta values a provider type accepts, renames or drops (SPEC.md "Beta tables").
@@ -159,11 +161,10 @@ class BetaFilter {
 
 // The values of every anthropic-beta header line in `headers`, at most `out.size()` of them;
 // returns how many.
-size_t CollectBetaHeaders(const boost::beast::http::fields& headers,
-                          std::span<std::string_view> out);
+size_t CollectBetaHeaders(const http::RequestFields& headers, std::span<std::string_view> out);
 
 // Filters the client's anthropic-beta headers through `filter` into `out`.
-void FilterBetaHeaders(const BetaFilter& filter, const boost::beast::http::fields& headers,
+void FilterBetaHeaders(const BetaFilter& filter, const http::RequestFields& headers,
                        FilteredBetas* out);
 
 // Appends "anthropic-beta: a,b\r\n" for `betas` (nothing when empty).

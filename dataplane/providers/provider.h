@@ -13,6 +13,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "dataplane/auth/authenticator.h"
+#include "dataplane/http/request_fields.h"
 #include "dataplane/http/request_scan.h"
 #include "dataplane/providers/betas.h"
 
@@ -28,7 +29,7 @@ struct HeaderField {
 // valid for the call only.
 struct ClientRequestView {
   std::string_view target;                     // path and query as the client sent them
-  const boost::beast::http::fields& headers;   // the client's headers, untouched
+  const http::RequestFields& headers;          // the client's headers, untouched
   const http::RequestInfo& info;               // the scanned body (model and its byte range)
   std::string_view body;                       // the body as the client sent it
   bool count_tokens = false;                   // POST /v1/messages/count_tokens

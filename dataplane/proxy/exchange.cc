@@ -6,6 +6,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include "dataplane/common/log.h"
+#include "dataplane/common/recycling_allocator.h"
 #include "dataplane/common/str.h"
 #include "dataplane/common/timestamps.h"
 #include "dataplane/http/anthropic_error.h"
@@ -32,6 +33,11 @@ constexpr size_t kMaxHeldEventBytes = 256 * 1024;
 // The soft-budget warning of the grant a request was admitted under (SPEC.md "Budgets").
 constexpr std::string_view kBudgetWarningHeader = "x-cc-relay-budget-warning";
 
+// The capacity of the strings of the worker's head_pool (the upstream request's head, the
+// answer's header lines): Claude Code's request head is 1-2 KB; one size, so any kept string fits
+// either use.
+constexpr size_t kHeadBytes = 2048;
+
 int64_t NonNegative(int64_t v) { return v < 0 ? 0 : v; }
 
 template <class Fields>
@@ -44,8 +50,8 @@ std::string_view HeaderValue(const Fields& fields, std::string_view name) {
 
 WorkerContext::WorkerContext(asio::io_context& io) : ioc(io), pool(io), resolver(io) {
   upstream_factory = [this](upstream::UpstreamCallbacks& callbacks) {
-    return std::make_shared<upstream::HttpUpstreamRequest>(ioc.get_executor(), resolver, &pool,
-                                                           callbacks);
+    return common::MakeRecycledShared<upstream::HttpUpstreamRequest>(ioc.get_executor(), resolver,
+                                                                     &pool, callbacks);
   };
 }
 
@@ -454,7 +460,10 @@ void Exchange::StartAttempt() {
       current_.key >= 0 && prov.keys[static_cast<size_t>(current_.key)].oauth_token;
   target.betas = prov.betas.get();
   plan_.Clear();
-  plan_.head.reserve(2048);  // Claude Code's head is 1-2 KB: one allocation, not a few
+  if (plan_.head.capacity() < kHeadBytes) {
+    plan_.head = p_.worker->head_pool.Acquire();
+    plan_.head.reserve(kHeadBytes);
+  }
   if (plan_.rewritten_body.capacity() == 0) {
     plan_.rewritten_body = p_.worker->rewrite_pool.Acquire();  // warm: no mmap per request
   }
@@ -711,8 +720,11 @@ void Exchange::StartResponse(const upstream::UpstreamResponseHead& head) {
     stream_counted_ = true;
   }
   std::string& h = head_lines_;
+  if (h.capacity() < kHeadBytes) {
+    h = p_.worker->head_pool.Acquire();
+    h.reserve(kHeadBytes);
+  }
   h.clear();
-  h.reserve(1024);
   AppendAnswerHeaders(head, /*drop_length=*/chunked_, /*drop_content_type=*/decoder_ != nullptr,
                       &h);
   if (decoder_) {
@@ -743,6 +755,9 @@ bool Exchange::Consume(std::string_view bytes, bool end) {
   }
   if (!sse_) {
     if (json_copy_.size() + bytes.size() <= kMaxUsageCopyBytes) {
+      if (json_copy_.capacity() < kHeadBytes) {
+        json_copy_ = p_.worker->head_pool.Acquire();  // a warm string: most answers fit
+      }
       json_copy_.append(bytes);
     }
     if (pending_.empty()) {
@@ -909,8 +924,10 @@ void Exchange::FreeRequest() {
   p_.worker->body_pool.Give(std::move(p_.request.body()));
   p_.request = ClientRequest();
   p_.worker->rewrite_pool.Give(std::move(plan_.rewritten_body));
+  p_.worker->head_pool.Give(std::move(plan_.head));
   plan_ = providers::UpstreamRequestPlan();
-  std::string().swap(head_lines_);
+  p_.worker->head_pool.Give(std::move(head_lines_));
+  head_lines_ = std::string();
   retry_.ForgetLast();
 }
 
@@ -924,7 +941,9 @@ void Exchange::Finish(bool keep_alive) {
   if (upstream_) {
     upstream_->Cancel();  // closes a connection that did not finish its answer; no more calls
   }
-  const http::Usage usage = sse_ ? observer_.usage() : http::UsageFromMessageBody(json_copy_);
+  const http::Usage usage = sse_ ? observer_.usage() : http::UsageFromMessageBody(&json_copy_);
+  p_.worker->head_pool.Give(std::move(json_copy_));
+  json_copy_ = std::string();
   if (picker_) {
     // Reservations of candidates that never got a verdict go back (probes released).
     if (have_next_) {

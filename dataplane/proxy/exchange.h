@@ -15,6 +15,7 @@
 
 #include "dataplane/auth/authenticator.h"
 #include "dataplane/http/body_buffer.h"
+#include "dataplane/http/request_fields.h"
 #include "dataplane/http/request_scan.h"
 #include "dataplane/http/sse_observer.h"
 #include "dataplane/providers/provider.h"
@@ -48,13 +49,17 @@ struct WorkerContext {
   boost::asio::ip::tcp::resolver resolver;
   http::BodyBufferPool body_pool;
   http::StringPool rewrite_pool;  // adapters' rewritten request bodies
+  // Upstream request heads, the answers' header lines and copies of small JSON answers (a few
+  // KB each, per request).
+  http::StringPool head_pool{512, 64 * 1024};
   stats::RequestObserver* observer = nullptr;  // outlives the worker; may be null
   team::UsageJournal* usage = nullptr;          // usage records (outlives the worker; may be null)
   // HttpUpstreamRequest on this worker's pool and resolver; tests put a fake here.
   UpstreamRequestFactory upstream_factory;
 };
 
-using ClientRequest = boost::beast::http::request<http::BufferBody>;
+// The client's request: its fields in the session's FieldArena, its body from the body pool.
+using ClientRequest = boost::beast::http::request<http::BufferBody, http::RequestFields>;
 
 // One proxied request (/v1/messages or count_tokens), Envoy's router filter: rank the providers,
 // let the picker choose each attempt's (provider, key), let the provider's adapter shape the

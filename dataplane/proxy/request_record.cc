@@ -46,7 +46,9 @@ void RecordRequest(const RequestSummary& s, const RequestTimes& times,
   if (observer == nullptr) {
     return;
   }
-  stats::RequestRecord rec;
+  // One record per thread, reused: its strings keep their capacity (no malloc per request).
+  // Every field is assigned below.
+  thread_local stats::RequestRecord rec;
   rec.request_id = s.request_id;
   rec.provider = s.provider;
   rec.key_fingerprint = s.key_fingerprint;

@@ -10,6 +10,7 @@
 #include <boost/beast/http/read.hpp>
 
 #include "dataplane/common/log.h"
+#include "dataplane/common/recycling_allocator.h"
 #include "dataplane/common/str.h"
 #include "dataplane/http/anthropic_error.h"
 #include "dataplane/server/local_endpoints.h"
@@ -26,11 +27,6 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr size_t kReadChunk = 16 * 1024;
-// While an exchange runs the client connection is only watched (EOF or an error cancels it;
-// Claude Code does not pipeline): a small read, so that a held stream keeps no request-sized
-// buffer.
-constexpr size_t kWatchChunk = 512;
 
 }  // namespace
 
@@ -40,6 +36,7 @@ DownstreamSession::DownstreamSession(asio::ip::tcp::socket&& socket, Worker& wor
       worker_(worker),
       metrics_only_(metrics_only),
       conn_id_(common::StrCat("C", id)),
+      field_arena_(http::FieldArena::New()),
       deadline_(worker.ioc().get_executor(), *this, &DownstreamSession::OnDeadline) {
   worker_.Register(this);
   worker_.active_sessions().fetch_add(1, std::memory_order_relaxed);
@@ -49,6 +46,9 @@ DownstreamSession::~DownstreamSession() {
   if (exchange_) {
     exchange_->OnClientGone();
   }
+  parser_.reset();
+  field_arena_->Release();
+  worker_.GiveReadBuffer(std::move(buffer_));
   worker_.Unregister(this);
   worker_.active_sessions().fetch_sub(1, std::memory_order_relaxed);
 }
@@ -71,11 +71,12 @@ void DownstreamSession::Drain() {
   }
 }
 
-std::string DownstreamSession::NewRequestId() {
+void DownstreamSession::NewRequestId() {
   static constexpr char kAlphabet[] =
       "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string id = "req_ccr_";
+  std::string& id = request_id_;  // written over: its capacity is kept from request to request
+  id.assign("req_ccr_");
   uint64_t a = rng();
   uint64_t b = rng();
   for (int i = 0; i < 20; ++i) {
@@ -83,7 +84,6 @@ std::string DownstreamSession::NewRequestId() {
     id.push_back(kAlphabet[src % 62]);
     src /= 62;
   }
-  return id;
 }
 
 void DownstreamSession::StartRead() {
@@ -96,10 +96,48 @@ void DownstreamSession::StartRead() {
   }
   table_ = worker_.table();
   ArmDeadline(requests_ == 0 ? table_->timeouts.request_header : table_->timeouts.keepalive);
+  ReadSome();
+}
+
+void DownstreamSession::ReadSome() {
+  EnsureReadBuffer();
   reading_ = true;
-  socket_.async_read_some(buffer_.prepare(kReadChunk),
-                          beast::bind_front_handler(&DownstreamSession::OnReadSome,
-                                                    shared_from_this()));
+  socket_.async_read_some(
+      buffer_.prepare(buffer_.capacity() - buffer_.size()),
+      beast::bind_front_handler(&DownstreamSession::OnReadSome, shared_from_this()));
+}
+
+void DownstreamSession::EnsureReadBuffer() {
+  if (buffer_.capacity() >= Worker::kReadBufferBytes) {
+    return;
+  }
+  beast::flat_buffer pooled = worker_.TakeReadBuffer();
+  const size_t n = buffer_.size();
+  pooled.commit(asio::buffer_copy(pooled.prepare(n), buffer_.data()));
+  buffer_ = std::move(pooled);
+}
+
+void DownstreamSession::ReleaseReadBuffer() {
+  worker_.GiveReadBuffer(std::move(buffer_));
+  buffer_ = beast::flat_buffer();
+}
+
+void DownstreamSession::OnWatch(const error_code& ec) {
+  reading_ = false;
+  if (ec) {
+    AbandonExchange();
+    Close();
+    return;
+  }
+  if (closed_) {
+    return;
+  }
+  if (in_exchange_) {
+    // Bytes or EOF while the answer runs: a read tells which (EOF or an error cancels it).
+    ReadSome();
+    return;
+  }
+  ReadHeader();  // the next request has come
 }
 
 void DownstreamSession::OnReadSome(const error_code& ec, size_t n) {
@@ -123,7 +161,12 @@ void DownstreamSession::ReadHeader() {
   table_ = worker_.table();
   request_start_ = std::chrono::steady_clock::now();
   RecycleBody();
-  parser_.emplace();
+  // Room for a whole request head and a small body in one read: Beast sizes each read by the
+  // buffer's free capacity (at least 512 bytes).
+  EnsureReadBuffer();
+  parser_.reset();  // the last request's fields go first: the arena starts over
+  parser_.emplace(std::piecewise_construct, std::make_tuple(),
+                  std::make_tuple(http::ArenaAllocator<char>(field_arena_)));
   parser_->get().body() = worker_.context().body_pool.Acquire();
   parser_->header_limit(table_->max_header_bytes);
   parser_->body_limit(table_->max_body_bytes);
@@ -137,7 +180,7 @@ void DownstreamSession::OnHeader(const error_code& ec, size_t /*n*/) {
   if (closed_) {
     return;
   }
-  request_id_ = NewRequestId();
+  NewRequestId();
   if (ec) {
     if (ec == bhttp::error::header_limit) {
       WriteError(431, "request headers are too large", true);
@@ -198,9 +241,9 @@ void DownstreamSession::ReadBody() {
     Dispatch();
     return;
   }
-  ArmDeadline(table_->timeouts.request_body);
   const auto length = parser_->content_length();
   if (!length.has_value() || parser_->chunked()) {
+    ArmDeadline(table_->timeouts.request_body);
     bhttp::async_read(socket_, buffer_, *parser_,
                       beast::bind_front_handler(&DownstreamSession::OnBody, shared_from_this()));
     return;
@@ -214,6 +257,12 @@ void DownstreamSession::ReadBody() {
   body.ResizeUninitialized(total);
   asio::buffer_copy(asio::buffer(body.data(), have), buffer_.data(), have);
   buffer_.consume(have);
+  if (have == total) {  // the whole body came with the head (a small request): no read, no post
+    DisarmDeadline();
+    Dispatch();
+    return;
+  }
+  ArmDeadline(table_->timeouts.request_body);
   asio::async_read(socket_, asio::buffer(body.data() + have, total - have),
                    beast::bind_front_handler(&DownstreamSession::OnBodyDirect,
                                              shared_from_this()));
@@ -362,15 +411,18 @@ void DownstreamSession::StartExchange(std::string_view path) {
   parser_.reset();
   in_exchange_ = true;
   hold_ = shared_from_this();
-  exchange_ = std::make_shared<proxy::Exchange>(std::move(params));
-  // Watch the client while the exchange runs: EOF or an error cancels it. (A read, not a wait:
-  // Asio re-arms epoll with epoll_ctl for every wait, which costs more than the read.)
+  exchange_ = common::MakeRecycledShared<proxy::Exchange>(std::move(params));
+  // Watch the client while the exchange runs: EOF or an error cancels it; Claude Code does not
+  // pipeline, and bytes that come anyway are parsed once the answer is done. A wait, not a read:
+  // the read buffer goes back to the worker while the answer streams, and no read comes back
+  // empty (Asio tries a read at once, which finds nothing this early); the wait costs an
+  // epoll_ctl instead. A wait still pending after the answer is the wait for the next request,
+  // which is then read whole into a pooled buffer.
   if (buffer_.size() == 0 && !reading_) {
-    buffer_.shrink_to_fit();  // the request's read buffer is not needed while it streams
+    ReleaseReadBuffer();  // back to the worker: a held stream keeps no read buffer
     reading_ = true;
-    socket_.async_read_some(buffer_.prepare(kWatchChunk),
-                            beast::bind_front_handler(&DownstreamSession::OnReadSome,
-                                                      shared_from_this()));
+    socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                       beast::bind_front_handler(&DownstreamSession::OnWatch, shared_from_this()));
   }
   const auto exchange = exchange_;
   exchange->Start();
@@ -423,7 +475,7 @@ void DownstreamSession::WriteResponse(int status, std::string_view content_type,
 void DownstreamSession::WriteError(int status, std::string_view message, bool close,
                                    std::string_view extra_headers) {
   if (request_id_.empty()) {
-    request_id_ = NewRequestId();
+    NewRequestId();
   }
   CCR_LOG(kInfo, "request_rejected", common::F("request_id", request_id_),
           common::F("conn", conn_id_), common::F("status", status), common::Q("reason", message));
@@ -548,7 +600,7 @@ void DownstreamSession::ExchangeDone(bool keep_alive) {
     return;
   }
   if (reading_) {
-    // The watch read is still pending: it becomes the read of the next request.
+    // The watch is still pending: it becomes the wait for the next request.
     ArmDeadline(worker_.table()->timeouts.keepalive);
     return;
   }

@@ -53,10 +53,19 @@ class DownstreamSession : public proxy::ClientStream,
   static void FormatHead(const proxy::ResponseHead& head, bool close, std::string* out);
 
  private:
-  using RequestParser = boost::beast::http::request_parser<http::BufferBody>;
+  using RequestParser =
+      boost::beast::http::request_parser<http::BufferBody, http::ArenaAllocator<char>>;
 
   void StartRead();
+  // Reads what the client sent into the read buffer (the idle wait for a request, or bytes that
+  // came while an exchange runs).
+  void ReadSome();
   void OnReadSome(const boost::system::error_code& ec, size_t n);
+  void OnWatch(const boost::system::error_code& ec);
+  // The read buffer comes from the worker's pool while a request is read, and goes back to it
+  // while the exchange runs.
+  void EnsureReadBuffer();
+  void ReleaseReadBuffer();
   void ReadHeader();
   void OnHeader(const boost::system::error_code& ec, size_t n);
   void OnContinueWritten(const boost::system::error_code& ec, size_t n);
@@ -83,7 +92,7 @@ class DownstreamSession : public proxy::ClientStream,
   void OnDeadline();
   void RecycleBody();
   void Close();
-  std::string NewRequestId();
+  void NewRequestId();  // into request_id_
 
   boost::asio::ip::tcp::socket socket_;
   Worker& worker_;
@@ -91,6 +100,7 @@ class DownstreamSession : public proxy::ClientStream,
   std::string conn_id_;
   routing::RoutingTableConstSharedPtr table_;  // held for the life of one request
   boost::beast::flat_buffer buffer_;
+  http::FieldArena* field_arena_;  // the requests' header fields (released with the session)
   std::optional<RequestParser> parser_;
   upstream::LazyDeadline<DownstreamSession> deadline_;
   std::string request_id_;

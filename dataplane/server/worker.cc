@@ -40,6 +40,27 @@ void Worker::SetTable(routing::RoutingTableConstSharedPtr table) {
   table_ = std::move(table);
 }
 
+boost::beast::flat_buffer Worker::TakeReadBuffer() {
+  if (read_buffers_.empty()) {
+    boost::beast::flat_buffer buffer;
+    buffer.reserve(kReadBufferBytes);
+    return buffer;
+  }
+  boost::beast::flat_buffer buffer = std::move(read_buffers_.back());
+  read_buffers_.pop_back();
+  return buffer;
+}
+
+void Worker::GiveReadBuffer(boost::beast::flat_buffer&& buffer) {
+  // One that a large request head grew is freed, not kept.
+  if (buffer.capacity() < kReadBufferBytes || buffer.capacity() > 2 * kReadBufferBytes ||
+      read_buffers_.size() >= kMaxKeptReadBuffers) {
+    return;
+  }
+  buffer.clear();
+  read_buffers_.push_back(std::move(buffer));
+}
+
 void Worker::Register(DownstreamSession* s) { sessions_.insert(s); }
 void Worker::Unregister(DownstreamSession* s) { sessions_.erase(s); }
 

@@ -3,9 +3,11 @@
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 
 #include "absl/container/flat_hash_set.h"
 #include "dataplane/proxy/exchange.h"
@@ -45,6 +47,13 @@ class Worker {
   // now, while everything they point to exists (a session holds itself while its exchange runs).
   void AbortSessions();
   bool draining() const { return draining_; }
+  // Client read buffers (worker thread only): a session takes one to read a request and gives
+  // it back while its answer streams, so a held stream keeps none and a request mallocs none.
+  boost::beast::flat_buffer TakeReadBuffer();
+  void GiveReadBuffer(boost::beast::flat_buffer&& buffer);
+  size_t kept_read_buffers() const { return read_buffers_.size(); }
+  static constexpr size_t kReadBufferBytes = 16 * 1024;
+  static constexpr size_t kMaxKeptReadBuffers = 64;
   std::atomic<int64_t>& active_sessions() { return active_sessions_; }
   // The data plane's metrics, served by GET /metrics (set before the thread starts).
   stats::DataPlaneMetrics* metrics() const { return metrics_; }
@@ -56,6 +65,7 @@ class Worker {
   proxy::WorkerContext context_;
   routing::RoutingTableConstSharedPtr table_;
   absl::flat_hash_set<DownstreamSession*> sessions_;
+  std::vector<boost::beast::flat_buffer> read_buffers_;
   std::atomic<int64_t>& active_sessions_;
   bool draining_ = false;
   stats::DataPlaneMetrics* metrics_ = nullptr;

@@ -33,10 +33,13 @@ void StatsCollector::OnRequestDone(const RequestRecord& record) {
       ++d.latency_count;
     }
   }
-  recent_.push_back(record);
-  if (recent_.size() > kMaxRecent) {
-    recent_.pop_front();
+  if (recent_.size() < kMaxRecent) {
+    recent_.push_back(record);
+  } else {
+    recent_[recent_next_] = record;
   }
+  recent_next_ = (recent_next_ + 1) % kMaxRecent;
+  recent_count_ = std::min(recent_count_ + 1, kMaxRecent);
 }
 
 void StatsCollector::OnAttemptFailed(const AttemptRecord& record) {
@@ -58,8 +61,11 @@ StatsDelta StatsCollector::Take() {
     out.keys.push_back(std::move(d));
   }
   keys_.clear();
-  out.recent.assign(recent_.begin(), recent_.end());
-  recent_.clear();
+  out.recent.reserve(recent_count_);
+  for (size_t i = 0; i < recent_count_; ++i) {
+    out.recent.push_back(recent_[(recent_next_ + kMaxRecent - recent_count_ + i) % kMaxRecent]);
+  }
+  recent_count_ = 0;
   return out;
 }
 

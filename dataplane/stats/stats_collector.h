@@ -1,8 +1,8 @@
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -57,7 +57,11 @@ class StatsCollector : public RequestObserver {
   absl::Mutex mu_;
   absl::flat_hash_map<std::pair<std::string, std::string>, KeyDelta> keys_ ABSL_GUARDED_BY(mu_);
   uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
-  std::deque<RequestRecord> recent_ ABSL_GUARDED_BY(mu_);
+  // The last kMaxRecent records since Take(), a ring whose entries are assigned over (their
+  // strings keep their capacity: no malloc per request once warm).
+  std::vector<RequestRecord> recent_ ABSL_GUARDED_BY(mu_);
+  size_t recent_next_ ABSL_GUARDED_BY(mu_) = 0;   // where the next record goes
+  size_t recent_count_ ABSL_GUARDED_BY(mu_) = 0;  // records since Take()
   std::atomic<int64_t> active_streams_{0};
 };
 

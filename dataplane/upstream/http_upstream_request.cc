@@ -8,6 +8,7 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/error.hpp>
 
+#include "dataplane/common/recycling_allocator.h"
 #include "dataplane/common/str.h"
 #include "dataplane/upstream/tls_context_impl.h"
 
@@ -20,8 +21,6 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr size_t kReadBufferBytes = 2 * 1024;
-constexpr size_t kMaxReadBufferBytes = 16 * 1024;
 constexpr size_t kMaxResponseHeaderBytes = 64 * 1024;
 
 }  // namespace
@@ -35,7 +34,27 @@ HttpUpstreamRequest::HttpUpstreamRequest(asio::any_io_executor executor,
       callbacks_(&callbacks),
       deadline_(executor_, *this, &HttpUpstreamRequest::OnDeadline) {}
 
-HttpUpstreamRequest::~HttpUpstreamRequest() = default;
+HttpUpstreamRequest::~HttpUpstreamRequest() { FreeReadBuffer(buf_, buf_size_); }
+
+char* HttpUpstreamRequest::NewReadBuffer(size_t size) {
+  if (size == kReadBufferBytes) {
+    return common::RecyclingAllocator<ReadBlock<kReadBufferBytes>>().allocate(1)->bytes;
+  }
+  return common::RecyclingAllocator<ReadBlock<kMaxReadBufferBytes>>().allocate(1)->bytes;
+}
+
+void HttpUpstreamRequest::FreeReadBuffer(char* buf, size_t size) {
+  if (buf == nullptr) {
+    return;
+  }
+  if (size == kReadBufferBytes) {
+    common::RecyclingAllocator<ReadBlock<kReadBufferBytes>>().deallocate(
+        reinterpret_cast<ReadBlock<kReadBufferBytes>*>(buf), 1);
+  } else {
+    common::RecyclingAllocator<ReadBlock<kMaxReadBufferBytes>>().deallocate(
+        reinterpret_cast<ReadBlock<kMaxReadBufferBytes>*>(buf), 1);
+  }
+}
 
 void HttpUpstreamRequest::Send(const UpstreamEndpoint& endpoint, const StepTimeouts& timeouts,
                                std::span<const asio::const_buffer> request,
@@ -179,7 +198,7 @@ void HttpUpstreamRequest::EnsureReadBuffer() {
   // A pooled connection whose buffer already grew serves a fast upstream: start large.
   const bool fast = conn_ && conn_->buffer().capacity() >= UpstreamConnection::kMaxReadBufferBytes;
   buf_size_ = fast ? kMaxReadBufferBytes : kReadBufferBytes;
-  buf_ = std::make_unique_for_overwrite<char[]>(buf_size_);
+  buf_ = NewReadBuffer(buf_size_);
 }
 
 void HttpUpstreamRequest::GrowReadBufferAfter(size_t got) {
@@ -187,9 +206,10 @@ void HttpUpstreamRequest::GrowReadBufferAfter(size_t got) {
     // A read filled half the buffer or more: this answer comes in bursts (a slow stream's reads
     // are single events of a few hundred bytes); read it in larger pieces from now on. The
     // bytes just read are still needed: copy them over.
-    auto bigger = std::make_unique_for_overwrite<char[]>(kMaxReadBufferBytes);
-    std::copy_n(buf_.get(), got, bigger.get());
-    buf_ = std::move(bigger);
+    char* bigger = NewReadBuffer(kMaxReadBufferBytes);
+    std::copy_n(buf_, got, bigger);
+    FreeReadBuffer(buf_, buf_size_);
+    buf_ = bigger;
     buf_size_ = kMaxReadBufferBytes;
     if (conn_) {
       conn_->buffer().reserve(UpstreamConnection::kMaxReadBufferBytes);
@@ -199,7 +219,7 @@ void HttpUpstreamRequest::GrowReadBufferAfter(size_t got) {
 
 void HttpUpstreamRequest::PointBodyAt(size_t offset) {
   auto& body = parser_->get().body();
-  body.data = buf_.get() + offset;
+  body.data = buf_ + offset;
   body.size = buf_size_ - offset;
 }
 
@@ -231,7 +251,7 @@ std::string_view HttpUpstreamRequest::TakeBuffered(bool* end) {
     *end = true;
     Release();
   }
-  return std::string_view(buf_.get(), got);
+  return std::string_view(buf_, got);
 }
 
 void HttpUpstreamRequest::ReadBody() {
@@ -272,7 +292,7 @@ void HttpUpstreamRequest::OnBody(const error_code& ec_in, size_t /*n*/) {
   if (end) {
     Release();
   }
-  callbacks_->OnUpstreamData(std::string_view(buf_.get(), got), end);
+  callbacks_->OnUpstreamData(std::string_view(buf_, got), end);
 }
 
 void HttpUpstreamRequest::Cancel() {

@@ -31,6 +31,8 @@ class HttpUpstreamRequest : public UpstreamRequest,
                       boost::asio::ip::tcp::resolver& resolver, ConnectionPool* pool,
                       UpstreamCallbacks& callbacks);
   ~HttpUpstreamRequest() override;
+  HttpUpstreamRequest(const HttpUpstreamRequest&) = delete;
+  HttpUpstreamRequest& operator=(const HttpUpstreamRequest&) = delete;
 
   // UpstreamRequest
   void Send(const UpstreamEndpoint& endpoint, const StepTimeouts& timeouts,
@@ -85,10 +87,19 @@ class HttpUpstreamRequest : public UpstreamRequest,
   std::vector<UpstreamConnectionPtr> closed_;
   std::optional<boost::beast::http::response_parser<boost::beast::http::buffer_body>> parser_;
 
-  // Body read buffer, allocated without zeroing when the first body bytes come: 2 KiB (a held
-  // SSE stream gets a few hundred bytes per read), 16 KiB once a read fills half of it or on a
-  // pooled connection that already served a fast answer. Kept across attempts.
-  std::unique_ptr<char[]> buf_;
+  // Body read buffer, taken (not zeroed) when the first body bytes come: 2 KiB (a held SSE
+  // stream gets a few hundred bytes per read), 16 KiB once a read fills half of it or on a
+  // pooled connection that already served a fast answer. Kept across attempts; its blocks are
+  // recycled by the worker's thread (common::RecyclingAllocator), not malloc'ed per request.
+  template <size_t N>
+  struct ReadBlock {
+    char bytes[N];
+  };
+  static constexpr size_t kReadBufferBytes = 2 * 1024;
+  static constexpr size_t kMaxReadBufferBytes = 16 * 1024;
+  static char* NewReadBuffer(size_t size);
+  static void FreeReadBuffer(char* buf, size_t size);
+  char* buf_ = nullptr;
   size_t buf_size_ = 0;
 };
 

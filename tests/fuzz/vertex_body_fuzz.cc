@@ -69,7 +69,7 @@ bool NoScope(simdjson::dom::element e, bool in_cache_control) {
 
 void CheckVertex(const std::string& body, const ccrelay::http::RequestInfo& info,
                  bool count_tokens) {
-  const boost::beast::http::fields headers;
+  const ccrelay::http::RequestFields headers;
   providers::ClientRequestView view{"/v1/messages", headers,      info,
                                     body,           count_tokens, ccrelay::auth::AuthMethod::kOpen};
   providers::UpstreamTarget target;

@@ -34,5 +34,20 @@ TEST(StringPoolTest, KeepsNeitherSmallNorHugeStringsNorTooMany) {
   EXPECT_EQ(pool.kept(), StringPool::kMaxKept);
 }
 
+TEST(StringPoolTest, KeepsStringsBetweenItsMinimumAndMaximumCapacity) {
+  StringPool heads(512, 64 * 1024);  // the worker's pool of request heads and header lines
+  heads.Give(std::string(64 * 1024 + 1, 'x'));
+  EXPECT_EQ(heads.kept(), 0u);
+  std::string small;
+  small.reserve(100);
+  heads.Give(std::move(small));
+  EXPECT_EQ(heads.kept(), 0u);
+  std::string head;
+  head.reserve(2048);
+  heads.Give(std::move(head));
+  EXPECT_EQ(heads.kept(), 1u);
+  EXPECT_GE(heads.Acquire().capacity(), 2048u);
+}
+
 }  // namespace
 }  // namespace ccrelay::http

@@ -49,7 +49,7 @@ class AzureTest : public ::testing::Test {
     return plan;
   }
 
-  boost::beast::http::fields headers_;
+  http::RequestFields headers_;
   std::string body_ = R"({"model":"claude-opus-4-1","max_tokens":5,"messages":[]})";
   http::RequestInfo info_;
 };

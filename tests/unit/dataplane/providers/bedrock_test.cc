@@ -59,7 +59,7 @@ class BedrockProviderTest : public ::testing::Test {
     return plan;
   }
 
-  boost::beast::http::fields headers_;
+  http::RequestFields headers_;
   std::string body_;
   http::RequestInfo info_;
 };

@@ -272,7 +272,7 @@ TEST(BetasTest, PolicyOnATypeWithoutTableFiltersOnlyWhatItSays) {
 }
 
 TEST(BetasTest, HeaderHelpers) {
-  boost::beast::http::fields headers;
+  http::RequestFields headers;
   headers.insert("anthropic-beta", "a-1, b-2");
   headers.insert("x-other", "x");
   headers.insert("Anthropic-Beta", "c-3");

@@ -47,7 +47,7 @@ class ProviderTest : public ::testing::Test {
     return plan;
   }
 
-  boost::beast::http::fields headers_;
+  http::RequestFields headers_;
   std::string body_ = R"({"model":"claude-sonnet-4-5","max_tokens":5,"messages":[]})";
   http::RequestInfo info_;
 };

@@ -54,7 +54,7 @@ class VertexRequestTest : public ::testing::Test {
     return plan;
   }
 
-  boost::beast::http::fields headers_;
+  http::RequestFields headers_;
   std::string body_;
   http::RequestInfo info_;
 };
