@@ -2,12 +2,23 @@
 
 #include <new>
 
+#include "dataplane/common/recycling_allocator.h"
+
 namespace ccrelay::http {
+
+FieldArena* FieldArena::New() {
+  return new (common::RecyclingAllocator<FieldArena>().allocate(1)) FieldArena();
+}
+
+void FieldArena::Recycle() {
+  this->~FieldArena();
+  common::RecyclingAllocator<FieldArena>().deallocate(this, 1);
+}
 
 void FieldArena::Release() {
   released_ = true;
   if (live_ == 0) {
-    delete this;
+    Recycle();
   }
 }
 
@@ -29,7 +40,7 @@ void FieldArena::Deallocate(void* p, size_t bytes, size_t align) noexcept {
   if (--live_ == 0) {
     used_ = 0;  // nothing lives in the block: hand it out from the start again
     if (released_) {
-      delete this;
+      Recycle();
     }
   }
 }

@@ -8,19 +8,20 @@
 
 namespace ccrelay::http {
 
-// Where a client connection's request header fields live: one block per connection that Beast's
-// fields (an allocation per field, some twenty for Claude Code) bump-allocate from, so parsing a
-// request head costs no malloc. The block is handed out again from its start once every field
-// allocated from it is freed (the request is done), which happens before the next request on
-// the connection is parsed. What does not fit goes to the heap. One thread only (the session's
-// worker). The session owns it and calls Release() when it goes; a request that outlives its
-// session (an exchange still unwinding) keeps the arena until its last field is freed.
+// Where a client request's header fields live: a block that Beast's fields (an allocation per
+// field, some twenty for Claude Code) bump-allocate from, so parsing a request head costs no
+// malloc. The block is handed out again from its start once every field allocated from it is
+// freed. What does not fit goes to the heap. One thread at a time (the session's worker).
+// The session takes one to read a request and releases it when it hands the request to its
+// exchange; the arena lives on until the request's last field is freed (the exchange frees the
+// request once the answer's head is written), then goes back to the thread's recycled blocks
+// (common::RecyclingAllocator): a held stream keeps none, and a request mallocs none.
 class FieldArena {
  public:
   static constexpr size_t kBlockBytes = 4 * 1024;
 
-  static FieldArena* New() { return new FieldArena(); }
-  // The owner is done with it: freed now, or with the last field that still lives in it.
+  static FieldArena* New();
+  // The owner is done with it: recycled now, or with the last field that still lives in it.
   void Release();
 
   void* Allocate(size_t bytes, size_t align);
@@ -31,6 +32,8 @@ class FieldArena {
 
  private:
   FieldArena() = default;
+  ~FieldArena() = default;
+  void Recycle();
   bool InBlock(const void* p) const {
     const char* c = static_cast<const char*>(p);
     return c >= block_ && c < block_ + kBlockBytes;

@@ -1,6 +1,7 @@
 #include "dataplane/server/downstream_session.h"
 
 #include <random>
+#include <utility>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
@@ -36,7 +37,6 @@ DownstreamSession::DownstreamSession(asio::ip::tcp::socket&& socket, Worker& wor
       worker_(worker),
       metrics_only_(metrics_only),
       conn_id_(common::StrCat("C", id)),
-      field_arena_(http::FieldArena::New()),
       deadline_(worker.ioc().get_executor(), *this, &DownstreamSession::OnDeadline) {
   worker_.Register(this);
   worker_.active_sessions().fetch_add(1, std::memory_order_relaxed);
@@ -47,7 +47,9 @@ DownstreamSession::~DownstreamSession() {
     exchange_->OnClientGone();
   }
   parser_.reset();
-  field_arena_->Release();
+  if (field_arena_ != nullptr) {
+    field_arena_->Release();
+  }
   worker_.GiveReadBuffer(std::move(buffer_));
   worker_.Unregister(this);
   worker_.active_sessions().fetch_sub(1, std::memory_order_relaxed);
@@ -165,6 +167,9 @@ void DownstreamSession::ReadHeader() {
   // buffer's free capacity (at least 512 bytes).
   EnsureReadBuffer();
   parser_.reset();  // the last request's fields go first: the arena starts over
+  if (field_arena_ == nullptr) {
+    field_arena_ = http::FieldArena::New();
+  }
   parser_.emplace(std::piecewise_construct, std::make_tuple(),
                   std::make_tuple(http::ArenaAllocator<char>(field_arena_)));
   parser_->get().body() = worker_.context().body_pool.Acquire();
@@ -409,6 +414,8 @@ void DownstreamSession::StartExchange(std::string_view path) {
   exchange_close_ = !params.client_keep_alive;
   params.request = parser_->release();
   parser_.reset();
+  // The request's fields are the exchange's now; the arena goes with the last of them.
+  std::exchange(field_arena_, nullptr)->Release();
   in_exchange_ = true;
   hold_ = shared_from_this();
   exchange_ = common::MakeRecycledShared<proxy::Exchange>(std::move(params));

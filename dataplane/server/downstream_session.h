@@ -100,7 +100,9 @@ class DownstreamSession : public proxy::ClientStream,
   std::string conn_id_;
   routing::RoutingTableConstSharedPtr table_;  // held for the life of one request
   boost::beast::flat_buffer buffer_;
-  http::FieldArena* field_arena_;  // the requests' header fields (released with the session)
+  // The header fields of the request being read (null between an exchange's start and the next
+  // request).
+  http::FieldArena* field_arena_ = nullptr;
   std::optional<RequestParser> parser_;
   upstream::LazyDeadline<DownstreamSession> deadline_;
   std::string request_id_;
