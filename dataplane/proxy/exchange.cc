@@ -755,8 +755,9 @@ bool Exchange::Consume(std::string_view bytes, bool end) {
   }
   if (!sse_) {
     if (json_copy_.size() + bytes.size() <= kMaxUsageCopyBytes) {
-      if (json_copy_.capacity() < kHeadBytes) {
+      if (json_copy_.empty() && json_copy_.capacity() < kHeadBytes) {
         json_copy_ = p_.worker->head_pool.Acquire();  // a warm string: most answers fit
+        json_copy_.reserve(kHeadBytes);
       }
       json_copy_.append(bytes);
     }

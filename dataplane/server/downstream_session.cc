@@ -26,11 +26,6 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 
-namespace {
-
-
-}  // namespace
-
 DownstreamSession::DownstreamSession(asio::ip::tcp::socket&& socket, Worker& worker, uint64_t id,
                                      bool metrics_only)
     : socket_(std::move(socket)),

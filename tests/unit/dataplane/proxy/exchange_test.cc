@@ -20,6 +20,7 @@
 #include "dataplane/routing/routing_table.h"
 #include "dataplane/server/downstream_session.h"
 #include "dataplane/state/state_registry.h"
+#include "dataplane/stats/stats_collector.h"
 
 namespace ccrelay::proxy {
 namespace {
@@ -264,6 +265,30 @@ TEST_F(ExchangeTest, ContentLengthAnswerPassesThroughWithoutCopy) {
   EXPECT_EQ(client_.payload, json);
   ex->OnClientWritten();
   EXPECT_TRUE(client_.done);
+}
+
+TEST_F(ExchangeTest, UsageOfAJsonAnswerReadInPiecesIsCounted) {
+  Build({{"k1"}});
+  stats::StatsCollector stats;
+  worker_.observer = &stats;
+  auto ex = Start();
+  const std::string json =
+      R"({"id":"msg_1","type":"message","content":[{"type":"text","text":")" +
+      std::string(3000, 'x') + R"("}],"usage":{"input_tokens":3,"output_tokens":2}})";
+  // No Content-Length: the body comes in three reads (the worker's string pool is empty).
+  upstream_->Answer(200, "application/json", json.substr(0, 1000), false, false);
+  ex->OnClientWritten();
+  upstream_->Data(json.substr(1000, 1500), false);
+  ex->OnClientWritten();
+  upstream_->Data(json.substr(2500), true);
+  ex->OnClientWritten();
+  ASSERT_TRUE(client_.done);
+  EXPECT_EQ(client_.payload, json);
+  const stats::StatsDelta d = stats.Take();
+  ASSERT_EQ(d.recent.size(), 1u);
+  EXPECT_EQ(d.recent[0].usage.input_tokens, 3);
+  EXPECT_EQ(d.recent[0].usage.output_tokens, 2);
+  worker_.observer = nullptr;
 }
 
 TEST_F(ExchangeTest, RetryableAnswerGoesToTheNextProviderAndIsNotShown) {
