@@ -50,15 +50,19 @@ TEST(RecyclingAllocatorTest, KeepsAtMostItsLimitAndArraysAreNotKept) {
 }
 
 TEST(RecyclingAllocatorTest, ABlockFreedOnAnotherThreadIsKeptThere) {
-  auto obj = MakeRecycledShared<PerRequest>(7);
-  const size_t here = RecyclingAllocator<PerRequest>::kept();
-  std::thread t([o = std::move(obj)]() mutable {
-    o.reset();
-    // Rebound type: the control block and the object are one block of another type.
-    EXPECT_EQ(RecyclingAllocator<PerRequest>::kept(), 0u);
+  using Alloc = RecyclingAllocator<PerRequest>;
+  PerRequest* block = Alloc().allocate(1);
+  const size_t here = Alloc::kept();
+  std::thread t([block] {
+    EXPECT_EQ(Alloc::kept(), 0u);
+    Alloc().deallocate(block, 1);
+    EXPECT_EQ(Alloc::kept(), 1u);         // kept by the freeing thread
+    PerRequest* again = Alloc().allocate(1);
+    EXPECT_EQ(again, block);  // and handed out again there
+    Alloc().deallocate(again, 1);  // freed with the thread's list when it exits
   });
   t.join();
-  EXPECT_EQ(RecyclingAllocator<PerRequest>::kept(), here);
+  EXPECT_EQ(Alloc::kept(), here);  // this thread's list is untouched
 }
 
 }  // namespace
